@@ -1,0 +1,8 @@
+//! SeaORM entities: one module per table. Storage rows only; the API wraps them
+//! in its own types so the table layout can change without breaking clients.
+
+pub mod program;
+pub mod team;
+pub mod team_member;
+pub mod token;
+pub mod user;

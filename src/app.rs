@@ -1,0 +1,260 @@
+//! The HTTP application: routes, layers, and starting and stopping the server.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use async_graphql::{
+    BatchRequest, Data,
+    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
+};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, State, WebSocketUpgrade, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tower_http::{cors::CorsLayer, trace::TraceLayer};
+
+use crate::{
+    auth::{Viewer, token},
+    config::Settings,
+    db::Store,
+    error::AppError,
+    graphql::{AppSchema, build_schema},
+    metrics::Metrics,
+};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    schema: AppSchema,
+    store: Store,
+    metrics: Arc<Metrics>,
+    admin_token: Option<Arc<str>>,
+}
+
+impl AppState {
+    async fn viewer(&self, presented: Option<&str>) -> Result<Viewer, AppError> {
+        Viewer::from_token(self.store.conn(), self.admin_token.as_deref(), presented).await
+    }
+}
+
+/// Connects to the database and migrates it.
+pub async fn open_store(
+    settings: &Settings,
+) -> Result<Store, Box<dyn std::error::Error + Send + Sync>> {
+    let store = Store::connect(settings).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// The router with every route and layer.
+pub fn router(settings: &Settings, store: Store) -> Router {
+    let metrics = Arc::new(Metrics::new());
+    let state = AppState {
+        schema: build_schema(settings, store.clone(), metrics.clone()),
+        store,
+        metrics,
+        admin_token: settings.admin_token.as_deref().map(Arc::from),
+    };
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql/ws", get(graphql_ws))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+        )
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A running server.
+pub struct Server {
+    /// The address it listens on (with the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await.unwrap_or(Ok(()))
+    }
+
+    /// Waits until the server ends (after a shutdown signal).
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        (&mut self.task).await.unwrap_or(Ok(()))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Opens the store, binds the listen address and serves in the background
+/// until `signal` completes or the returned [`Server`] is stopped.
+pub async fn start(
+    settings: &Settings,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> Result<Server, Box<dyn std::error::Error + Send + Sync>> {
+    let store = open_store(settings).await?;
+    let listener = TcpListener::bind(settings.listen).await?;
+    let addr = listener.local_addr()?;
+    let app = router(settings, store);
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    () = signal => {},
+                    _ = rx => {},
+                }
+                tracing::info!("shutting down: finishing in-flight requests");
+            })
+            .await
+    });
+    Ok(Server {
+        addr,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+fn graphql_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code } }]
+    });
+    (status, Json(body)).into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ()> {
+    match headers.get(header::AUTHORIZATION) {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(token::from_authorization)
+            .map(Some)
+            .ok_or(()),
+    }
+}
+
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return graphql_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BAD_USER_INPUT",
+                "the request body is larger than the server accepts (setting PORTFOLIO_MAX_BODY_BYTES)",
+            );
+        }
+        Err(rejection) => {
+            return graphql_error(rejection.status(), "BAD_USER_INPUT", &rejection.body_text());
+        }
+    };
+    let request: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(err) => {
+            return graphql_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!("the body is not a GraphQL request: {err}"),
+            );
+        }
+    };
+    let viewer = match bearer(&headers) {
+        Ok(presented) => match state.viewer(presented).await {
+            Ok(viewer) => viewer,
+            Err(err) => {
+                let err = async_graphql::Error::from(err);
+                return graphql_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", &err.message);
+            }
+        },
+        Err(()) => Viewer::InvalidToken,
+    };
+    GraphQLResponse::from(state.schema.execute_batch(request.data(viewer)).await).into_response()
+}
+
+async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("Portfolio GraphQL")
+            .finish(),
+    )
+}
+
+async fn graphql_ws(
+    State(state): State<AppState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let schema = state.schema.clone();
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let presented = payload
+                        .get("authorization")
+                        .or_else(|| payload.get("Authorization"))
+                        .and_then(|v| v.as_str())
+                        .map(|v| token::from_authorization(v).ok_or(()))
+                        .transpose();
+                    let viewer = match presented {
+                        Ok(presented) => state.viewer(presented).await?,
+                        Err(()) => Viewer::InvalidToken,
+                    };
+                    if matches!(viewer, Viewer::InvalidToken) {
+                        return Err(async_graphql::Error::new("the bearer token is not valid"));
+                    }
+                    let mut data = Data::default();
+                    data.insert(viewer);
+                    Ok(data)
+                })
+                .serve()
+        })
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.store.ping().await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+    }
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let (open, idle) = state.store.pool_use();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(open, idle),
+    )
+        .into_response()
+}

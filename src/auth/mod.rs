@@ -1,0 +1,96 @@
+//! Who is asking: the viewer, resolved once at the edge (HTTP header or the
+//! websocket's `connection_init` payload), and the rules of who may do what.
+
+pub mod access;
+pub mod token;
+
+use entity::{token as token_row, user};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::error::{AppError, AppResult};
+
+/// The viewer of one request or websocket connection.
+#[derive(Clone, Debug)]
+pub enum Viewer {
+    /// No token was presented.
+    Anonymous,
+    /// A token was presented but is unknown or malformed.
+    InvalidToken,
+    /// The `PORTFOLIO_ADMIN_TOKEN` holder: an administrator with no user row.
+    BuiltinAdmin,
+    /// A user, by one of their tokens.
+    User(user::Model),
+}
+
+/// An authenticated viewer, as the rules see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// The built-in administrator.
+    BuiltinAdmin,
+    /// A user; `admin` when the user is an administrator.
+    User { id: i64, admin: bool },
+}
+
+impl Actor {
+    pub fn is_admin(self) -> bool {
+        matches!(self, Self::BuiltinAdmin | Self::User { admin: true, .. })
+    }
+
+    /// The user's id; `None` for the built-in administrator.
+    pub fn user_id(self) -> Option<i64> {
+        match self {
+            Self::BuiltinAdmin => None,
+            Self::User { id, .. } => Some(id),
+        }
+    }
+
+    /// Whether this actor is the user `id`.
+    pub fn is_user(self, id: i64) -> bool {
+        self.user_id() == Some(id)
+    }
+}
+
+impl Viewer {
+    /// Resolves a token text (already stripped of `Bearer `).
+    pub async fn from_token(
+        conn: &impl ConnectionTrait,
+        admin_token: Option<&str>,
+        presented: Option<&str>,
+    ) -> AppResult<Self> {
+        let Some(presented) = presented else {
+            return Ok(Self::Anonymous);
+        };
+        let hashed = token::hash(presented);
+        if let Some(admin) = admin_token
+            && token::hash(admin) == hashed
+        {
+            return Ok(Self::BuiltinAdmin);
+        }
+        let found = token_row::Entity::find()
+            .filter(token_row::Column::TokenHash.eq(hashed))
+            .find_also_related(user::Entity)
+            .one(conn)
+            .await?;
+        Ok(match found {
+            Some((_, Some(user))) => Self::User(user),
+            _ => Self::InvalidToken,
+        })
+    }
+
+    /// The authenticated actor, or UNAUTHENTICATED.
+    pub fn actor(&self) -> AppResult<Actor> {
+        match self {
+            Self::BuiltinAdmin => Ok(Actor::BuiltinAdmin),
+            Self::User(u) => Ok(Actor::User {
+                id: u.id,
+                admin: u.admin,
+            }),
+            Self::Anonymous => Err(AppError::Unauthenticated(
+                "a bearer token is required: send `Authorization: Bearer <token>`".into(),
+            )),
+            Self::InvalidToken => Err(AppError::Unauthenticated(
+                "the bearer token is not valid".into(),
+            )),
+        }
+    }
+}

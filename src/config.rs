@@ -1,0 +1,134 @@
+//! Command line and settings: every setting is a flag and a `PORTFOLIO_*`
+//! environment variable, and works before or after the subcommand.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+/// GraphQL server for multi-team agile programs.
+#[derive(Debug, Parser)]
+#[command(name = "portfolio", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database, then serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL) to standard output.
+    Schema,
+    /// Manage users and their tokens.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prints its bearer token as the last line.
+    Add {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Email address (unique, case-insensitive).
+        #[arg(long)]
+        email: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Issue a new token for an existing user; prints it as the last line.
+    Token {
+        /// Email address of the user.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+/// Settings shared by all subcommands.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Database URL: `sqlite://FILE?mode=rwc` (created if missing) or `postgres://...`.
+    #[arg(
+        long,
+        env = "PORTFOLIO_DATABASE_URL",
+        default_value = "sqlite://portfolio.db?mode=rwc",
+        global = true
+    )]
+    pub database_url: String,
+    /// PostgreSQL only: the schema to use instead of `public` (created if missing).
+    #[arg(long, env = "PORTFOLIO_DATABASE_SCHEMA", global = true)]
+    pub database_schema: Option<String>,
+    /// Most database connections in the pool.
+    #[arg(
+        long,
+        env = "PORTFOLIO_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub database_max_connections: u32,
+    /// Address and port the server listens on (port 0 picks a free port).
+    #[arg(
+        long,
+        env = "PORTFOLIO_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+    /// A token accepted as the built-in administrator (bootstrap, automation).
+    #[arg(
+        long,
+        env = "PORTFOLIO_ADMIN_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub admin_token: Option<String>,
+    /// Deepest nesting of fields a query may have.
+    #[arg(long, env = "PORTFOLIO_MAX_DEPTH", default_value_t = 15, global = true)]
+    pub max_depth: usize,
+    /// Highest complexity a query may have (each field counts 1, lists count per item asked).
+    #[arg(
+        long,
+        env = "PORTFOLIO_MAX_COMPLEXITY",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub max_complexity: usize,
+    /// Largest request body in bytes.
+    #[arg(
+        long,
+        env = "PORTFOLIO_MAX_BODY_BYTES",
+        default_value_t = 1024 * 1024,
+        global = true
+    )]
+    pub max_body_bytes: usize,
+    /// Page size of a connection when `first` is not given.
+    #[arg(
+        long,
+        env = "PORTFOLIO_DEFAULT_PAGE_SIZE",
+        default_value_t = 50,
+        global = true
+    )]
+    pub default_page_size: u32,
+    /// Largest `first` a connection accepts.
+    #[arg(
+        long,
+        env = "PORTFOLIO_MAX_PAGE_SIZE",
+        default_value_t = 100,
+        global = true
+    )]
+    pub max_page_size: u32,
+}
+
+impl Settings {
+    /// Settings with every default, for tests and tools.
+    pub fn defaults() -> Self {
+        Cli::parse_from(["portfolio"]).settings
+    }
+}

@@ -1,0 +1,138 @@
+//! The store: the connection pool, migrations, and write transactions.
+//!
+//! SQLite allows one writer at a time. Write transactions there begin
+//! `IMMEDIATE` (so two writers never deadlock on a lock upgrade) and queue on
+//! an in-process mutex first, so waiting is fair and never hits the busy
+//! timeout. PostgreSQL needs neither.
+
+use std::{ops::Deref, sync::Arc, time::Duration};
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::{config::Settings, error::AppResult};
+
+/// The database and how to write to it. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    sqlite_writer: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction. Dropping it without [`WriteTxn::commit`] rolls back.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl Store {
+    /// Connects with the settings' URL; for SQLite, turns on WAL journaling.
+    pub async fn connect(settings: &Settings) -> Result<Self, DbErr> {
+        let mut opts = ConnectOptions::new(settings.database_url.clone());
+        opts.max_connections(settings.database_max_connections.max(1))
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        if let Some(schema) = &settings.database_schema {
+            opts.set_schema_search_path(schema.clone());
+        }
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true)
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+        });
+        if let Some(schema) = &settings.database_schema {
+            if !settings.database_url.starts_with("postgres") {
+                return Err(DbErr::Custom(
+                    "--database-schema applies to PostgreSQL only".into(),
+                ));
+            }
+            // The schema must exist before the pool sets it as search path.
+            let bootstrap = Database::connect(settings.database_url.clone()).await?;
+            let ident = schema.replace('"', "\"\"");
+            bootstrap
+                .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{ident}\""))
+                .await?;
+            bootstrap.close().await?;
+        }
+        let db = Database::connect(opts).await?;
+        let sqlite_writer = match db.get_database_backend() {
+            DbBackend::Sqlite => Some(Arc::new(Mutex::new(()))),
+            _ => None,
+        };
+        Ok(Self { db, sqlite_writer })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.db, None).await
+    }
+
+    /// The connection pool, for reads.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Begins a write transaction.
+    pub async fn begin_write(&self) -> AppResult<WriteTxn> {
+        let writer = match &self.sqlite_writer {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        };
+        let txn = match writer {
+            Some(_) => {
+                self.db
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                        ..Default::default()
+                    })
+                    .await?
+            }
+            None => self.db.begin().await?,
+        };
+        Ok(WriteTxn {
+            txn,
+            _writer: writer,
+        })
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        self.db.ping().await.is_ok()
+    }
+
+    /// Connections in the pool: (open, idle).
+    pub fn pool_use(&self) -> (u32, usize) {
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => (0, 0),
+        }
+    }
+}
+
+impl WriteTxn {
+    /// Commits; the writer lock is released afterwards.
+    pub async fn commit(self) -> AppResult<()> {
+        Ok(self.txn.commit().await?)
+    }
+}
+
+impl Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}

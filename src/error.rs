@@ -1,0 +1,96 @@
+//! The one error type of the server, and what a client sees of it.
+//!
+//! Services (`*/service.rs`) return [`AppError`]; GraphQL resolvers return
+//! `async_graphql::Result` and convert with `?`, which sets
+//! `extensions.code`. Database and other internal causes are logged here and
+//! never sent: the client reads only "internal error".
+//!
+//! [`AppError`] deliberately does not implement `Display`, so that no code path
+//! can turn it into a GraphQL error through async-graphql's blanket
+//! `From<Display>` conversion and lose its code.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::{DbErr, SqlErr};
+
+/// An error a request can end with. The variant is the `extensions.code`.
+#[derive(Debug)]
+pub enum AppError {
+    /// No valid token was presented.
+    Unauthenticated(String),
+    /// The viewer may see the object but not do this to it.
+    Forbidden(String),
+    /// The object does not exist, or the viewer may not see it.
+    NotFound(String),
+    /// A value that is never valid (malformed ID, empty name, bad page size).
+    BadUserInput(String),
+    /// Valid input that clashes with the current state (duplicate, wrong state).
+    Conflict(String),
+    /// A fault of the server; the cause is logged, not sent.
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AppError {
+    pub fn forbidden(msg: impl Into<String>) -> Self {
+        Self::Forbidden(msg.into())
+    }
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        Self::NotFound(msg.into())
+    }
+    pub fn bad_input(msg: impl Into<String>) -> Self {
+        Self::BadUserInput(msg.into())
+    }
+    pub fn conflict(msg: impl Into<String>) -> Self {
+        Self::Conflict(msg.into())
+    }
+
+    /// The value of `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::BadUserInput(_) => "BAD_USER_INPUT",
+            Self::Conflict(_) => "CONFLICT",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The message the client reads.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Unauthenticated(m)
+            | Self::Forbidden(m)
+            | Self::NotFound(m)
+            | Self::BadUserInput(m)
+            | Self::Conflict(m) => m,
+            Self::Internal(_) => "internal error",
+        }
+    }
+
+    /// Maps a unique-constraint violation to CONFLICT with `msg`; any other
+    /// database error stays internal.
+    pub fn unique_violation(err: DbErr, msg: impl Into<String>) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Self::Conflict(msg.into()),
+            _ => Self::from(err),
+        }
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        Self::Internal(Box::new(err))
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        if let AppError::Internal(cause) = &err {
+            tracing::error!(error = %cause, "internal error");
+        }
+        async_graphql::Error::new(err.message()).extend_with(|_, ext| ext.set("code", err.code()))
+    }
+}
+
+/// The result type of services.
+pub type AppResult<T> = Result<T, AppError>;

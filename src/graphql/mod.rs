@@ -1,0 +1,127 @@
+//! The GraphQL schema: roots merged from each domain, limits, loaders,
+//! pagination, IDs, and what every resolver needs from the context.
+
+pub mod id;
+pub mod loaders;
+pub mod node;
+pub mod observe;
+pub mod pagination;
+
+use std::sync::Arc;
+
+use async_graphql::{
+    Context, EmptySubscription, MergedObject, Schema, SchemaBuilder,
+    dataloader::{DataLoader, Loader},
+};
+
+use crate::{
+    auth::{Actor, Viewer},
+    config::Settings,
+    db::Store,
+    error::{AppError, AppResult},
+    metrics::Metrics,
+    program::graphql::{ProgramMutation, ProgramQuery},
+    team::graphql::TeamMutation,
+    user::graphql::{UserMutation, UserQuery},
+};
+use loaders::AppLoader;
+use pagination::PageLimits;
+
+/// Root query: the contract's `node`, `viewer`, `programs`, `program`.
+#[derive(MergedObject, Default)]
+pub struct Query(node::NodeQuery, UserQuery, ProgramQuery);
+
+/// Root mutation: every mutation takes one `input` and returns a payload.
+#[derive(MergedObject, Default)]
+pub struct Mutation(UserMutation, ProgramMutation, TeamMutation);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema with its limits and extensions, before any runtime data.
+pub fn schema_builder(
+    settings: &Settings,
+    metrics: Arc<Metrics>,
+) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(settings.max_depth)
+        .limit_complexity(settings.max_complexity)
+        .extension(observe::Observe { metrics })
+        .data(PageLimits {
+            default: settings.default_page_size,
+            max: settings.max_page_size,
+        })
+}
+
+/// The complete schema for serving.
+pub fn build_schema(settings: &Settings, store: Store, metrics: Arc<Metrics>) -> AppSchema {
+    let loader = DataLoader::new(AppLoader::new(store.conn().clone()), tokio::spawn);
+    schema_builder(settings, metrics)
+        .data(store)
+        .data(loader)
+        .finish()
+}
+
+/// The SDL of the schema, as `portfolio schema` prints it.
+pub fn sdl() -> String {
+    schema_builder(&Settings::defaults(), Arc::new(Metrics::new()))
+        .finish()
+        .sdl()
+}
+
+fn missing(what: &str) -> AppError {
+    AppError::Internal(format!("schema data {what} is missing").into())
+}
+
+/// The authenticated actor of this request, or UNAUTHENTICATED.
+pub fn actor(ctx: &Context<'_>) -> AppResult<Actor> {
+    ctx.data_opt::<Viewer>()
+        .unwrap_or(&Viewer::Anonymous)
+        .actor()
+}
+
+/// The viewer of this request.
+pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
+    ctx.data_opt::<Viewer>().unwrap_or(&Viewer::Anonymous)
+}
+
+/// The store.
+pub fn store<'a>(ctx: &Context<'a>) -> AppResult<&'a Store> {
+    ctx.data::<Store>().map_err(|_| missing("Store"))
+}
+
+/// The page-size settings.
+pub fn page_limits(ctx: &Context<'_>) -> AppResult<PageLimits> {
+    ctx.data::<PageLimits>()
+        .copied()
+        .map_err(|_| missing("PageLimits"))
+}
+
+/// Loads one value through the shared loader.
+pub async fn load_one<K>(
+    ctx: &Context<'_>,
+    key: K,
+) -> AppResult<Option<<AppLoader as Loader<K>>::Value>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    AppLoader: Loader<K, Error = sea_orm::DbErr>,
+{
+    let loader = ctx
+        .data::<DataLoader<AppLoader>>()
+        .map_err(|_| missing("DataLoader"))?;
+    Ok(loader.load_one(key).await?)
+}
+
+/// Loads a value that must exist (a foreign key); INTERNAL when it does not.
+pub async fn load_required<K>(
+    ctx: &Context<'_>,
+    key: K,
+) -> AppResult<<AppLoader as Loader<K>>::Value>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + std::fmt::Debug + 'static,
+    AppLoader: Loader<K, Error = sea_orm::DbErr>,
+{
+    let what = format!("{key:?}");
+    load_one(ctx, key)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("{what} refers to a missing row").into()))
+}

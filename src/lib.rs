@@ -1,0 +1,24 @@
+//! Portfolio: a GraphQL server for programs of several agile teams.
+
+/// Starting the HTTP server: routes, layers, shutdown.
+pub mod app;
+/// Viewer resolution (tokens) and the roles table.
+pub mod auth;
+/// Command line and settings.
+pub mod config;
+/// The store: pool, migrations, write transactions.
+pub mod db;
+/// The one error type and its `extensions.code`.
+pub mod error;
+/// Schema assembly, IDs, loaders, pagination, observability.
+pub mod graphql;
+/// Prometheus metrics.
+pub mod metrics;
+/// Programs and the Product Manager's side.
+pub mod program;
+/// Teams, their Product Owners and members.
+pub mod team;
+/// Names, emails and long text checked at the edge.
+pub mod text;
+/// Users and tokens.
+pub mod user;

@@ -1,0 +1,95 @@
+//! The `portfolio` binary: parse settings, start logging, run the subcommand.
+
+use clap::Parser;
+use portfolio::{
+    app,
+    config::{Cli, Command, UserCommand},
+    graphql, user,
+};
+use tracing_subscriber::EnvFilter;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let settings = cli.settings;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let server = app::start(&settings, shutdown_signal()).await?;
+            tracing::info!(
+                "serving GraphQL on http://{}/graphql (websocket: ws://{}/graphql/ws)",
+                server.addr,
+                server.addr
+            );
+            server.wait().await?;
+        }
+        Command::Migrate => {
+            app::open_store(&settings).await?;
+            tracing::info!("database is migrated");
+        }
+        Command::Schema => print!("{}", graphql::sdl()),
+        Command::User(cmd) => {
+            let store = app::open_store(&settings).await?;
+            let txn = store.begin_write().await.map_err(describe)?;
+            let (user, token) = match cmd {
+                UserCommand::Add { name, email, admin } => {
+                    user::service::create(&*txn, &name, &email, admin)
+                        .await
+                        .map_err(describe)?
+                }
+                UserCommand::Token { email } => {
+                    let user = user::service::find_by_email(&*txn, &email)
+                        .await
+                        .map_err(describe)?
+                        .ok_or_else(|| format!("no user with email {email}"))?;
+                    let token = user::service::issue_token(&*txn, user.id)
+                        .await
+                        .map_err(describe)?;
+                    (user, token)
+                }
+            };
+            txn.commit().await.map_err(describe)?;
+            println!(
+                "user {} <{}> (admin: {})",
+                user.name, user.email, user.admin
+            );
+            println!("{token}");
+        }
+    }
+    Ok(())
+}
+
+fn describe(err: portfolio::error::AppError) -> BoxError {
+    match err {
+        portfolio::error::AppError::Internal(cause) => cause,
+        other => format!("{}: {}", other.code(), other.message()).into(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

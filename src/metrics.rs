@@ -1,0 +1,149 @@
+//! Prometheus metrics, kept in the app state (no global registry) and served
+//! as text at `/metrics`.
+
+use std::{
+    collections::HashSet,
+    sync::{Mutex, PoisonError},
+};
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+
+/// Most distinct operation names kept as label values; later ones count as
+/// `other`, so clients cannot grow the metric set without bound.
+const MAX_OPERATION_LABELS: usize = 200;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    operation: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    state: &'static str,
+}
+
+type HistogramFamily = Family<OperationLabels, Histogram, fn() -> Histogram>;
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: HistogramFamily,
+    subscriptions: Gauge,
+    pool: Family<PoolLabels, Gauge>,
+    known_operations: Mutex<HashSet<String>>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms to about 16 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("portfolio");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        let subscriptions = Gauge::default();
+        let pool = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "graphql_requests",
+            "GraphQL operations by operation name and outcome (ok or the first error code)",
+            requests.clone(),
+        );
+        registry.register(
+            "graphql_request_duration_seconds",
+            "Time to answer a GraphQL query or mutation",
+            latency.clone(),
+        );
+        registry.register(
+            "graphql_subscriptions_open",
+            "Subscriptions currently open",
+            subscriptions.clone(),
+        );
+        registry.register(
+            "db_pool_connections",
+            "Database pool connections by state (idle or in_use)",
+            pool.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            subscriptions,
+            pool,
+            known_operations: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn operation_label(&self, operation: &str) -> String {
+        let mut known = self
+            .known_operations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if known.contains(operation) {
+            return operation.to_owned();
+        }
+        if known.len() < MAX_OPERATION_LABELS {
+            known.insert(operation.to_owned());
+            return operation.to_owned();
+        }
+        "other".to_owned()
+    }
+
+    /// Counts one finished query or mutation.
+    pub fn record_request(&self, operation: &str, outcome: &str, seconds: f64) {
+        let operation = self.operation_label(operation);
+        self.requests
+            .get_or_create(&RequestLabels {
+                operation: operation.clone(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&OperationLabels { operation })
+            .observe(seconds);
+    }
+
+    /// A subscription opened (+1) or closed (-1).
+    pub fn subscriptions_changed(&self, delta: i64) {
+        self.subscriptions.inc_by(delta);
+    }
+
+    /// The Prometheus text exposition, with the pool figures read now.
+    pub fn render(&self, pool_open: u32, pool_idle: usize) -> String {
+        let idle = i64::try_from(pool_idle).unwrap_or(i64::MAX);
+        self.pool
+            .get_or_create(&PoolLabels { state: "idle" })
+            .set(idle);
+        self.pool
+            .get_or_create(&PoolLabels { state: "in_use" })
+            .set(i64::from(pool_open).saturating_sub(idle));
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

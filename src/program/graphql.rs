@@ -1,0 +1,192 @@
+//! The `Program` type, `programs`, `program`, `createProgram`, `updateProgram`.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::program;
+
+use super::service::{self, ProgramChange};
+use crate::{
+    auth::access,
+    error::AppError,
+    graphql::{
+        self as gql,
+        id::{Kind, decode_as, encode},
+        loaders::{TeamsByProgram, UserById},
+        pagination::{KeyedConnection, Page, connection},
+    },
+    team::graphql::Team,
+    user::graphql::User,
+};
+
+/// A program (agile release train): one Product Manager who owns the vision
+/// and roadmap, and several teams.
+pub struct Program(pub program::Model);
+
+#[Object]
+impl Program {
+    /// Opaque global ID; `node(id:)` resolves it.
+    pub async fn id(&self) -> ID {
+        encode(Kind::Program, self.0.id)
+    }
+
+    /// Name of the program.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The Product Manager's vision for the program.
+    async fn vision(&self) -> &str {
+        &self.0.vision
+    }
+
+    /// When the program was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// The program's one Product Manager.
+    async fn product_manager(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(User(
+            gql::load_required(ctx, UserById(self.0.product_manager_id)).await?,
+        ))
+    }
+
+    /// The program's teams, by name.
+    async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
+        let teams = gql::load_one(ctx, TeamsByProgram(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(teams.into_iter().map(Team).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct ProgramQuery;
+
+#[Object]
+impl ProgramQuery {
+    /// The programs the viewer is part of (all of them for admins), oldest first.
+    #[graphql(complexity = "first.map_or(50, |n| n.max(0) as usize) * child_complexity + 1")]
+    async fn programs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size: default 50, at most 100 (settings).")] first: Option<i32>,
+        #[graphql(desc = "Return programs after this cursor.")] after: Option<String>,
+    ) -> Result<KeyedConnection<Program>> {
+        let actor = gql::actor(ctx)?;
+        let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
+        let (rows, total) = service::list_readable(gql::store(ctx)?.conn(), actor, &page).await?;
+        Ok(connection(&page, rows, total, |p| p.id, Program))
+    }
+
+    /// A program by ID; null when it does not exist or the viewer is not part of it.
+    async fn program(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Program>> {
+        let actor = gql::actor(ctx)?;
+        let id = decode_as(Kind::Program, "id", &id)?;
+        match access::readable_program(gql::store(ctx)?.conn(), actor, id).await {
+            Ok(p) => Ok(Some(Program(p))),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Input of `createProgram`.
+#[derive(InputObject)]
+pub struct CreateProgramInput {
+    /// Name, 1 to 200 characters.
+    pub name: String,
+    /// The vision, up to 10,000 characters.
+    #[graphql(default)]
+    pub vision: String,
+    /// The user who will be the program's Product Manager.
+    pub product_manager_id: ID,
+}
+
+/// Input of `updateProgram`: an omitted field stays as it is.
+#[derive(InputObject)]
+pub struct UpdateProgramInput {
+    /// The program to change.
+    pub program_id: ID,
+    /// New name (cannot be null).
+    pub name: MaybeUndefined<String>,
+    /// New vision; null clears it.
+    pub vision: MaybeUndefined<String>,
+    /// A new Product Manager (admins only; cannot be null).
+    pub product_manager_id: MaybeUndefined<ID>,
+}
+
+/// Result of `createProgram` and `updateProgram`.
+#[derive(SimpleObject)]
+pub struct ProgramPayload {
+    /// The program as it now is.
+    pub program: Program,
+}
+
+#[derive(Default)]
+pub struct ProgramMutation;
+
+#[Object]
+impl ProgramMutation {
+    /// Creates a program (admins only).
+    async fn create_program(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProgramInput,
+    ) -> Result<ProgramPayload> {
+        let actor = gql::actor(ctx)?;
+        access::require_admin(actor, "create programs")?;
+        let pm = decode_as(Kind::User, "productManagerId", &input.product_manager_id)?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let program = service::create(&*txn, &input.name, &input.vision, pm).await?;
+        txn.commit().await?;
+        Ok(ProgramPayload {
+            program: Program(program),
+        })
+    }
+
+    /// Changes a program's name or vision (its PM or an admin), or its
+    /// Product Manager (admins only).
+    async fn update_program(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProgramInput,
+    ) -> Result<ProgramPayload> {
+        let actor = gql::actor(ctx)?;
+        let program_id = decode_as(Kind::Program, "programId", &input.program_id)?;
+        let mut change = ProgramChange::default();
+        match input.name {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => return Err(AppError::bad_input("name cannot be null").into()),
+            MaybeUndefined::Value(name) => change.name = Some(name),
+        }
+        match input.vision {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => change.vision = Some(String::new()),
+            MaybeUndefined::Value(vision) => change.vision = Some(vision),
+        }
+        match &input.product_manager_id {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => {
+                return Err(AppError::bad_input(
+                    "productManagerId cannot be null: a program has exactly one Product Manager",
+                )
+                .into());
+            }
+            MaybeUndefined::Value(id) => {
+                change.product_manager_id = Some(decode_as(Kind::User, "productManagerId", id)?);
+            }
+        }
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let program = access::readable_program(&*txn, actor, program_id).await?;
+        access::require_program_manager(actor, &program, "change the program")?;
+        if change.product_manager_id.is_some() {
+            access::require_admin(actor, "assign a program's Product Manager")?;
+        }
+        let program = service::update(&*txn, program, change).await?;
+        txn.commit().await?;
+        Ok(ProgramPayload {
+            program: Program(program),
+        })
+    }
+}

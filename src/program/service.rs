@@ -1,0 +1,82 @@
+//! Creating, changing and listing programs. Knows nothing of GraphQL.
+
+use chrono::Utc;
+use entity::program;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::{
+    auth::{Actor, access},
+    error::AppResult,
+    graphql::pagination::Page,
+    text, user,
+};
+
+/// Creates a program with its Product Manager.
+pub async fn create(
+    conn: &impl ConnectionTrait,
+    name: &str,
+    vision: &str,
+    product_manager_id: i64,
+) -> AppResult<program::Model> {
+    let name = text::name("name", name)?;
+    let vision = text::long_text("vision", vision)?;
+    user::service::require(conn, "productManagerId", product_manager_id).await?;
+    Ok(program::ActiveModel {
+        name: Set(name),
+        vision: Set(vision),
+        product_manager_id: Set(product_manager_id),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?)
+}
+
+/// A change to a program; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct ProgramChange {
+    pub name: Option<String>,
+    pub vision: Option<String>,
+    pub product_manager_id: Option<i64>,
+}
+
+/// Applies a change to a program.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    program: program::Model,
+    change: ProgramChange,
+) -> AppResult<program::Model> {
+    let mut row = program.into_active_model();
+    if let Some(name) = change.name {
+        row.name = Set(text::name("name", &name)?);
+    }
+    if let Some(vision) = change.vision {
+        row.vision = Set(text::long_text("vision", &vision)?);
+    }
+    if let Some(pm) = change.product_manager_id {
+        user::service::require(conn, "productManagerId", pm).await?;
+        row.product_manager_id = Set(pm);
+    }
+    Ok(row.update(conn).await?)
+}
+
+/// One page of the programs the actor may read, in creation order, and how
+/// many there are in all.
+pub async fn list_readable(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    page: &Page,
+) -> AppResult<(Vec<program::Model>, u64)> {
+    let readable = program::Entity::find().filter(access::readable_programs(actor));
+    let total = readable.clone().count(conn).await?;
+    let mut query = readable
+        .order_by_asc(program::Column::Id)
+        .limit(page.fetch());
+    if let Some(after) = page.after {
+        query = query.filter(program::Column::Id.gt(after));
+    }
+    Ok((query.all(conn).await?, total))
+}

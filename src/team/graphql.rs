@@ -1,0 +1,183 @@
+//! The `Team` type and the team mutations.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::team;
+
+use super::service::{self, TeamChange};
+use crate::{
+    auth::access,
+    error::AppError,
+    graphql::{
+        self as gql,
+        id::{Kind, decode_as, encode},
+        loaders::{MembersByTeam, ProgramById, UserById},
+    },
+    program::graphql::Program,
+    user::graphql::User,
+};
+
+/// A team of a program, with one Product Owner who ranks its backlog.
+pub struct Team(pub team::Model);
+
+#[Object]
+impl Team {
+    /// Opaque global ID; `node(id:)` resolves it.
+    pub async fn id(&self) -> ID {
+        encode(Kind::Team, self.0.id)
+    }
+
+    /// Name, unique within the program.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// When the team was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// The program the team belongs to.
+    async fn program(&self, ctx: &Context<'_>) -> Result<Program> {
+        Ok(Program(
+            gql::load_required(ctx, ProgramById(self.0.program_id)).await?,
+        ))
+    }
+
+    /// The team's one Product Owner.
+    async fn product_owner(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(User(
+            gql::load_required(ctx, UserById(self.0.product_owner_id)).await?,
+        ))
+    }
+
+    /// The team's members, by name. The Product Owner is listed only when
+    /// also added as a member.
+    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
+        let members = gql::load_one(ctx, MembersByTeam(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(members.into_iter().map(User).collect())
+    }
+}
+
+/// Input of `createTeam`.
+#[derive(InputObject)]
+pub struct CreateTeamInput {
+    /// The program the team belongs to.
+    pub program_id: ID,
+    /// Name, 1 to 200 characters, unique within the program.
+    pub name: String,
+    /// The user who will be the team's Product Owner.
+    pub product_owner_id: ID,
+}
+
+/// Input of `updateTeam`: an omitted field stays as it is.
+#[derive(InputObject)]
+pub struct UpdateTeamInput {
+    /// The team to change.
+    pub team_id: ID,
+    /// New name (cannot be null).
+    pub name: MaybeUndefined<String>,
+    /// A new Product Owner (cannot be null).
+    pub product_owner_id: MaybeUndefined<ID>,
+}
+
+/// Input of `addTeamMember` and `removeTeamMember`.
+#[derive(InputObject)]
+pub struct TeamMemberInput {
+    /// The team.
+    pub team_id: ID,
+    /// The user to add or remove.
+    pub user_id: ID,
+}
+
+/// Result of the team mutations.
+#[derive(SimpleObject)]
+pub struct TeamPayload {
+    /// The team as it now is.
+    pub team: Team,
+}
+
+#[derive(Default)]
+pub struct TeamMutation;
+
+#[Object]
+impl TeamMutation {
+    /// Creates a team in a program (the program's PM or an admin).
+    async fn create_team(&self, ctx: &Context<'_>, input: CreateTeamInput) -> Result<TeamPayload> {
+        let actor = gql::actor(ctx)?;
+        let program_id = decode_as(Kind::Program, "programId", &input.program_id)?;
+        let po = decode_as(Kind::User, "productOwnerId", &input.product_owner_id)?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let program = access::readable_program(&*txn, actor, program_id).await?;
+        access::require_program_manager(actor, &program, "create teams")?;
+        let team = service::create(&*txn, &program, &input.name, po).await?;
+        txn.commit().await?;
+        Ok(TeamPayload { team: Team(team) })
+    }
+
+    /// Renames a team or assigns its Product Owner (the program's PM or an admin).
+    async fn update_team(&self, ctx: &Context<'_>, input: UpdateTeamInput) -> Result<TeamPayload> {
+        let actor = gql::actor(ctx)?;
+        let team_id = decode_as(Kind::Team, "teamId", &input.team_id)?;
+        let mut change = TeamChange::default();
+        match input.name {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => return Err(AppError::bad_input("name cannot be null").into()),
+            MaybeUndefined::Value(name) => change.name = Some(name),
+        }
+        match &input.product_owner_id {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => {
+                return Err(AppError::bad_input(
+                    "productOwnerId cannot be null: a team has exactly one Product Owner",
+                )
+                .into());
+            }
+            MaybeUndefined::Value(id) => {
+                change.product_owner_id = Some(decode_as(Kind::User, "productOwnerId", id)?);
+            }
+        }
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let (team, program) = access::readable_team(&*txn, actor, team_id).await?;
+        access::require_program_manager(actor, &program, "change teams")?;
+        let team = service::update(&*txn, team, change).await?;
+        txn.commit().await?;
+        Ok(TeamPayload { team: Team(team) })
+    }
+
+    /// Adds a user to a team (the program's PM, the team's PO or an admin).
+    async fn add_team_member(
+        &self,
+        ctx: &Context<'_>,
+        input: TeamMemberInput,
+    ) -> Result<TeamPayload> {
+        let actor = gql::actor(ctx)?;
+        let team_id = decode_as(Kind::Team, "teamId", &input.team_id)?;
+        let user_id = decode_as(Kind::User, "userId", &input.user_id)?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let (team, program) = access::readable_team(&*txn, actor, team_id).await?;
+        service::require_member_manager(actor, &program, &team)?;
+        service::add_member(&*txn, &team, user_id).await?;
+        txn.commit().await?;
+        Ok(TeamPayload { team: Team(team) })
+    }
+
+    /// Removes a user from a team (the program's PM, the team's PO or an admin).
+    async fn remove_team_member(
+        &self,
+        ctx: &Context<'_>,
+        input: TeamMemberInput,
+    ) -> Result<TeamPayload> {
+        let actor = gql::actor(ctx)?;
+        let team_id = decode_as(Kind::Team, "teamId", &input.team_id)?;
+        let user_id = decode_as(Kind::User, "userId", &input.user_id)?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let (team, program) = access::readable_team(&*txn, actor, team_id).await?;
+        service::require_member_manager(actor, &program, &team)?;
+        service::remove_member(&*txn, &team, user_id).await?;
+        txn.commit().await?;
+        Ok(TeamPayload { team: Team(team) })
+    }
+}

@@ -1,0 +1,4 @@
+//! Teams of a program: Product Owner assignment and membership.
+
+pub mod graphql;
+pub mod service;

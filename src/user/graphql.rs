@@ -1,0 +1,215 @@
+//! The `User` type, `viewer`, `createUser` and `issueToken`.
+
+use std::collections::HashSet;
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::user;
+
+use super::service;
+use crate::{
+    auth::{Actor, Viewer, access},
+    graphql::{
+        self as gql,
+        id::{Kind, decode_as, encode},
+        loaders::{ProgramsOfUser, TeamsOfUser},
+    },
+    program::graphql::Program,
+    team::graphql::Team,
+};
+
+/// A person. One person may hold several roles: the Product Manager of a
+/// program can also be the Product Owner of a team.
+pub struct User(pub user::Model);
+
+/// The ids of the programs the actor may read; `None` when it may read all.
+pub async fn readable_program_ids(ctx: &Context<'_>, actor: Actor) -> Result<Option<HashSet<i64>>> {
+    match actor {
+        Actor::User { id, admin: false } => {
+            let programs = gql::load_one(ctx, ProgramsOfUser(id))
+                .await?
+                .unwrap_or_default();
+            Ok(Some(programs.into_iter().map(|p| p.id).collect()))
+        }
+        _ => Ok(None),
+    }
+}
+
+#[Object]
+impl User {
+    /// Opaque global ID; `node(id:)` resolves it.
+    pub async fn id(&self) -> ID {
+        encode(Kind::User, self.0.id)
+    }
+
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Email address, lower-cased.
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+
+    /// Whether the user is an administrator.
+    async fn admin(&self) -> bool {
+        self.0.admin
+    }
+
+    /// When the user was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Teams where this user is the Product Owner or a member, by name; only
+    /// those of programs the viewer can see.
+    async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
+        let actor = gql::actor(ctx)?;
+        let teams = gql::load_one(ctx, TeamsOfUser(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let readable = if actor.is_user(self.0.id) {
+            None
+        } else {
+            readable_program_ids(ctx, actor).await?
+        };
+        Ok(teams
+            .into_iter()
+            .filter(|t| readable.as_ref().is_none_or(|r| r.contains(&t.program_id)))
+            .map(Team)
+            .collect())
+    }
+
+    /// Programs this user is part of (as PM, PO or member), by name; only
+    /// those the viewer can see.
+    async fn programs(&self, ctx: &Context<'_>) -> Result<Vec<Program>> {
+        let actor = gql::actor(ctx)?;
+        let programs = gql::load_one(ctx, ProgramsOfUser(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let readable = if actor.is_user(self.0.id) {
+            None
+        } else {
+            readable_program_ids(ctx, actor).await?
+        };
+        Ok(programs
+            .into_iter()
+            .filter(|p| readable.as_ref().is_none_or(|r| r.contains(&p.id)))
+            .map(Program)
+            .collect())
+    }
+}
+
+/// Whether the actor may see user `user_id`: admins and the user always;
+/// others when they share a program.
+pub async fn can_see_user(ctx: &Context<'_>, actor: Actor, user_id: i64) -> Result<bool> {
+    if actor.is_admin() || actor.is_user(user_id) {
+        return Ok(true);
+    }
+    let Some(mine) = readable_program_ids(ctx, actor).await? else {
+        return Ok(true);
+    };
+    let theirs = gql::load_one(ctx, ProgramsOfUser(user_id))
+        .await?
+        .unwrap_or_default();
+    Ok(theirs.iter().any(|p| mine.contains(&p.id)))
+}
+
+#[derive(Default)]
+pub struct UserQuery;
+
+#[Object]
+impl UserQuery {
+    /// The user the bearer token belongs to; null for the built-in admin
+    /// token, which has no user.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        gql::actor(ctx)?;
+        Ok(match gql::viewer(ctx) {
+            Viewer::User(u) => Some(User(u.clone())),
+            _ => None,
+        })
+    }
+}
+
+/// Input of `createUser`.
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    /// Display name, 1 to 200 characters.
+    pub name: String,
+    /// Email address; unique, case-insensitive.
+    pub email: String,
+    /// Make the user an administrator.
+    #[graphql(default)]
+    pub admin: bool,
+}
+
+/// Result of `createUser`.
+#[derive(SimpleObject)]
+pub struct CreateUserPayload {
+    /// The new user.
+    pub user: User,
+    /// The user's first bearer token. It is shown only this once.
+    pub token: String,
+}
+
+/// Input of `issueToken`.
+#[derive(InputObject)]
+pub struct IssueTokenInput {
+    /// The user to issue a token for.
+    pub user_id: ID,
+}
+
+/// Result of `issueToken`.
+#[derive(SimpleObject)]
+pub struct IssueTokenPayload {
+    /// The user the token belongs to.
+    pub user: User,
+    /// A new bearer token. It is shown only this once; earlier tokens stay valid.
+    pub token: String,
+}
+
+#[derive(Default)]
+pub struct UserMutation;
+
+#[Object]
+impl UserMutation {
+    /// Creates a user (admins only). The payload holds the user's first
+    /// token, which is shown only this once.
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateUserInput,
+    ) -> Result<CreateUserPayload> {
+        let actor = gql::actor(ctx)?;
+        access::require_admin(actor, "create users")?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let (user, token) = service::create(&*txn, &input.name, &input.email, input.admin).await?;
+        txn.commit().await?;
+        Ok(CreateUserPayload {
+            user: User(user),
+            token,
+        })
+    }
+
+    /// Issues a new bearer token for a user (admins, or users for themselves).
+    async fn issue_token(
+        &self,
+        ctx: &Context<'_>,
+        input: IssueTokenInput,
+    ) -> Result<IssueTokenPayload> {
+        let actor = gql::actor(ctx)?;
+        let user_id = decode_as(Kind::User, "userId", &input.user_id)?;
+        if !actor.is_user(user_id) {
+            access::require_admin(actor, "issue tokens for other users")?;
+        }
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let user = service::require(&*txn, "userId", user_id).await?;
+        let token = service::issue_token(&*txn, user.id).await?;
+        txn.commit().await?;
+        Ok(IssueTokenPayload {
+            user: User(user),
+            token,
+        })
+    }
+}

@@ -1,0 +1,81 @@
+//! Creating users and issuing tokens. Knows nothing of GraphQL.
+
+use chrono::Utc;
+use entity::{token as token_row, user};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+
+use crate::{
+    auth::token,
+    error::{AppError, AppResult},
+    graphql::id::{Kind, encode},
+    text,
+};
+
+/// Creates a user and a first token; returns the user and the token text.
+pub async fn create(
+    conn: &impl ConnectionTrait,
+    name: &str,
+    email: &str,
+    admin: bool,
+) -> AppResult<(user::Model, String)> {
+    let name = text::name("name", name)?;
+    let email = text::email(email)?;
+    let duplicate = || AppError::conflict(format!("a user with email {email} already exists"));
+    if find_by_email(conn, &email).await?.is_some() {
+        return Err(duplicate());
+    }
+    let user = user::ActiveModel {
+        name: Set(name),
+        email: Set(email.clone()),
+        admin: Set(admin),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| {
+        AppError::unique_violation(e, format!("a user with email {email} already exists"))
+    })?;
+    let token = issue_token(conn, user.id).await?;
+    Ok((user, token))
+}
+
+/// Issues a new token for a user; earlier tokens stay valid.
+pub async fn issue_token(conn: &impl ConnectionTrait, user_id: i64) -> AppResult<String> {
+    let text = token::generate();
+    token_row::ActiveModel {
+        user_id: Set(user_id),
+        token_hash: Set(token::hash(&text)),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(text)
+}
+
+/// The user with this (normalised) email, if any.
+pub async fn find_by_email(
+    conn: &impl ConnectionTrait,
+    email: &str,
+) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email.trim().to_lowercase()))
+        .one(conn)
+        .await?)
+}
+
+/// The user `id`, or NOT_FOUND naming the input `field`.
+pub async fn require(conn: &impl ConnectionTrait, field: &str, id: i64) -> AppResult<user::Model> {
+    user::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| {
+            AppError::not_found(format!(
+                "{field}: no user with id {}",
+                encode(Kind::User, id).0
+            ))
+        })
+}
