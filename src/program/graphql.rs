@@ -18,10 +18,11 @@ use crate::{
     user::graphql::User,
 };
 
-/// A program (agile release train): one Product Manager who owns the vision
-/// and roadmap, and several teams.
+/// Wraps the stored row; see the `#[Object]` impl for the API.
 pub struct Program(pub program::Model);
 
+/// A program (agile release train): one Product Manager who owns the vision
+/// and roadmap, and several teams.
 #[Object]
 impl Program {
     /// Opaque global ID; `node(id:)` resolves it.

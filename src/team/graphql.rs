@@ -17,9 +17,10 @@ use crate::{
     user::graphql::User,
 };
 
-/// A team of a program, with one Product Owner who ranks its backlog.
+/// Wraps the stored row; see the `#[Object]` impl for the API.
 pub struct Team(pub team::Model);
 
+/// A team of a program, with one Product Owner who ranks its backlog.
 #[Object]
 impl Team {
     /// Opaque global ID; `node(id:)` resolves it.

@@ -18,8 +18,7 @@ use crate::{
     team::graphql::Team,
 };
 
-/// A person. One person may hold several roles: the Product Manager of a
-/// program can also be the Product Owner of a team.
+/// Wraps the stored row; see the `#[Object]` impl for the API.
 pub struct User(pub user::Model);
 
 /// The ids of the programs the actor may read; `None` when it may read all.
@@ -35,6 +34,8 @@ pub async fn readable_program_ids(ctx: &Context<'_>, actor: Actor) -> Result<Opt
     }
 }
 
+/// A person. One person may hold several roles: the Product Manager of a
+/// program can also be the Product Owner of a team.
 #[Object]
 impl User {
     /// Opaque global ID; `node(id:)` resolves it.

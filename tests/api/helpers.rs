@@ -1,0 +1,241 @@
+//! The test app, a GraphQL client, and a helper per operation.
+
+use portfolio::{
+    app::{self, Server},
+    config::Settings,
+};
+use serde_json::{Value, json};
+
+/// The built-in admin token every test server accepts.
+pub const ADMIN: &str = "test-admin-token";
+
+/// A server on port 0 with its own database.
+pub struct TestApp {
+    pub settings: Settings,
+    pub url: String,
+    pub base: String,
+    pub client: reqwest::Client,
+    server: Option<Server>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Settings for a fresh database: SQLite in a temporary folder, or a new
+/// schema on the PostgreSQL server named by `PORTFOLIO_TEST_DATABASE_URL`.
+pub fn fresh_database() -> (Settings, Option<tempfile::TempDir>) {
+    let mut settings = Settings::defaults();
+    settings.listen = "127.0.0.1:0".parse().expect("literal address");
+    settings.admin_token = Some(ADMIN.to_owned());
+    match std::env::var("PORTFOLIO_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            assert!(
+                url.starts_with("postgres"),
+                "PORTFOLIO_TEST_DATABASE_URL must be a postgres:// URL"
+            );
+            let suffix: u64 = rand_suffix();
+            settings.database_url = url;
+            settings.database_schema = Some(format!("test_{suffix:016x}"));
+            settings.database_max_connections = 5;
+            (settings, None)
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temporary folder");
+            settings.database_url =
+                format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            (settings, Some(dir))
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts a server after `adjust` changed the settings.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let (mut settings, dir) = fresh_database();
+        adjust(&mut settings);
+        let server = app::start(&settings, std::future::pending())
+            .await
+            .expect("test server starts");
+        let base = format!("http://{}", server.addr);
+        Self {
+            url: format!("{base}/graphql"),
+            base,
+            settings,
+            client: reqwest::Client::new(),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    /// The websocket URL.
+    pub fn ws_url(&self) -> String {
+        format!("{}/graphql/ws", self.base.replacen("http", "ws", 1))
+    }
+
+    /// Stops the server gracefully.
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("server stops cleanly");
+        }
+    }
+
+    /// Sends a GraphQL request; returns the whole response body.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .client
+            .post(&self.url)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.expect("request is answered");
+        resp.json().await.expect("response is JSON")
+    }
+
+    /// Sends a GraphQL request that must succeed; returns `data`.
+    pub async fn data(&self, token: &str, query: &str, variables: Value) -> Value {
+        let resp = self.gql(Some(token), query, variables).await;
+        assert!(resp.get("errors").is_none(), "unexpected errors: {resp:#}");
+        resp["data"].clone()
+    }
+
+    /// Sends a GraphQL request that must fail; returns the first error's code.
+    pub async fn error_code(&self, token: Option<&str>, query: &str, variables: Value) -> String {
+        let resp = self.gql(token, query, variables).await;
+        code(&resp)
+    }
+
+    // --- a helper per operation ---
+
+    /// Creates a user as the admin; returns (id, token).
+    pub async fn create_user(&self, name: &str) -> (String, String) {
+        let email = format!("{}@example.com", name.to_lowercase().replace(' ', "."));
+        let data = self
+            .data(
+                ADMIN,
+                "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } token } }",
+                json!({ "input": { "name": name, "email": email } }),
+            )
+            .await;
+        (
+            str_at(&data, "/createUser/user/id"),
+            str_at(&data, "/createUser/token"),
+        )
+    }
+
+    /// Creates a program as the admin; returns its id.
+    pub async fn create_program(&self, name: &str, pm: &str) -> String {
+        let data = self
+            .data(
+                ADMIN,
+                "mutation($input: CreateProgramInput!) { createProgram(input: $input) { program { id } } }",
+                json!({ "input": { "name": name, "vision": "Ship it", "productManagerId": pm } }),
+            )
+            .await;
+        str_at(&data, "/createProgram/program/id")
+    }
+
+    /// Creates a team with `token`; returns the whole response.
+    pub async fn create_team_as(&self, token: &str, program: &str, name: &str, po: &str) -> Value {
+        self.gql(
+            Some(token),
+            "mutation($input: CreateTeamInput!) { createTeam(input: $input) { team { id name } } }",
+            json!({ "input": { "programId": program, "name": name, "productOwnerId": po } }),
+        )
+        .await
+    }
+
+    /// Creates a team as the admin; returns its id.
+    pub async fn create_team(&self, program: &str, name: &str, po: &str) -> String {
+        let resp = self.create_team_as(ADMIN, program, name, po).await;
+        assert!(resp.get("errors").is_none(), "createTeam failed: {resp:#}");
+        str_at(&resp, "/data/createTeam/team/id")
+    }
+
+    /// Adds a member with `token`; returns the whole response.
+    pub async fn add_member_as(&self, token: &str, team: &str, user: &str) -> Value {
+        self.gql(
+            Some(token),
+            "mutation($input: TeamMemberInput!) { addTeamMember(input: $input) { team { id members { id } } } }",
+            json!({ "input": { "teamId": team, "userId": user } }),
+        )
+        .await
+    }
+}
+
+/// The first error's `extensions.code` (panics when there is none).
+pub fn code(resp: &Value) -> String {
+    resp.pointer("/errors/0/extensions/code")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("expected an error with a code, got {resp:#}"))
+        .to_owned()
+}
+
+/// The string at a JSON pointer (panics when missing).
+pub fn str_at(value: &Value, pointer: &str) -> String {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no string at {pointer} in {value:#}"))
+        .to_owned()
+}
+
+/// A user and their token.
+pub struct Person {
+    pub id: String,
+    pub token: String,
+}
+
+/// A program with a PM, two teams (A with a PO and a member, B with a PO)
+/// and an outsider who is part of no program.
+pub struct World {
+    pub program: String,
+    pub pm: Person,
+    pub po_a: Person,
+    pub po_b: Person,
+    pub member_a: Person,
+    pub outsider: Person,
+    pub team_a: String,
+    #[allow(dead_code)]
+    pub team_b: String,
+}
+
+impl World {
+    pub async fn build(app: &TestApp) -> Self {
+        let person = |(id, token)| Person { id, token };
+        let pm = person(app.create_user("Pam Manager").await);
+        let po_a = person(app.create_user("Olga Owner").await);
+        let po_b = person(app.create_user("Otto Owner").await);
+        let member_a = person(app.create_user("Mia Member").await);
+        let outsider = person(app.create_user("Oscar Outsider").await);
+        let program = app.create_program("Train", &pm.id).await;
+        let team_a = app.create_team(&program, "Team A", &po_a.id).await;
+        let team_b = app.create_team(&program, "Team B", &po_b.id).await;
+        let resp = app.add_member_as(ADMIN, &team_a, &member_a.id).await;
+        assert!(resp.get("errors").is_none(), "{resp:#}");
+        Self {
+            program,
+            pm,
+            po_a,
+            po_b,
+            member_a,
+            outsider,
+            team_a,
+            team_b,
+        }
+    }
+}

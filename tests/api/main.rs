@@ -1,0 +1,11 @@
+//! The API test suite: one binary, one module per area. Every test starts its
+//! own server on port 0 with a fresh database: an SQLite file in a temporary
+//! folder, or, when `PORTFOLIO_TEST_DATABASE_URL` names a PostgreSQL server,
+//! a fresh schema in that database.
+
+mod helpers;
+
+mod auth;
+mod programs;
+mod server;
+mod teams;
