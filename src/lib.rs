@@ -16,6 +16,8 @@ pub mod graphql;
 pub mod metrics;
 /// Programs and the Product Manager's side.
 pub mod program;
+/// Ranked lists: rank keys and moves in storage.
+pub mod ranking;
 /// Teams, their Product Owners and members.
 pub mod team;
 /// Names, emails and long text checked at the edge.

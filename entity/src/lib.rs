@@ -1,6 +1,10 @@
 //! SeaORM entities: one module per table. Storage rows only; the API wraps them
 //! in its own types so the table layout can change without breaking clients.
 
+pub mod feature;
+pub mod increment;
+pub mod iteration;
+pub mod objective;
 pub mod program;
 pub mod team;
 pub mod team_member;

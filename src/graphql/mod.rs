@@ -6,6 +6,7 @@ pub mod loaders;
 pub mod node;
 pub mod observe;
 pub mod pagination;
+pub mod scalars;
 
 use std::sync::Arc;
 
