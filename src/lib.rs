@@ -10,10 +10,18 @@ pub mod config;
 pub mod db;
 /// The one error type and its `extensions.code`.
 pub mod error;
+/// Features, WSJF and the program backlog.
+pub mod feature;
 /// Schema assembly, IDs, loaders, pagination, observability.
 pub mod graphql;
+/// Program Increments and their iterations.
+pub mod increment;
+/// Program and team metrics per increment.
+pub mod insight;
 /// Prometheus metrics.
 pub mod metrics;
+/// PI objectives and predictability.
+pub mod objective;
 /// Programs and the Product Manager's side.
 pub mod program;
 /// Ranked lists: rank keys and moves in storage.

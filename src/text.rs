@@ -31,6 +31,15 @@ pub fn long_text(field: &str, value: &str) -> AppResult<String> {
     Ok(value.trim().to_owned())
 }
 
+/// Required free text: 1 to [`LONG_TEXT_MAX`] characters after trimming.
+pub fn required_text(field: &str, value: &str) -> AppResult<String> {
+    let text = long_text(field, value)?;
+    if text.is_empty() {
+        return Err(AppError::bad_input(format!("{field} must not be empty")));
+    }
+    Ok(text)
+}
+
 /// A plausible email address, lower-cased: one `@`, a local part, a dotted
 /// domain, no white space, at most 254 characters.
 pub fn email(value: &str) -> AppResult<String> {

@@ -12,10 +12,22 @@ pub enum Kind {
     User,
     Program,
     Team,
+    Increment,
+    Iteration,
+    Feature,
+    Objective,
 }
 
 impl Kind {
-    const ALL: [Kind; 3] = [Kind::User, Kind::Program, Kind::Team];
+    const ALL: [Kind; 7] = [
+        Kind::User,
+        Kind::Program,
+        Kind::Team,
+        Kind::Increment,
+        Kind::Iteration,
+        Kind::Feature,
+        Kind::Objective,
+    ];
 
     /// The GraphQL type name, which is also the ID's prefix.
     pub fn name(self) -> &'static str {
@@ -23,6 +35,10 @@ impl Kind {
             Kind::User => "User",
             Kind::Program => "Program",
             Kind::Team => "Team",
+            Kind::Increment => "Increment",
+            Kind::Iteration => "Iteration",
+            Kind::Feature => "Feature",
+            Kind::Objective => "Objective",
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use async_graphql::dataloader::Loader;
-use entity::{program, team, team_member, user};
+use entity::{feature, increment, iteration, objective, program, team, team_member, user};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
 };
@@ -43,54 +43,136 @@ pub struct TeamsOfUser(pub i64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProgramsOfUser(pub i64);
 
+/// An increment by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IncrementById(pub i64);
+/// An iteration by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IterationById(pub i64);
+/// A feature by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FeatureById(pub i64);
+/// The increments of a program, by start date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IncrementsByProgram(pub i64);
+/// The iterations of an increment, by number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IterationsByIncrement(pub i64);
+/// The objectives of a team in an increment, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ObjectivesOfTeam {
+    pub team: i64,
+    pub increment: i64,
+}
+
+/// Implements `Loader<Key>` for a by-id key over an entity.
+macro_rules! by_id_loader {
+    ($key:ident, $entity:ident) => {
+        impl Loader<$key> for AppLoader {
+            type Value = $entity::Model;
+            type Error = DbErr;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $entity::Model>, DbErr> {
+                let rows = $entity::Entity::find()
+                    .filter($entity::Column::Id.is_in(ids(keys, |k| k.0)))
+                    .all(&self.db)
+                    .await?;
+                Ok(rows.into_iter().map(|r| ($key(r.id), r)).collect())
+            }
+        }
+    };
+}
+
+by_id_loader!(UserById, user);
+by_id_loader!(ProgramById, program);
+by_id_loader!(TeamById, team);
+by_id_loader!(IncrementById, increment);
+by_id_loader!(IterationById, iteration);
+by_id_loader!(FeatureById, feature);
+
+/// Groups rows by a key, with an empty list for every key asked.
+fn group<K: Copy + Eq + std::hash::Hash, R>(
+    keys: &[K],
+    rows: Vec<R>,
+    key_of: impl Fn(&R) -> K,
+) -> HashMap<K, Vec<R>> {
+    let mut out: HashMap<K, Vec<R>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+    for row in rows {
+        out.entry(key_of(&row)).or_default().push(row);
+    }
+    out
+}
+
+impl Loader<IncrementsByProgram> for AppLoader {
+    type Value = Vec<increment::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[IncrementsByProgram],
+    ) -> Result<HashMap<IncrementsByProgram, Vec<increment::Model>>, DbErr> {
+        let rows = increment::Entity::find()
+            .filter(increment::Column::ProgramId.is_in(ids(keys, |k| k.0)))
+            .order_by_asc(increment::Column::StartDate)
+            .all(&self.db)
+            .await?;
+        Ok(group(keys, rows, |r| IncrementsByProgram(r.program_id)))
+    }
+}
+
+impl Loader<IterationsByIncrement> for AppLoader {
+    type Value = Vec<iteration::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[IterationsByIncrement],
+    ) -> Result<HashMap<IterationsByIncrement, Vec<iteration::Model>>, DbErr> {
+        let rows = iteration::Entity::find()
+            .filter(iteration::Column::IncrementId.is_in(ids(keys, |k| k.0)))
+            .order_by_asc(iteration::Column::Number)
+            .all(&self.db)
+            .await?;
+        Ok(group(keys, rows, |r| IterationsByIncrement(r.increment_id)))
+    }
+}
+
+impl Loader<ObjectivesOfTeam> for AppLoader {
+    type Value = Vec<objective::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[ObjectivesOfTeam],
+    ) -> Result<HashMap<ObjectivesOfTeam, Vec<objective::Model>>, DbErr> {
+        let rows = objective::Entity::find()
+            .filter(objective::Column::TeamId.is_in(ids(keys, |k| k.team)))
+            .filter(objective::Column::IncrementId.is_in(ids(keys, |k| k.increment)))
+            .order_by_asc(objective::Column::Id)
+            .all(&self.db)
+            .await?;
+        let rows = rows
+            .into_iter()
+            .filter(|r| {
+                keys.contains(&ObjectivesOfTeam {
+                    team: r.team_id,
+                    increment: r.increment_id,
+                })
+            })
+            .collect();
+        Ok(group(keys, rows, |r| ObjectivesOfTeam {
+            team: r.team_id,
+            increment: r.increment_id,
+        }))
+    }
+}
+
 fn ids<K: Copy>(keys: &[K], f: impl Fn(K) -> i64) -> Vec<i64> {
     keys.iter()
         .map(|k| f(*k))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
-}
-
-impl Loader<UserById> for AppLoader {
-    type Value = user::Model;
-    type Error = DbErr;
-
-    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, user::Model>, DbErr> {
-        let rows = user::Entity::find()
-            .filter(user::Column::Id.is_in(ids(keys, |k| k.0)))
-            .all(&self.db)
-            .await?;
-        Ok(rows.into_iter().map(|r| (UserById(r.id), r)).collect())
-    }
-}
-
-impl Loader<ProgramById> for AppLoader {
-    type Value = program::Model;
-    type Error = DbErr;
-
-    async fn load(
-        &self,
-        keys: &[ProgramById],
-    ) -> Result<HashMap<ProgramById, program::Model>, DbErr> {
-        let rows = program::Entity::find()
-            .filter(program::Column::Id.is_in(ids(keys, |k| k.0)))
-            .all(&self.db)
-            .await?;
-        Ok(rows.into_iter().map(|r| (ProgramById(r.id), r)).collect())
-    }
-}
-
-impl Loader<TeamById> for AppLoader {
-    type Value = team::Model;
-    type Error = DbErr;
-
-    async fn load(&self, keys: &[TeamById]) -> Result<HashMap<TeamById, team::Model>, DbErr> {
-        let rows = team::Entity::find()
-            .filter(team::Column::Id.is_in(ids(keys, |k| k.0)))
-            .all(&self.db)
-            .await?;
-        Ok(rows.into_iter().map(|r| (TeamById(r.id), r)).collect())
-    }
 }
 
 impl Loader<TeamsByProgram> for AppLoader {
@@ -107,13 +189,7 @@ impl Loader<TeamsByProgram> for AppLoader {
             .order_by_asc(team::Column::Id)
             .all(&self.db)
             .await?;
-        let mut out: HashMap<_, Vec<_>> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            out.entry(TeamsByProgram(row.program_id))
-                .or_default()
-                .push(row);
-        }
-        Ok(out)
+        Ok(group(keys, rows, |r| TeamsByProgram(r.program_id)))
     }
 }
 

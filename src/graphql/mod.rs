@@ -20,7 +20,10 @@ use crate::{
     config::Settings,
     db::Store,
     error::{AppError, AppResult},
+    feature::graphql::FeatureMutation,
+    increment::graphql::IncrementMutation,
     metrics::Metrics,
+    objective::graphql::ObjectiveMutation,
     program::graphql::{ProgramMutation, ProgramQuery},
     team::graphql::TeamMutation,
     user::graphql::{UserMutation, UserQuery},
@@ -34,7 +37,14 @@ pub struct Query(node::NodeQuery, UserQuery, ProgramQuery);
 
 /// Root mutation: every mutation takes one `input` and returns a payload.
 #[derive(MergedObject, Default)]
-pub struct Mutation(UserMutation, ProgramMutation, TeamMutation);
+pub struct Mutation(
+    UserMutation,
+    ProgramMutation,
+    TeamMutation,
+    IncrementMutation,
+    FeatureMutation,
+    ObjectiveMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -6,11 +6,14 @@ use async_graphql::{Context, ID, Interface, Object, Result};
 use super::{
     self as gql,
     id::{Kind, decode},
-    loaders::{ProgramById, TeamById, UserById},
+    loaders::{FeatureById, IncrementById, IterationById, ProgramById, TeamById, UserById},
 };
 use crate::{
-    auth::access,
-    error::AppError,
+    auth::{Actor, access},
+    error::AppResult,
+    feature::graphql::Feature,
+    increment::graphql::{Increment, Iteration},
+    objective::{graphql::Objective, service as objectives},
     program::graphql::Program,
     team::graphql::Team,
     user::graphql::{User, can_see_user},
@@ -23,6 +26,18 @@ pub enum Node {
     User(User),
     Program(Program),
     Team(Team),
+    Increment(Increment),
+    Iteration(Iteration),
+    Feature(Feature),
+    Objective(Objective),
+}
+
+/// Whether the actor may read program `program_id`.
+async fn readable(ctx: &Context<'_>, actor: Actor, program_id: i64) -> AppResult<bool> {
+    match gql::load_one(ctx, ProgramById(program_id)).await? {
+        Some(p) => access::can_read_program(gql::store(ctx)?.conn(), actor, &p).await,
+        None => Ok(false),
+    }
 }
 
 #[derive(Default)]
@@ -34,32 +49,48 @@ impl NodeQuery {
     /// viewer may not see it. A malformed ID is BAD_USER_INPUT.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let actor = gql::actor(ctx)?;
-        let (kind, number) = decode(&id)?;
-        let conn = gql::store(ctx)?.conn();
-        let visible = |r: Result<_, AppError>| match r {
-            Ok(v) => Ok(Some(v)),
-            Err(AppError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        };
-        Ok(match kind {
-            Kind::User => match gql::load_one(ctx, UserById(number)).await? {
+        let (kind, n) = decode(&id)?;
+        let node = match kind {
+            Kind::User => match gql::load_one(ctx, UserById(n)).await? {
                 Some(u) if can_see_user(ctx, actor, u.id).await? => Some(Node::User(User(u))),
                 _ => None,
             },
-            Kind::Program => {
-                let found = gql::load_one(ctx, ProgramById(number)).await?;
-                match found {
-                    Some(p) if access::can_read_program(conn, actor, &p).await? => {
-                        Some(Node::Program(Program(p)))
+            Kind::Program => match gql::load_one(ctx, ProgramById(n)).await? {
+                Some(p) if readable(ctx, actor, p.id).await? => Some(Node::Program(Program(p))),
+                _ => None,
+            },
+            Kind::Team => match gql::load_one(ctx, TeamById(n)).await? {
+                Some(t) if readable(ctx, actor, t.program_id).await? => Some(Node::Team(Team(t))),
+                _ => None,
+            },
+            Kind::Increment => match gql::load_one(ctx, IncrementById(n)).await? {
+                Some(i) if readable(ctx, actor, i.program_id).await? => {
+                    Some(Node::Increment(Increment(i)))
+                }
+                _ => None,
+            },
+            Kind::Iteration => match gql::load_one(ctx, IterationById(n)).await? {
+                Some(it) => match gql::load_one(ctx, IncrementById(it.increment_id)).await? {
+                    Some(i) if readable(ctx, actor, i.program_id).await? => {
+                        Some(Node::Iteration(Iteration(it)))
                     }
                     _ => None,
-                }
-            }
-            Kind::Team => match gql::load_one(ctx, TeamById(number)).await? {
-                Some(t) => visible(access::readable_program(conn, actor, t.program_id).await)?
-                    .map(|_| Node::Team(Team(t))),
+                },
                 None => None,
             },
-        })
+            Kind::Feature => match gql::load_one(ctx, FeatureById(n)).await? {
+                Some(f) if readable(ctx, actor, f.program_id).await? => {
+                    Some(Node::Feature(Feature(f)))
+                }
+                _ => None,
+            },
+            Kind::Objective => match objectives::find(gql::store(ctx)?.conn(), n).await? {
+                Some((o, t)) if readable(ctx, actor, t.program_id).await? => {
+                    Some(Node::Objective(Objective(o)))
+                }
+                _ => None,
+            },
+        };
+        Ok(node)
     }
 }

@@ -102,6 +102,30 @@ where
     conn
 }
 
+/// Builds a connection over a list read by offset: the cursor of an item is
+/// its position (1-based) in the whole list, and `page.after` an offset.
+pub fn connection_by_position<R, T>(
+    page: &Page,
+    mut rows: Vec<R>,
+    total_count: u64,
+    node: impl Fn(R) -> T,
+) -> KeyedConnection<T>
+where
+    T: async_graphql::OutputType,
+{
+    let has_next = rows.len() as u64 > page.limit;
+    rows.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
+    let start = page.after.unwrap_or(0);
+    let mut conn =
+        Connection::with_additional_fields(start > 0, has_next, ConnectionTotals { total_count });
+    conn.edges = rows
+        .into_iter()
+        .zip(start + 1..)
+        .map(|(row, position)| Edge::new(cursor(position), node(row)))
+        .collect();
+    conn
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

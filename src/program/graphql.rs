@@ -8,12 +8,20 @@ use super::service::{self, ProgramChange};
 use crate::{
     auth::access,
     error::AppError,
+    feature::{
+        self,
+        graphql::{Feature, Roadmap},
+        service::BacklogOrder,
+        state::FeatureState,
+    },
     graphql::{
         self as gql,
         id::{Kind, decode_as, encode},
-        loaders::{TeamsByProgram, UserById},
+        loaders::{IncrementsByProgram, TeamsByProgram, UserById},
         pagination::{KeyedConnection, Page, connection},
     },
+    increment::graphql::Increment,
+    insight::{self, graphql::ProgramMetrics},
     team::graphql::Team,
     user::graphql::User,
 };
@@ -58,6 +66,40 @@ impl Program {
             .await?
             .unwrap_or_default();
         Ok(teams.into_iter().map(Team).collect())
+    }
+
+    /// The program's increments in date order.
+    async fn increments(&self, ctx: &Context<'_>) -> Result<Vec<Increment>> {
+        let rows = gql::load_one(ctx, IncrementsByProgram(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Increment).collect())
+    }
+
+    /// The program backlog: its features, in the PM's rank (the default) or
+    /// by WSJF. Cursors are positions in the chosen order.
+    #[graphql(complexity = "first.map_or(50, |n| n.max(0) as usize) * child_complexity + 1")]
+    async fn program_backlog(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "RANK (default) or WSJF.", default_with = "BacklogOrder::Rank")]
+        order_by: BacklogOrder,
+        #[graphql(desc = "Only features in these states.")] states: Option<Vec<FeatureState>>,
+        #[graphql(desc = "Page size: default 50, at most 100 (settings).")] first: Option<i32>,
+        #[graphql(desc = "Return features after this cursor.")] after: Option<String>,
+    ) -> Result<KeyedConnection<Feature>> {
+        Ok(feature::graphql::program_backlog(ctx, &self.0, order_by, states, first, after).await?)
+    }
+
+    /// The roadmap: increments in date order with the features targeted at
+    /// each (in rank order), then the unplanned features.
+    async fn roadmap(&self, ctx: &Context<'_>) -> Result<Roadmap> {
+        Ok(feature::graphql::roadmap(ctx, &self.0).await?)
+    }
+
+    /// The program's figures for an increment: predictability overall and per team.
+    async fn metrics(&self, ctx: &Context<'_>, increment_id: ID) -> Result<ProgramMetrics> {
+        Ok(insight::graphql::program_metrics(ctx, &self.0, &increment_id).await?)
     }
 }
 

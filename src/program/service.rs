@@ -80,3 +80,14 @@ pub async fn list_readable(
     }
     Ok((query.all(conn).await?, total))
 }
+
+/// Locks the program row until the transaction ends (PostgreSQL; SQLite has
+/// one writer at a time). Serialises changes to a program's ranked and
+/// non-overlapping lists.
+pub async fn lock(conn: &impl ConnectionTrait, program_id: i64) -> AppResult<()> {
+    program::Entity::find_by_id(program_id)
+        .lock_exclusive()
+        .one(conn)
+        .await?;
+    Ok(())
+}

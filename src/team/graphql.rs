@@ -11,8 +11,11 @@ use crate::{
     graphql::{
         self as gql,
         id::{Kind, decode_as, encode},
-        loaders::{MembersByTeam, ProgramById, UserById},
+        loaders::{MembersByTeam, ObjectivesOfTeam, ProgramById, UserById},
     },
+    increment::service::require_in_program,
+    insight::{self, graphql::TeamMetrics},
+    objective::graphql::Objective,
     program::graphql::Program,
     user::graphql::User,
 };
@@ -59,6 +62,32 @@ impl Team {
             .await?
             .unwrap_or_default();
         Ok(members.into_iter().map(User).collect())
+    }
+    /// The team's PI objectives for an increment of its program, oldest first.
+    async fn objectives(&self, ctx: &Context<'_>, increment_id: ID) -> Result<Vec<Objective>> {
+        let increment = decode_as(Kind::Increment, "incrementId", &increment_id)?;
+        require_in_program(
+            gql::store(ctx)?.conn(),
+            "incrementId",
+            self.0.program_id,
+            increment,
+        )
+        .await?;
+        let rows = gql::load_one(
+            ctx,
+            ObjectivesOfTeam {
+                team: self.0.id,
+                increment,
+            },
+        )
+        .await?
+        .unwrap_or_default();
+        Ok(rows.into_iter().map(Objective).collect())
+    }
+
+    /// The team's figures for an increment of its program.
+    async fn metrics(&self, ctx: &Context<'_>, increment_id: ID) -> Result<TeamMetrics> {
+        Ok(insight::graphql::team_metrics(ctx, &self.0, &increment_id).await?)
     }
 }
 

@@ -239,3 +239,68 @@ impl World {
         }
     }
 }
+
+impl TestApp {
+    /// Creates an increment as `token`; returns the whole response.
+    pub async fn create_increment_as(
+        &self,
+        token: &str,
+        program: &str,
+        name: &str,
+        start: &str,
+        count: i32,
+        days: i32,
+    ) -> Value {
+        self.gql(
+            Some(token),
+            "mutation($input: CreateIncrementInput!) { createIncrement(input: $input) {
+                increment { id name startDate endDate iterations { id number startDate endDate } } } }",
+            json!({ "input": { "programId": program, "name": name, "startDate": start,
+                               "iterationCount": count, "iterationLengthDays": days } }),
+        )
+        .await
+    }
+
+    /// Creates an increment as the admin; returns its id.
+    pub async fn create_increment(&self, program: &str, name: &str, start: &str) -> String {
+        let resp = self
+            .create_increment_as(ADMIN, program, name, start, 5, 14)
+            .await;
+        assert!(
+            resp.get("errors").is_none(),
+            "createIncrement failed: {resp:#}"
+        );
+        str_at(&resp, "/data/createIncrement/increment/id")
+    }
+
+    /// Creates a feature as `token` with extra input fields; returns the whole response.
+    pub async fn create_feature_as(
+        &self,
+        token: &str,
+        program: &str,
+        title: &str,
+        extra: Value,
+    ) -> Value {
+        let mut input = json!({ "programId": program, "title": title });
+        if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+            input.extend(extra.clone());
+        }
+        self.gql(
+            Some(token),
+            "mutation($input: CreateFeatureInput!) { createFeature(input: $input) {
+                feature { id title state wsjf { score costOfDelay jobSize } targetIncrement { id } } } }",
+            json!({ "input": input }),
+        )
+        .await
+    }
+
+    /// Creates a feature as the admin; returns its id.
+    pub async fn create_feature(&self, program: &str, title: &str, extra: Value) -> String {
+        let resp = self.create_feature_as(ADMIN, program, title, extra).await;
+        assert!(
+            resp.get("errors").is_none(),
+            "createFeature failed: {resp:#}"
+        );
+        str_at(&resp, "/data/createFeature/feature/id")
+    }
+}

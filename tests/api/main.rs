@@ -7,5 +7,6 @@ mod helpers;
 
 mod auth;
 mod programs;
+mod roadmap;
 mod server;
 mod teams;

@@ -1,0 +1,405 @@
+//! The `Feature` type, the program backlog, the roadmap, and the feature
+//! mutations.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{feature, program};
+
+use super::{
+    service::{self, BacklogOrder, FeatureChange, NewFeature},
+    state::FeatureState,
+    wsjf::Wsjf,
+};
+use crate::{
+    auth::access,
+    error::{AppError, AppResult},
+    graphql::{
+        self as gql,
+        id::{Kind, decode_as, encode},
+        loaders::{IncrementById, IncrementsByProgram, ProgramById},
+        pagination::{KeyedConnection, Page, connection_by_position},
+    },
+    increment::graphql::Increment,
+    program::graphql::Program,
+    ranking::Place,
+};
+
+/// Wraps the stored row; see the `#[Object]` impl for the API.
+pub struct Feature(pub feature::Model);
+
+/// A feature in the program backlog: a piece of value the teams deliver,
+/// estimated with WSJF and planned into an increment.
+#[Object]
+impl Feature {
+    /// Opaque global ID; `node(id:)` resolves it.
+    pub async fn id(&self) -> ID {
+        encode(Kind::Feature, self.0.id)
+    }
+
+    /// Title, 1 to 200 characters.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// Description.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// Lifecycle state.
+    async fn state(&self) -> Result<FeatureState> {
+        Ok(FeatureState::parse(&self.0.state)?)
+    }
+
+    /// WSJF input: business value (1, 2, 3, 5, 8, 13 or 20), if estimated.
+    async fn business_value(&self) -> Option<i32> {
+        self.0.business_value
+    }
+
+    /// WSJF input: time criticality, if estimated.
+    async fn time_criticality(&self) -> Option<i32> {
+        self.0.time_criticality
+    }
+
+    /// WSJF input: risk reduction or opportunity enablement, if estimated.
+    async fn risk_reduction(&self) -> Option<i32> {
+        self.0.risk_reduction
+    }
+
+    /// WSJF input: job size, if estimated.
+    async fn job_size(&self) -> Option<i32> {
+        self.0.job_size
+    }
+
+    /// Weighted Shortest Job First; null until all four inputs are set.
+    async fn wsjf(&self) -> Option<WsjfScore> {
+        Wsjf::from_parts(
+            self.0.business_value,
+            self.0.time_criticality,
+            self.0.risk_reduction,
+            self.0.job_size,
+        )
+        .map(|w| WsjfScore {
+            score: w.score(),
+            cost_of_delay: w.cost_of_delay(),
+            job_size: w.job_size,
+        })
+    }
+
+    /// The increment the feature is planned for, if any.
+    async fn target_increment(&self, ctx: &Context<'_>) -> Result<Option<Increment>> {
+        match self.0.target_increment_id {
+            Some(id) => Ok(Some(Increment(
+                gql::load_required(ctx, IncrementById(id)).await?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// The program whose backlog holds the feature.
+    async fn program(&self, ctx: &Context<'_>) -> Result<Program> {
+        Ok(Program(
+            gql::load_required(ctx, ProgramById(self.0.program_id)).await?,
+        ))
+    }
+
+    /// When the feature was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the feature last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A feature's WSJF score and its parts.
+#[derive(SimpleObject)]
+#[graphql(name = "Wsjf")]
+pub struct WsjfScore {
+    /// Cost of delay / job size.
+    pub score: f64,
+    /// Business value + time criticality + risk reduction.
+    pub cost_of_delay: i32,
+    /// Job size.
+    pub job_size: i32,
+}
+
+/// The program's roadmap: features grouped by the increment they target.
+#[derive(SimpleObject)]
+pub struct Roadmap {
+    /// The program's increments in date order, each with its features.
+    pub increments: Vec<RoadmapIncrement>,
+    /// Features not planned into any increment, in rank order.
+    pub unplanned: Vec<Feature>,
+}
+
+/// One increment of the roadmap.
+#[derive(SimpleObject)]
+pub struct RoadmapIncrement {
+    /// The increment.
+    pub increment: Increment,
+    /// The features targeted at it, in the PM's rank order.
+    pub features: Vec<Feature>,
+}
+
+/// `Program.programBacklog`.
+pub async fn program_backlog(
+    ctx: &Context<'_>,
+    program: &program::Model,
+    order_by: BacklogOrder,
+    states: Option<Vec<FeatureState>>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> AppResult<KeyedConnection<Feature>> {
+    let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
+    let (rows, total) = service::backlog(
+        gql::store(ctx)?.conn(),
+        program.id,
+        order_by,
+        states.as_deref(),
+        &page,
+    )
+    .await?;
+    Ok(connection_by_position(&page, rows, total, Feature))
+}
+
+/// `Program.roadmap`.
+pub async fn roadmap(ctx: &Context<'_>, program: &program::Model) -> AppResult<Roadmap> {
+    let increments = gql::load_one(ctx, IncrementsByProgram(program.id))
+        .await?
+        .unwrap_or_default();
+    let mut features = service::all_in_rank_order(gql::store(ctx)?.conn(), program.id).await?;
+    let increments = increments
+        .into_iter()
+        .map(|inc| {
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut features)
+                .into_iter()
+                .partition(|f| f.target_increment_id == Some(inc.id));
+            features = rest;
+            RoadmapIncrement {
+                increment: Increment(inc),
+                features: mine.into_iter().map(Feature).collect(),
+            }
+        })
+        .collect();
+    Ok(Roadmap {
+        increments,
+        unplanned: features.into_iter().map(Feature).collect(),
+    })
+}
+
+/// Input of `createFeature`.
+#[derive(InputObject)]
+pub struct CreateFeatureInput {
+    /// The program whose backlog gets the feature (at the bottom).
+    pub program_id: ID,
+    /// Title, 1 to 200 characters.
+    pub title: String,
+    /// Description, up to 10,000 characters.
+    #[graphql(default)]
+    pub description: String,
+    /// WSJF input: 1, 2, 3, 5, 8, 13 or 20.
+    pub business_value: Option<i32>,
+    /// WSJF input: 1, 2, 3, 5, 8, 13 or 20.
+    pub time_criticality: Option<i32>,
+    /// WSJF input: 1, 2, 3, 5, 8, 13 or 20.
+    pub risk_reduction: Option<i32>,
+    /// WSJF input: 1, 2, 3, 5, 8, 13 or 20.
+    pub job_size: Option<i32>,
+    /// An increment of the same program.
+    pub target_increment_id: Option<ID>,
+}
+
+/// Input of `updateFeature`: an omitted field stays as it is, null clears it.
+#[derive(InputObject)]
+pub struct UpdateFeatureInput {
+    /// The feature to change.
+    pub feature_id: ID,
+    /// New title (cannot be null).
+    pub title: MaybeUndefined<String>,
+    /// New description; null clears it.
+    pub description: MaybeUndefined<String>,
+    /// WSJF input: 1, 2, 3, 5, 8, 13 or 20; null clears it.
+    pub business_value: MaybeUndefined<i32>,
+    /// WSJF input; null clears it.
+    pub time_criticality: MaybeUndefined<i32>,
+    /// WSJF input; null clears it.
+    pub risk_reduction: MaybeUndefined<i32>,
+    /// WSJF input; null clears it.
+    pub job_size: MaybeUndefined<i32>,
+    /// An increment of the same program; null unplans the feature.
+    pub target_increment_id: MaybeUndefined<ID>,
+}
+
+/// Input of `rankFeature`: exactly one of `beforeId` and `afterId`.
+#[derive(InputObject)]
+pub struct RankFeatureInput {
+    /// The feature to move.
+    pub feature_id: ID,
+    /// Put it right before this feature of the same backlog.
+    pub before_id: Option<ID>,
+    /// Put it right after this feature of the same backlog.
+    pub after_id: Option<ID>,
+}
+
+/// Input of `setFeatureState`.
+#[derive(InputObject)]
+pub struct SetFeatureStateInput {
+    /// The feature.
+    pub feature_id: ID,
+    /// The new state: one step forward or back from the current one.
+    pub state: FeatureState,
+}
+
+/// Result of the feature mutations.
+#[derive(SimpleObject)]
+pub struct FeaturePayload {
+    /// The feature as it now is.
+    pub feature: Feature,
+}
+
+fn optional(value: MaybeUndefined<i32>) -> Option<Option<i32>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+#[derive(Default)]
+pub struct FeatureMutation;
+
+#[Object]
+impl FeatureMutation {
+    /// Adds a feature to the bottom of the program backlog, in FUNNEL (the
+    /// program's PM or an admin).
+    async fn create_feature(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateFeatureInput,
+    ) -> Result<FeaturePayload> {
+        let actor = gql::actor(ctx)?;
+        let program_id = decode_as(Kind::Program, "programId", &input.program_id)?;
+        let target = input
+            .target_increment_id
+            .as_ref()
+            .map(|id| decode_as(Kind::Increment, "targetIncrementId", id))
+            .transpose()?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let program = access::readable_program(&*txn, actor, program_id).await?;
+        access::require_program_manager(actor, &program, "change the program backlog")?;
+        let feature = service::create(
+            &*txn,
+            &program,
+            NewFeature {
+                title: input.title,
+                description: input.description,
+                business_value: input.business_value,
+                time_criticality: input.time_criticality,
+                risk_reduction: input.risk_reduction,
+                job_size: input.job_size,
+                target_increment_id: target,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(FeaturePayload {
+            feature: Feature(feature),
+        })
+    }
+
+    /// Changes a feature's title, description, WSJF inputs or target
+    /// increment (the program's PM or an admin).
+    async fn update_feature(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateFeatureInput,
+    ) -> Result<FeaturePayload> {
+        let actor = gql::actor(ctx)?;
+        let feature_id = decode_as(Kind::Feature, "featureId", &input.feature_id)?;
+        let mut change = FeatureChange::default();
+        match input.title {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => return Err(AppError::bad_input("title cannot be null").into()),
+            MaybeUndefined::Value(t) => change.title = Some(t),
+        }
+        match input.description {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => change.description = Some(String::new()),
+            MaybeUndefined::Value(d) => change.description = Some(d),
+        }
+        change.business_value = optional(input.business_value);
+        change.time_criticality = optional(input.time_criticality);
+        change.risk_reduction = optional(input.risk_reduction);
+        change.job_size = optional(input.job_size);
+        change.target_increment_id = match &input.target_increment_id {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(id) => {
+                Some(Some(decode_as(Kind::Increment, "targetIncrementId", id)?))
+            }
+        };
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let (feature, program) = service::readable(&*txn, actor, feature_id).await?;
+        access::require_program_manager(actor, &program, "change features")?;
+        let feature = service::update(&*txn, feature, change).await?;
+        txn.commit().await?;
+        Ok(FeaturePayload {
+            feature: Feature(feature),
+        })
+    }
+
+    /// Moves a feature right before or right after another feature of the
+    /// same program backlog (the program's PM or an admin). To move it to the
+    /// top, put it before the first; to the bottom, after the last.
+    async fn rank_feature(
+        &self,
+        ctx: &Context<'_>,
+        input: RankFeatureInput,
+    ) -> Result<FeaturePayload> {
+        let actor = gql::actor(ctx)?;
+        let feature_id = decode_as(Kind::Feature, "featureId", &input.feature_id)?;
+        let (anchor, place) = match (&input.before_id, &input.after_id) {
+            (Some(id), None) => (decode_as(Kind::Feature, "beforeId", id)?, Place::Before),
+            (None, Some(id)) => (decode_as(Kind::Feature, "afterId", id)?, Place::After),
+            _ => {
+                return Err(AppError::bad_input("give exactly one of beforeId and afterId").into());
+            }
+        };
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let (_, program) = service::readable(&*txn, actor, feature_id).await?;
+        access::require_program_manager(actor, &program, "rank the program backlog")?;
+        let feature = service::rank(&*txn, program.id, feature_id, anchor, place).await?;
+        txn.commit().await?;
+        Ok(FeaturePayload {
+            feature: Feature(feature),
+        })
+    }
+
+    /// Moves a feature one step along FUNNEL → ANALYZING → BACKLOG →
+    /// IMPLEMENTING → DONE, forward or back (the program's PM or an admin;
+    /// moving to DONE is the PM's acceptance).
+    async fn set_feature_state(
+        &self,
+        ctx: &Context<'_>,
+        input: SetFeatureStateInput,
+    ) -> Result<FeaturePayload> {
+        let actor = gql::actor(ctx)?;
+        let feature_id = decode_as(Kind::Feature, "featureId", &input.feature_id)?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let (feature, program) = service::readable(&*txn, actor, feature_id).await?;
+        let action = if input.state == FeatureState::Done {
+            "accept features"
+        } else {
+            "change a feature's state"
+        };
+        access::require_program_manager(actor, &program, action)?;
+        let feature = service::set_state(&*txn, feature, input.state).await?;
+        txn.commit().await?;
+        Ok(FeaturePayload {
+            feature: Feature(feature),
+        })
+    }
+}

@@ -1,0 +1,292 @@
+//! Creating, changing, ranking and listing features. Knows nothing of GraphQL.
+
+use chrono::Utc;
+use entity::{feature, program};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::NullOrdering,
+};
+
+use super::{
+    state::FeatureState,
+    wsjf::{self, Wsjf},
+};
+use crate::{
+    auth::{Actor, access},
+    error::{AppError, AppResult},
+    graphql::{
+        id::{Kind, encode},
+        pagination::Page,
+    },
+    increment,
+    program::service::lock,
+    ranking::{Place, RankedList},
+    text,
+};
+
+/// The program backlog of `program_id` as a ranked list.
+fn backlog_list(program_id: i64) -> RankedList {
+    RankedList {
+        table: "features",
+        scope_column: "program_id",
+        scope: program_id,
+    }
+}
+
+/// A new feature's fields (WSJF inputs unchecked).
+pub struct NewFeature {
+    pub title: String,
+    pub description: String,
+    pub business_value: Option<i32>,
+    pub time_criticality: Option<i32>,
+    pub risk_reduction: Option<i32>,
+    pub job_size: Option<i32>,
+    pub target_increment_id: Option<i64>,
+}
+
+fn check_input(field: &str, value: Option<i32>) -> AppResult<Option<i32>> {
+    value.map(|v| wsjf::input(field, v)).transpose()
+}
+
+fn score(row: &feature::ActiveModel) -> Option<f64> {
+    let get = |v: &sea_orm::ActiveValue<Option<i32>>| match v {
+        sea_orm::ActiveValue::Set(x) | sea_orm::ActiveValue::Unchanged(x) => *x,
+        sea_orm::ActiveValue::NotSet => None,
+    };
+    Wsjf::from_parts(
+        get(&row.business_value),
+        get(&row.time_criticality),
+        get(&row.risk_reduction),
+        get(&row.job_size),
+    )
+    .map(|w| w.score())
+}
+
+/// Creates a feature in FUNNEL at the bottom of the program backlog.
+pub async fn create(
+    conn: &impl ConnectionTrait,
+    program: &program::Model,
+    new: NewFeature,
+) -> AppResult<feature::Model> {
+    let title = text::name("title", &new.title)?;
+    let description = text::long_text("description", &new.description)?;
+    let business_value = check_input("businessValue", new.business_value)?;
+    let time_criticality = check_input("timeCriticality", new.time_criticality)?;
+    let risk_reduction = check_input("riskReduction", new.risk_reduction)?;
+    let job_size = check_input("jobSize", new.job_size)?;
+    if let Some(target) = new.target_increment_id {
+        increment::service::require_in_program(conn, "targetIncrementId", program.id, target)
+            .await?;
+    }
+    lock(conn, program.id).await?;
+    let rank_key = backlog_list(program.id).bottom_key(conn).await?;
+    let now = Utc::now();
+    let mut row = feature::ActiveModel {
+        program_id: Set(program.id),
+        title: Set(title),
+        description: Set(description),
+        state: Set(FeatureState::Funnel.as_str().to_owned()),
+        business_value: Set(business_value),
+        time_criticality: Set(time_criticality),
+        risk_reduction: Set(risk_reduction),
+        job_size: Set(job_size),
+        wsjf_score: Set(None),
+        target_increment_id: Set(new.target_increment_id),
+        rank_key: Set(rank_key),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    row.wsjf_score = Set(score(&row));
+    Ok(row.insert(conn).await?)
+}
+
+/// A change to a feature: `None` leaves a field as it is; `Some(None)`
+/// clears an optional one.
+#[derive(Default)]
+pub struct FeatureChange {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub business_value: Option<Option<i32>>,
+    pub time_criticality: Option<Option<i32>>,
+    pub risk_reduction: Option<Option<i32>>,
+    pub job_size: Option<Option<i32>>,
+    pub target_increment_id: Option<Option<i64>>,
+}
+
+/// Applies a change to a feature and recomputes its WSJF score.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    feature: feature::Model,
+    change: FeatureChange,
+) -> AppResult<feature::Model> {
+    let program_id = feature.program_id;
+    let mut row = feature.into_active_model();
+    if let Some(title) = change.title {
+        row.title = Set(text::name("title", &title)?);
+    }
+    if let Some(description) = change.description {
+        row.description = Set(text::long_text("description", &description)?);
+    }
+    if let Some(v) = change.business_value {
+        row.business_value = Set(check_input("businessValue", v)?);
+    }
+    if let Some(v) = change.time_criticality {
+        row.time_criticality = Set(check_input("timeCriticality", v)?);
+    }
+    if let Some(v) = change.risk_reduction {
+        row.risk_reduction = Set(check_input("riskReduction", v)?);
+    }
+    if let Some(v) = change.job_size {
+        row.job_size = Set(check_input("jobSize", v)?);
+    }
+    if let Some(target) = change.target_increment_id {
+        if let Some(id) = target {
+            increment::service::require_in_program(conn, "targetIncrementId", program_id, id)
+                .await?;
+        }
+        row.target_increment_id = Set(target);
+    }
+    row.wsjf_score = Set(score(&row));
+    row.updated_at = Set(Utc::now());
+    Ok(row.update(conn).await?)
+}
+
+/// Moves a feature one step along its lifecycle.
+pub async fn set_state(
+    conn: &impl ConnectionTrait,
+    feature: feature::Model,
+    to: FeatureState,
+) -> AppResult<feature::Model> {
+    FeatureState::parse(&feature.state)?.check_transition(to)?;
+    let mut row = feature.into_active_model();
+    row.state = Set(to.as_str().to_owned());
+    row.updated_at = Set(Utc::now());
+    Ok(row.update(conn).await?)
+}
+
+/// Places `feature_id` right before or after `anchor_id` in the program
+/// backlog: one row written, unless the keys need respacing (rare).
+pub async fn rank(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+    feature_id: i64,
+    anchor_id: i64,
+    place: Place,
+) -> AppResult<feature::Model> {
+    if feature_id == anchor_id {
+        return Err(AppError::bad_input(
+            "a feature cannot be ranked relative to itself",
+        ));
+    }
+    lock(conn, program_id).await?;
+    let feature = feature::Entity::find_by_id(feature_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("featureId: no such feature"))?;
+    let anchor = feature::Entity::find_by_id(anchor_id)
+        .one(conn)
+        .await?
+        .filter(|a| a.program_id == program_id);
+    let Some(anchor) = anchor else {
+        let field = if place == Place::Before {
+            "beforeId"
+        } else {
+            "afterId"
+        };
+        return Err(AppError::bad_input(format!(
+            "{field}: {} is not a feature of this program backlog",
+            encode(Kind::Feature, anchor_id).0
+        )));
+    };
+    let list = backlog_list(program_id);
+    let key = list
+        .key_next_to(conn, feature.id, &anchor.rank_key, place)
+        .await?;
+    let mut row = feature.into_active_model();
+    row.rank_key = Set(key.clone());
+    row.updated_at = Set(Utc::now());
+    let updated = row.update(conn).await?;
+    if list.respace_if_long(conn, &key).await? > 0 {
+        return feature::Entity::find_by_id(feature_id)
+            .one(conn)
+            .await?
+            .ok_or_else(|| AppError::Internal("ranked feature vanished".into()));
+    }
+    Ok(updated)
+}
+
+/// The feature `id` and its program, if the actor may read them.
+pub async fn readable(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    id: i64,
+) -> AppResult<(feature::Model, program::Model)> {
+    let not_found = || {
+        AppError::not_found(format!(
+            "no feature with id {}",
+            encode(Kind::Feature, id).0
+        ))
+    };
+    let feature = feature::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(not_found)?;
+    let program = access::readable_program(conn, actor, feature.program_id)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(_) => not_found(),
+            other => other,
+        })?;
+    Ok((feature, program))
+}
+
+/// How the program backlog is ordered.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BacklogOrder {
+    /// Highest WSJF score first; ties, and features without a complete
+    /// estimate (last), in the PM's rank.
+    Wsjf,
+    /// The Product Manager's own order (`rankFeature`).
+    Rank,
+}
+
+/// One page of the program backlog, and how many features match in all.
+/// The page's `after` is a position (offset) in this order.
+pub async fn backlog(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+    order: BacklogOrder,
+    states: Option<&[FeatureState]>,
+    page: &Page,
+) -> AppResult<(Vec<feature::Model>, u64)> {
+    let mut query = feature::Entity::find().filter(feature::Column::ProgramId.eq(program_id));
+    if let Some(states) = states {
+        query = query.filter(feature::Column::State.is_in(states.iter().map(|s| s.as_str())));
+    }
+    let total = query.clone().count(conn).await?;
+    if order == BacklogOrder::Wsjf {
+        query =
+            query.order_by_with_nulls(feature::Column::WsjfScore, Order::Desc, NullOrdering::Last);
+    }
+    let offset = u64::try_from(page.after.unwrap_or(0)).unwrap_or(0);
+    let rows = query
+        .order_by_asc(feature::Column::RankKey)
+        .offset(offset)
+        .limit(page.fetch())
+        .all(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Every feature of a program in rank order (for the roadmap).
+pub async fn all_in_rank_order(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+) -> AppResult<Vec<feature::Model>> {
+    Ok(feature::Entity::find()
+        .filter(feature::Column::ProgramId.eq(program_id))
+        .order_by_asc(feature::Column::RankKey)
+        .all(conn)
+        .await?)
+}

@@ -1,0 +1,5 @@
+//! Program Increments and their iterations.
+
+pub mod graphql;
+pub mod schedule;
+pub mod service;
