@@ -20,6 +20,7 @@ use tower_http::{cors::CorsLayer, trace::TraceLayer};
 
 use crate::{
     auth::{Viewer, token},
+    clock::{Clock, SystemClock},
     config::Settings,
     db::Store,
     error::AppError,
@@ -52,10 +53,10 @@ pub async fn open_store(
 }
 
 /// The router with every route and layer.
-pub fn router(settings: &Settings, store: Store) -> Router {
+pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>) -> Router {
     let metrics = Arc::new(Metrics::new());
     let state = AppState {
-        schema: build_schema(settings, store.clone(), metrics.clone()),
+        schema: build_schema(settings, store.clone(), metrics.clone(), clock),
         store,
         metrics,
         admin_token: settings.admin_token.as_deref().map(Arc::from),
@@ -114,10 +115,19 @@ pub async fn start(
     settings: &Settings,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Server, Box<dyn std::error::Error + Send + Sync>> {
+    start_with_clock(settings, Arc::new(SystemClock), signal).await
+}
+
+/// [`start`] with a clock of the caller's (tests control time with it).
+pub async fn start_with_clock(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> Result<Server, Box<dyn std::error::Error + Send + Sync>> {
     let store = open_store(settings).await?;
     let listener = TcpListener::bind(settings.listen).await?;
     let addr = listener.local_addr()?;
-    let app = router(settings, store);
+    let app = router(settings, store, clock);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -254,7 +264,9 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(open, idle),
+        state
+            .metrics
+            .render(open, idle, state.store.statements().get()),
     )
         .into_response()
 }

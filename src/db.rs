@@ -5,7 +5,14 @@
 //! an in-process mutex first, so waiting is fair and never hits the busy
 //! timeout. PostgreSQL needs neither.
 
-use std::{ops::Deref, sync::Arc, time::Duration};
+use std::{
+    ops::Deref,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -21,6 +28,39 @@ use crate::{config::Settings, error::AppResult};
 pub struct Store {
     db: DatabaseConnection,
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    stats: Arc<StatementCounts>,
+}
+
+/// SQL statements this process has sent, counted by the driver's metric
+/// hook: reads (SELECT) and writes (everything else but transaction control).
+#[derive(Debug, Default)]
+pub struct StatementCounts {
+    reads: AtomicU64,
+    writes: AtomicU64,
+}
+
+impl StatementCounts {
+    fn record(&self, sql: &str) {
+        let verb = sql
+            .trim_start()
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        match verb.as_str() {
+            "SELECT" | "WITH" => self.reads.fetch_add(1, Ordering::Relaxed),
+            "BEGIN" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => 0,
+            _ => self.writes.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+
+    /// (reads, writes) so far.
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.reads.load(Ordering::Relaxed),
+            self.writes.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// A write transaction. Dropping it without [`WriteTxn::commit`] rolls back.
@@ -61,12 +101,19 @@ impl Store {
                 .await?;
             bootstrap.close().await?;
         }
-        let db = Database::connect(opts).await?;
+        let mut db = Database::connect(opts).await?;
+        let stats = Arc::new(StatementCounts::default());
+        let counter = stats.clone();
+        db.set_metric_callback(move |info| counter.record(&info.statement.sql));
         let sqlite_writer = match db.get_database_backend() {
             DbBackend::Sqlite => Some(Arc::new(Mutex::new(()))),
             _ => None,
         };
-        Ok(Self { db, sqlite_writer })
+        Ok(Self {
+            db,
+            sqlite_writer,
+            stats,
+        })
     }
 
     /// Applies pending migrations.
@@ -100,6 +147,11 @@ impl Store {
             txn,
             _writer: writer,
         })
+    }
+
+    /// SQL statements sent so far.
+    pub fn statements(&self) -> &StatementCounts {
+        &self.stats
     }
 
     /// Whether the database answers a trivial query.

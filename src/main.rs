@@ -40,7 +40,7 @@ async fn main() -> Result<(), BoxError> {
             let txn = store.begin_write().await.map_err(describe)?;
             let (user, token) = match cmd {
                 UserCommand::Add { name, email, admin } => {
-                    user::service::create(&*txn, &name, &email, admin)
+                    user::service::create(&*txn, chrono::Utc::now(), &name, &email, admin)
                         .await
                         .map_err(describe)?
                 }
@@ -49,7 +49,7 @@ async fn main() -> Result<(), BoxError> {
                         .await
                         .map_err(describe)?
                         .ok_or_else(|| format!("no user with email {email}"))?;
-                    let token = user::service::issue_token(&*txn, user.id)
+                    let token = user::service::issue_token(&*txn, chrono::Utc::now(), user.id)
                         .await
                         .map_err(describe)?;
                     (user, token)

@@ -37,6 +37,11 @@ struct PoolLabels {
     state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatementLabels {
+    kind: &'static str,
+}
+
 type HistogramFamily = Family<OperationLabels, Histogram, fn() -> Histogram>;
 
 /// The server's metrics.
@@ -46,6 +51,7 @@ pub struct Metrics {
     latency: HistogramFamily,
     subscriptions: Gauge,
     pool: Family<PoolLabels, Gauge>,
+    statements: Family<StatementLabels, Gauge>,
     known_operations: Mutex<HashSet<String>>,
 }
 
@@ -67,6 +73,7 @@ impl Metrics {
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
         let subscriptions = Gauge::default();
         let pool = Family::<PoolLabels, Gauge>::default();
+        let statements = Family::<StatementLabels, Gauge>::default();
         registry.register(
             "graphql_requests",
             "GraphQL operations by operation name and outcome (ok or the first error code)",
@@ -87,8 +94,14 @@ impl Metrics {
             "Database pool connections by state (idle or in_use)",
             pool.clone(),
         );
+        registry.register(
+            "db_statements",
+            "SQL statements sent since start, by kind (read or write); a counter read from the driver",
+            statements.clone(),
+        );
         Self {
             registry,
+            statements,
             requests,
             latency,
             subscriptions,
@@ -131,8 +144,15 @@ impl Metrics {
         self.subscriptions.inc_by(delta);
     }
 
-    /// The Prometheus text exposition, with the pool figures read now.
-    pub fn render(&self, pool_open: u32, pool_idle: usize) -> String {
+    /// The Prometheus text exposition, with the database figures read now.
+    pub fn render(&self, pool_open: u32, pool_idle: usize, statements: (u64, u64)) -> String {
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.statements
+            .get_or_create(&StatementLabels { kind: "read" })
+            .set(count(statements.0));
+        self.statements
+            .get_or_create(&StatementLabels { kind: "write" })
+            .set(count(statements.1));
         let idle = i64::try_from(pool_idle).unwrap_or(i64::MAX);
         self.pool
             .get_or_create(&PoolLabels { state: "idle" })

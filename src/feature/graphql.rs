@@ -292,6 +292,7 @@ impl FeatureMutation {
         access::require_program_manager(actor, &program, "change the program backlog")?;
         let feature = service::create(
             &*txn,
+            gql::now(ctx)?,
             &program,
             NewFeature {
                 title: input.title,
@@ -344,7 +345,7 @@ impl FeatureMutation {
         let txn = gql::store(ctx)?.begin_write().await?;
         let (feature, program) = service::readable(&*txn, actor, feature_id).await?;
         access::require_program_manager(actor, &program, "change features")?;
-        let feature = service::update(&*txn, feature, change).await?;
+        let feature = service::update(&*txn, gql::now(ctx)?, feature, change).await?;
         txn.commit().await?;
         Ok(FeaturePayload {
             feature: Feature(feature),
@@ -371,7 +372,8 @@ impl FeatureMutation {
         let txn = gql::store(ctx)?.begin_write().await?;
         let (_, program) = service::readable(&*txn, actor, feature_id).await?;
         access::require_program_manager(actor, &program, "rank the program backlog")?;
-        let feature = service::rank(&*txn, program.id, feature_id, anchor, place).await?;
+        let feature =
+            service::rank(&*txn, gql::now(ctx)?, program.id, feature_id, anchor, place).await?;
         txn.commit().await?;
         Ok(FeaturePayload {
             feature: Feature(feature),
@@ -396,7 +398,7 @@ impl FeatureMutation {
             "change a feature's state"
         };
         access::require_program_manager(actor, &program, action)?;
-        let feature = service::set_state(&*txn, feature, input.state).await?;
+        let feature = service::set_state(&*txn, gql::now(ctx)?, feature, input.state).await?;
         txn.commit().await?;
         Ok(FeaturePayload {
             feature: Feature(feature),

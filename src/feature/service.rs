@@ -1,6 +1,6 @@
 //! Creating, changing, ranking and listing features. Knows nothing of GraphQL.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::{feature, program};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
@@ -65,6 +65,7 @@ fn score(row: &feature::ActiveModel) -> Option<f64> {
 /// Creates a feature in FUNNEL at the bottom of the program backlog.
 pub async fn create(
     conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     program: &program::Model,
     new: NewFeature,
 ) -> AppResult<feature::Model> {
@@ -80,7 +81,6 @@ pub async fn create(
     }
     lock(conn, program.id).await?;
     let rank_key = backlog_list(program.id).bottom_key(conn).await?;
-    let now = Utc::now();
     let mut row = feature::ActiveModel {
         program_id: Set(program.id),
         title: Set(title),
@@ -117,6 +117,7 @@ pub struct FeatureChange {
 /// Applies a change to a feature and recomputes its WSJF score.
 pub async fn update(
     conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     feature: feature::Model,
     change: FeatureChange,
 ) -> AppResult<feature::Model> {
@@ -148,20 +149,21 @@ pub async fn update(
         row.target_increment_id = Set(target);
     }
     row.wsjf_score = Set(score(&row));
-    row.updated_at = Set(Utc::now());
+    row.updated_at = Set(now);
     Ok(row.update(conn).await?)
 }
 
 /// Moves a feature one step along its lifecycle.
 pub async fn set_state(
     conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     feature: feature::Model,
     to: FeatureState,
 ) -> AppResult<feature::Model> {
     FeatureState::parse(&feature.state)?.check_transition(to)?;
     let mut row = feature.into_active_model();
     row.state = Set(to.as_str().to_owned());
-    row.updated_at = Set(Utc::now());
+    row.updated_at = Set(now);
     Ok(row.update(conn).await?)
 }
 
@@ -169,6 +171,7 @@ pub async fn set_state(
 /// backlog: one row written, unless the keys need respacing (rare).
 pub async fn rank(
     conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     program_id: i64,
     feature_id: i64,
     anchor_id: i64,
@@ -205,7 +208,7 @@ pub async fn rank(
         .await?;
     let mut row = feature.into_active_model();
     row.rank_key = Set(key.clone());
-    row.updated_at = Set(Utc::now());
+    row.updated_at = Set(now);
     let updated = row.update(conn).await?;
     if list.respace_if_long(conn, &key).await? > 0 {
         return feature::Entity::find_by_id(feature_id)

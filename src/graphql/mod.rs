@@ -17,6 +17,7 @@ use async_graphql::{
 
 use crate::{
     auth::{Actor, Viewer},
+    clock::Clock,
     config::Settings,
     db::Store,
     error::{AppError, AppResult},
@@ -64,11 +65,17 @@ pub fn schema_builder(
 }
 
 /// The complete schema for serving.
-pub fn build_schema(settings: &Settings, store: Store, metrics: Arc<Metrics>) -> AppSchema {
+pub fn build_schema(
+    settings: &Settings,
+    store: Store,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+) -> AppSchema {
     let loader = DataLoader::new(AppLoader::new(store.conn().clone()), tokio::spawn);
     schema_builder(settings, metrics)
         .data(store)
         .data(loader)
+        .data(clock)
         .finish()
 }
 
@@ -98,6 +105,14 @@ pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
 /// The store.
 pub fn store<'a>(ctx: &Context<'a>) -> AppResult<&'a Store> {
     ctx.data::<Store>().map_err(|_| missing("Store"))
+}
+
+/// The current time, from the app's clock.
+pub fn now(ctx: &Context<'_>) -> AppResult<chrono::DateTime<chrono::Utc>> {
+    Ok(ctx
+        .data::<Arc<dyn Clock>>()
+        .map_err(|_| missing("Clock"))?
+        .now())
 }
 
 /// The page-size settings.

@@ -138,6 +138,7 @@ impl IncrementMutation {
         access::require_program_manager(actor, &program, "plan increments")?;
         let (increment, _) = service::create(
             &*txn,
+            gql::now(ctx)?,
             &program,
             &input.name,
             input.start_date.0,

@@ -1,6 +1,6 @@
 //! Creating increments. Knows nothing of GraphQL.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{increment, iteration, program};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -18,6 +18,7 @@ use crate::{
 /// concurrent creations cannot both pass the overlap check.
 pub async fn create(
     conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     program: &program::Model,
     name: &str,
     start: NaiveDate,
@@ -55,7 +56,7 @@ pub async fn create(
         end_date: Set(end),
         iteration_count: Set(iteration_count),
         iteration_length_days: Set(iteration_length_days),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
         ..Default::default()
     }
     .insert(conn)

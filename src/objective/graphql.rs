@@ -137,6 +137,7 @@ impl ObjectiveMutation {
         require_po_or_pm(actor, &team, &program)?;
         let objective = service::set(
             &*txn,
+            gql::now(ctx)?,
             &team,
             increment_id,
             &input.description,

@@ -1,6 +1,6 @@
 //! Setting and scoring PI objectives. Knows nothing of GraphQL.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::{objective, team};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel};
 
@@ -12,6 +12,7 @@ use crate::{
 /// Adds an objective for a team in an increment of the team's program.
 pub async fn set(
     conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     team: &team::Model,
     increment_id: i64,
     description: &str,
@@ -33,7 +34,7 @@ pub async fn set(
         planned_value: Set(planned_value),
         actual_value: Set(None),
         committed: Set(committed),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
         ..Default::default()
     }
     .insert(conn)

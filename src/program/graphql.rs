@@ -181,7 +181,8 @@ impl ProgramMutation {
         access::require_admin(actor, "create programs")?;
         let pm = decode_as(Kind::User, "productManagerId", &input.product_manager_id)?;
         let txn = gql::store(ctx)?.begin_write().await?;
-        let program = service::create(&*txn, &input.name, &input.vision, pm).await?;
+        let program =
+            service::create(&*txn, gql::now(ctx)?, &input.name, &input.vision, pm).await?;
         txn.commit().await?;
         Ok(ProgramPayload {
             program: Program(program),

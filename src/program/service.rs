@@ -1,6 +1,6 @@
 //! Creating, changing and listing programs. Knows nothing of GraphQL.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::program;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
@@ -17,6 +17,7 @@ use crate::{
 /// Creates a program with its Product Manager.
 pub async fn create(
     conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     name: &str,
     vision: &str,
     product_manager_id: i64,
@@ -28,7 +29,7 @@ pub async fn create(
         name: Set(name),
         vision: Set(vision),
         product_manager_id: Set(product_manager_id),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
         ..Default::default()
     }
     .insert(conn)

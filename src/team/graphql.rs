@@ -142,7 +142,7 @@ impl TeamMutation {
         let txn = gql::store(ctx)?.begin_write().await?;
         let program = access::readable_program(&*txn, actor, program_id).await?;
         access::require_program_manager(actor, &program, "create teams")?;
-        let team = service::create(&*txn, &program, &input.name, po).await?;
+        let team = service::create(&*txn, gql::now(ctx)?, &program, &input.name, po).await?;
         txn.commit().await?;
         Ok(TeamPayload { team: Team(team) })
     }
@@ -189,7 +189,7 @@ impl TeamMutation {
         let txn = gql::store(ctx)?.begin_write().await?;
         let (team, program) = access::readable_team(&*txn, actor, team_id).await?;
         service::require_member_manager(actor, &program, &team)?;
-        service::add_member(&*txn, &team, user_id).await?;
+        service::add_member(&*txn, gql::now(ctx)?, &team, user_id).await?;
         txn.commit().await?;
         Ok(TeamPayload { team: Team(team) })
     }

@@ -1,6 +1,6 @@
 //! Creating and changing teams and their members. Knows nothing of GraphQL.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::{program, team, team_member};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
@@ -38,6 +38,7 @@ fn duplicate(name: &str) -> AppError {
 /// Creates a team in a program with its Product Owner.
 pub async fn create(
     conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     program: &program::Model,
     name: &str,
     product_owner_id: i64,
@@ -49,7 +50,7 @@ pub async fn create(
         program_id: Set(program.id),
         name: Set(name.clone()),
         product_owner_id: Set(product_owner_id),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
         ..Default::default()
     }
     .insert(conn)
@@ -120,6 +121,7 @@ async fn membership(
 /// Adds a user to a team; CONFLICT when already a member.
 pub async fn add_member(
     conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     team: &team::Model,
     user_id: i64,
 ) -> AppResult<()> {
@@ -136,7 +138,7 @@ pub async fn add_member(
     team_member::ActiveModel {
         team_id: Set(team.id),
         user_id: Set(user_id),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
     }
     .insert(conn)
     .await

@@ -185,7 +185,14 @@ impl UserMutation {
         let actor = gql::actor(ctx)?;
         access::require_admin(actor, "create users")?;
         let txn = gql::store(ctx)?.begin_write().await?;
-        let (user, token) = service::create(&*txn, &input.name, &input.email, input.admin).await?;
+        let (user, token) = service::create(
+            &*txn,
+            gql::now(ctx)?,
+            &input.name,
+            &input.email,
+            input.admin,
+        )
+        .await?;
         txn.commit().await?;
         Ok(CreateUserPayload {
             user: User(user),
@@ -206,7 +213,7 @@ impl UserMutation {
         }
         let txn = gql::store(ctx)?.begin_write().await?;
         let user = service::require(&*txn, "userId", user_id).await?;
-        let token = service::issue_token(&*txn, user.id).await?;
+        let token = service::issue_token(&*txn, gql::now(ctx)?, user.id).await?;
         txn.commit().await?;
         Ok(IssueTokenPayload {
             user: User(user),

@@ -1,6 +1,6 @@
 //! Creating users and issuing tokens. Knows nothing of GraphQL.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::{token as token_row, user};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -16,6 +16,7 @@ use crate::{
 /// Creates a user and a first token; returns the user and the token text.
 pub async fn create(
     conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     name: &str,
     email: &str,
     admin: bool,
@@ -30,7 +31,7 @@ pub async fn create(
         name: Set(name),
         email: Set(email.clone()),
         admin: Set(admin),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
         ..Default::default()
     }
     .insert(conn)
@@ -38,17 +39,21 @@ pub async fn create(
     .map_err(|e| {
         AppError::unique_violation(e, format!("a user with email {email} already exists"))
     })?;
-    let token = issue_token(conn, user.id).await?;
+    let token = issue_token(conn, now, user.id).await?;
     Ok((user, token))
 }
 
 /// Issues a new token for a user; earlier tokens stay valid.
-pub async fn issue_token(conn: &impl ConnectionTrait, user_id: i64) -> AppResult<String> {
+pub async fn issue_token(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    user_id: i64,
+) -> AppResult<String> {
     let text = token::generate();
     token_row::ActiveModel {
         user_id: Set(user_id),
         token_hash: Set(token::hash(&text)),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
         ..Default::default()
     }
     .insert(conn)

@@ -1,7 +1,11 @@
 //! The test app, a GraphQL client, and a helper per operation.
 
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
 use portfolio::{
     app::{self, Server},
+    clock::ManualClock,
     config::Settings,
 };
 use serde_json::{Value, json};
@@ -12,6 +16,8 @@ pub const ADMIN: &str = "test-admin-token";
 /// A server on port 0 with its own database.
 pub struct TestApp {
     pub settings: Settings,
+    /// The server's clock: it stands still until a test moves it.
+    pub clock: Arc<ManualClock>,
     pub url: String,
     pub base: String,
     pub client: reqwest::Client,
@@ -46,6 +52,13 @@ pub fn fresh_database() -> (Settings, Option<tempfile::TempDir>) {
     }
 }
 
+/// Where every test server's clock starts: Monday 5 January 2026, 09:00 UTC.
+pub fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
+        .single()
+        .expect("valid literal time")
+}
+
 fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -67,7 +80,8 @@ impl TestApp {
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
         let (mut settings, dir) = fresh_database();
         adjust(&mut settings);
-        let server = app::start(&settings, std::future::pending())
+        let clock = Arc::new(ManualClock::new(start_time()));
+        let server = app::start_with_clock(&settings, clock.clone(), std::future::pending())
             .await
             .expect("test server starts");
         let base = format!("http://{}", server.addr);
@@ -75,6 +89,7 @@ impl TestApp {
             url: format!("{base}/graphql"),
             base,
             settings,
+            clock,
             client: reqwest::Client::new(),
             server: Some(server),
             _dir: dir,
