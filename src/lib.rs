@@ -4,6 +4,8 @@
 pub mod app;
 /// Viewer resolution (tokens) and the roles table.
 pub mod auth;
+/// Team backlogs: stories, readiness, rank, acceptance.
+pub mod backlog;
 /// Where the time comes from (tests set it).
 pub mod clock;
 /// Command line and settings.

@@ -6,6 +6,7 @@ pub mod increment;
 pub mod iteration;
 pub mod objective;
 pub mod program;
+pub mod story;
 pub mod team;
 pub mod team_member;
 pub mod token;

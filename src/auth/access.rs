@@ -125,3 +125,55 @@ pub fn require_admin(actor: Actor, action: &str) -> AppResult<()> {
         Err(AppError::forbidden(format!("only an admin may {action}")))
     }
 }
+
+/// What the actor is to a team: admin, its PO, a member.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TeamRole {
+    pub admin: bool,
+    pub product_owner: bool,
+    pub member: bool,
+}
+
+/// The actor's role in `team`.
+pub async fn team_role(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    team: &team::Model,
+) -> AppResult<TeamRole> {
+    let member = match actor.user_id() {
+        Some(user) => team_member::Entity::find_by_id((team.id, user))
+            .one(conn)
+            .await?
+            .is_some(),
+        None => false,
+    };
+    Ok(TeamRole {
+        admin: actor.is_admin(),
+        product_owner: actor.is_user(team.product_owner_id),
+        member,
+    })
+}
+
+impl TeamRole {
+    /// Admins, the PO and members write the team's stories.
+    pub fn require_writer(self, action: &str) -> AppResult<()> {
+        if self.admin || self.product_owner || self.member {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(format!(
+                "only the team's Product Owner, its members or an admin may {action}"
+            )))
+        }
+    }
+
+    /// Admins and the PO rank, accept and reject.
+    pub fn require_owner(self, action: &str) -> AppResult<()> {
+        if self.admin || self.product_owner {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(format!(
+                "only the team's Product Owner or an admin may {action}"
+            )))
+        }
+    }
+}

@@ -12,16 +12,18 @@ use super::{
 };
 use crate::{
     auth::access,
+    backlog::graphql::Story,
     error::{AppError, AppResult},
     graphql::{
         self as gql,
         id::{Kind, decode_as, encode},
-        loaders::{IncrementById, IncrementsByProgram, ProgramById},
+        loaders::{IncrementById, IncrementsByProgram, ProgramById, StoriesByFeature, TeamById},
         pagination::{KeyedConnection, Page, connection_by_position},
     },
     increment::graphql::Increment,
     program::graphql::Program,
     ranking::Place,
+    team::graphql::Team,
 };
 
 /// Wraps the stored row; see the `#[Object]` impl for the API.
@@ -103,6 +105,52 @@ impl Feature {
         ))
     }
 
+    /// The stories that implement it, by team and then backlog rank.
+    async fn stories(&self, ctx: &Context<'_>) -> Result<Vec<Story>> {
+        let rows = gql::load_one(ctx, StoriesByFeature(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Story).collect())
+    }
+
+    /// The teams that have stories under it, by name.
+    async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
+        let rows = gql::load_one(ctx, StoriesByFeature(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let team_ids: std::collections::BTreeSet<i64> = rows.iter().map(|s| s.team_id).collect();
+        let loader = gql::loader(ctx)?;
+        let mut teams: Vec<_> = loader
+            .load_many(team_ids.into_iter().map(TeamById))
+            .await
+            .map_err(AppError::from)?
+            .into_values()
+            .collect();
+        teams.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        Ok(teams.into_iter().map(Team).collect())
+    }
+
+    /// How far along it is: accepted points of its stories against all their points.
+    async fn progress(&self, ctx: &Context<'_>) -> Result<Progress> {
+        let rows = gql::load_one(ctx, StoriesByFeature(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let total: i32 = rows.iter().filter_map(|s| s.points).sum();
+        let accepted: i32 = rows
+            .iter()
+            .filter(|s| s.state == "ACCEPTED")
+            .filter_map(|s| s.points)
+            .sum();
+        Ok(Progress {
+            accepted_points: accepted,
+            total_points: total,
+            ratio: (total > 0).then(|| f64::from(accepted) / f64::from(total)),
+            stories: i32::try_from(rows.len()).unwrap_or(i32::MAX),
+            accepted_stories: i32::try_from(rows.iter().filter(|s| s.state == "ACCEPTED").count())
+                .unwrap_or(i32::MAX),
+        })
+    }
+
     /// When the feature was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -112,6 +160,21 @@ impl Feature {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+}
+
+/// How much of a feature is done.
+#[derive(SimpleObject)]
+pub struct Progress {
+    /// Points of its accepted stories.
+    pub accepted_points: i32,
+    /// Points of all its stories (unestimated ones count 0).
+    pub total_points: i32,
+    /// acceptedPoints / totalPoints; null when no story has points.
+    pub ratio: Option<f64>,
+    /// How many stories it has.
+    pub stories: i32,
+    /// How many of them are accepted.
+    pub accepted_stories: i32,
 }
 
 /// A feature's WSJF score and its parts.

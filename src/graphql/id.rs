@@ -16,10 +16,11 @@ pub enum Kind {
     Iteration,
     Feature,
     Objective,
+    Story,
 }
 
 impl Kind {
-    const ALL: [Kind; 7] = [
+    const ALL: [Kind; 8] = [
         Kind::User,
         Kind::Program,
         Kind::Team,
@@ -27,6 +28,7 @@ impl Kind {
         Kind::Iteration,
         Kind::Feature,
         Kind::Objective,
+        Kind::Story,
     ];
 
     /// The GraphQL type name, which is also the ID's prefix.
@@ -39,6 +41,7 @@ impl Kind {
             Kind::Iteration => "Iteration",
             Kind::Feature => "Feature",
             Kind::Objective => "Objective",
+            Kind::Story => "Story",
         }
     }
 }

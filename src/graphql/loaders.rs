@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use async_graphql::dataloader::Loader;
-use entity::{feature, increment, iteration, objective, program, team, team_member, user};
+use entity::{feature, increment, iteration, objective, program, story, team, team_member, user};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
 };
@@ -89,6 +89,98 @@ by_id_loader!(TeamById, team);
 by_id_loader!(IncrementById, increment);
 by_id_loader!(IterationById, iteration);
 by_id_loader!(FeatureById, feature);
+by_id_loader!(StoryById, story);
+
+/// A story by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StoryById(pub i64);
+/// The stories of a feature, by team then rank.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StoriesByFeature(pub i64);
+/// A story's 1-based place in its team backlog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StoryPosition(pub i64);
+/// A team's stories that matter to its flow in an increment: those planned
+/// into the increment's iterations, and those in progress now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowOfTeam {
+    pub team: i64,
+    pub increment: i64,
+}
+
+impl Loader<StoriesByFeature> for AppLoader {
+    type Value = Vec<story::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[StoriesByFeature],
+    ) -> Result<HashMap<StoriesByFeature, Vec<story::Model>>, DbErr> {
+        let rows = story::Entity::find()
+            .filter(story::Column::FeatureId.is_in(ids(keys, |k| k.0)))
+            .order_by_asc(story::Column::TeamId)
+            .order_by_asc(story::Column::RankKey)
+            .all(&self.db)
+            .await?;
+        Ok(group(keys, rows, |r| {
+            StoriesByFeature(r.feature_id.unwrap_or_default())
+        }))
+    }
+}
+
+impl Loader<StoryPosition> for AppLoader {
+    type Value = i64;
+    type Error = DbErr;
+
+    async fn load(&self, keys: &[StoryPosition]) -> Result<HashMap<StoryPosition, i64>, DbErr> {
+        let positions = crate::backlog::service::positions(&self.db, &ids(keys, |k| k.0)).await?;
+        Ok(positions
+            .into_iter()
+            .map(|(id, p)| (StoryPosition(id), p))
+            .collect())
+    }
+}
+
+impl Loader<FlowOfTeam> for AppLoader {
+    type Value = Vec<story::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[FlowOfTeam],
+    ) -> Result<HashMap<FlowOfTeam, Vec<story::Model>>, DbErr> {
+        let increments = ids(keys, |k| k.increment);
+        let iterations = iteration::Entity::find()
+            .filter(iteration::Column::IncrementId.is_in(increments))
+            .all(&self.db)
+            .await?;
+        let iteration_ids: Vec<i64> = iterations.iter().map(|i| i.id).collect();
+        let rows = story::Entity::find()
+            .filter(story::Column::TeamId.is_in(ids(keys, |k| k.team)))
+            .filter(
+                story::Column::IterationId
+                    .is_in(iteration_ids)
+                    .or(story::Column::State.eq("IN_PROGRESS")),
+            )
+            .order_by_asc(story::Column::RankKey)
+            .all(&self.db)
+            .await?;
+        let increment_of: HashMap<i64, i64> =
+            iterations.iter().map(|i| (i.id, i.increment_id)).collect();
+        let mut out: HashMap<FlowOfTeam, Vec<story::Model>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            for key in keys.iter().filter(|k| k.team == row.team_id) {
+                let planned_here =
+                    row.iteration_id.and_then(|i| increment_of.get(&i)) == Some(&key.increment);
+                if planned_here || row.state == "IN_PROGRESS" {
+                    out.entry(*key).or_default().push(row.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+}
 
 /// Groups rows by a key, with an empty list for every key asked.
 fn group<K: Copy + Eq + std::hash::Hash, R>(

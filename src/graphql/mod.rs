@@ -17,6 +17,7 @@ use async_graphql::{
 
 use crate::{
     auth::{Actor, Viewer},
+    backlog::graphql::StoryMutation,
     clock::Clock,
     config::Settings,
     db::Store,
@@ -45,6 +46,7 @@ pub struct Mutation(
     IncrementMutation,
     FeatureMutation,
     ObjectiveMutation,
+    StoryMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -122,6 +124,12 @@ pub fn page_limits(ctx: &Context<'_>) -> AppResult<PageLimits> {
         .map_err(|_| missing("PageLimits"))
 }
 
+/// The shared loader.
+pub fn loader<'a>(ctx: &Context<'a>) -> AppResult<&'a DataLoader<AppLoader>> {
+    ctx.data::<DataLoader<AppLoader>>()
+        .map_err(|_| missing("DataLoader"))
+}
+
 /// Loads one value through the shared loader.
 pub async fn load_one<K>(
     ctx: &Context<'_>,
@@ -131,10 +139,7 @@ where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
     AppLoader: Loader<K, Error = sea_orm::DbErr>,
 {
-    let loader = ctx
-        .data::<DataLoader<AppLoader>>()
-        .map_err(|_| missing("DataLoader"))?;
-    Ok(loader.load_one(key).await?)
+    Ok(loader(ctx)?.load_one(key).await?)
 }
 
 /// Loads a value that must exist (a foreign key); INTERNAL when it does not.

@@ -6,10 +6,13 @@ use async_graphql::{Context, ID, Interface, Object, Result};
 use super::{
     self as gql,
     id::{Kind, decode},
-    loaders::{FeatureById, IncrementById, IterationById, ProgramById, TeamById, UserById},
+    loaders::{
+        FeatureById, IncrementById, IterationById, ProgramById, StoryById, TeamById, UserById,
+    },
 };
 use crate::{
     auth::{Actor, access},
+    backlog::graphql::Story,
     error::AppResult,
     feature::graphql::Feature,
     increment::graphql::{Increment, Iteration},
@@ -30,6 +33,7 @@ pub enum Node {
     Iteration(Iteration),
     Feature(Feature),
     Objective(Objective),
+    Story(Story),
 }
 
 /// Whether the actor may read program `program_id`.
@@ -83,6 +87,15 @@ impl NodeQuery {
                     Some(Node::Feature(Feature(f)))
                 }
                 _ => None,
+            },
+            Kind::Story => match gql::load_one(ctx, StoryById(n)).await? {
+                Some(st) => match gql::load_one(ctx, TeamById(st.team_id)).await? {
+                    Some(t) if readable(ctx, actor, t.program_id).await? => {
+                        Some(Node::Story(Story(st)))
+                    }
+                    _ => None,
+                },
+                None => None,
             },
             Kind::Objective => match objectives::find(gql::store(ctx)?.conn(), n).await? {
                 Some((o, t)) if readable(ctx, actor, t.program_id).await? => {

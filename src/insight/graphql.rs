@@ -8,9 +8,13 @@ use crate::{
     graphql::{
         self as gql,
         id::{Kind, decode_as},
-        loaders::{ObjectivesOfTeam, TeamsByProgram},
+        loaders::{FlowOfTeam, IterationsByIncrement, ObjectivesOfTeam, TeamsByProgram},
     },
-    increment::{graphql::Increment, service::require_in_program},
+    increment::{
+        graphql::{Increment, Iteration},
+        service::require_in_program,
+    },
+    insight::flow,
     objective::predictability::Tally,
     team::graphql::Team,
 };
@@ -45,6 +49,17 @@ impl From<Tally> for Predictability {
     }
 }
 
+/// What a team accepted in one iteration.
+#[derive(SimpleObject)]
+pub struct IterationVelocity {
+    /// The iteration.
+    pub iteration: Iteration,
+    /// Points of the stories planned into it and accepted.
+    pub accepted_points: i32,
+    /// How many such stories.
+    pub accepted_stories: i32,
+}
+
 /// A team's figures for one increment.
 #[derive(SimpleObject)]
 pub struct TeamMetrics {
@@ -54,6 +69,13 @@ pub struct TeamMetrics {
     pub increment: Increment,
     /// The team's predictability in the increment.
     pub predictability: Predictability,
+    /// Accepted points per iteration of the increment, in iteration order.
+    pub velocity: Vec<IterationVelocity>,
+    /// Stories of the team in progress now.
+    pub work_in_progress: i32,
+    /// Median hours from READY to ACCEPTED of the stories planned into the
+    /// increment and accepted; null when none is.
+    pub median_cycle_time_hours: Option<f64>,
 }
 
 /// The program's figures for one increment.
@@ -72,6 +94,53 @@ async fn increment_of(ctx: &Context<'_>, program_id: i64, id: &ID) -> AppResult<
     require_in_program(gql::store(ctx)?.conn(), "incrementId", program_id, id).await
 }
 
+/// A team's figures: objectives, velocity, work in progress, cycle time.
+async fn figures(
+    ctx: &Context<'_>,
+    team: team::Model,
+    increment: &increment::Model,
+) -> AppResult<(TeamMetrics, Tally)> {
+    let tally = tally(ctx, team.id, increment.id).await?;
+    let stories = gql::load_one(
+        ctx,
+        FlowOfTeam {
+            team: team.id,
+            increment: increment.id,
+        },
+    )
+    .await?
+    .unwrap_or_default();
+    let iterations = gql::load_one(ctx, IterationsByIncrement(increment.id))
+        .await?
+        .unwrap_or_default();
+    let accepted = flow::velocity(&stories);
+    let velocity = iterations
+        .into_iter()
+        .map(|it| {
+            let (points, count) = accepted.get(&it.id).copied().unwrap_or((0, 0));
+            IterationVelocity {
+                iteration: Iteration(it),
+                accepted_points: points,
+                accepted_stories: count,
+            }
+        })
+        .collect();
+    // Accepted stories here are all planned into the increment; the others
+    // are in progress (and have no cycle time yet).
+    let work_in_progress = stories.iter().filter(|s| s.state == "IN_PROGRESS").count();
+    Ok((
+        TeamMetrics {
+            team: Team(team),
+            increment: Increment(increment.clone()),
+            predictability: tally.into(),
+            velocity,
+            work_in_progress: i32::try_from(work_in_progress).unwrap_or(i32::MAX),
+            median_cycle_time_hours: flow::median(flow::cycle_times_hours(&stories)),
+        },
+        tally,
+    ))
+}
+
 async fn tally(ctx: &Context<'_>, team: i64, increment: i64) -> AppResult<Tally> {
     let objectives = gql::load_one(ctx, ObjectivesOfTeam { team, increment })
         .await?
@@ -86,12 +155,7 @@ pub async fn team_metrics(
     increment_id: &ID,
 ) -> AppResult<TeamMetrics> {
     let increment = increment_of(ctx, team.program_id, increment_id).await?;
-    let t = tally(ctx, team.id, increment.id).await?;
-    Ok(TeamMetrics {
-        team: Team(team.clone()),
-        increment: Increment(increment),
-        predictability: t.into(),
-    })
+    Ok(figures(ctx, team.clone(), &increment).await?.0)
 }
 
 /// `Program.metrics`.
@@ -104,19 +168,13 @@ pub async fn program_metrics(
     let teams = gql::load_one(ctx, TeamsByProgram(program.id))
         .await?
         .unwrap_or_default();
-    let tallies =
-        futures_util::future::try_join_all(teams.iter().map(|t| tally(ctx, t.id, increment.id)))
+    let per_team =
+        futures_util::future::try_join_all(teams.into_iter().map(|t| figures(ctx, t, &increment)))
             .await?;
-    let total = tallies.iter().fold(Tally::default(), |acc, t| acc.plus(*t));
-    let teams = teams
-        .into_iter()
-        .zip(tallies)
-        .map(|(team, t)| TeamMetrics {
-            team: Team(team),
-            increment: Increment(increment.clone()),
-            predictability: t.into(),
-        })
-        .collect();
+    let total = per_team
+        .iter()
+        .fold(Tally::default(), |acc, (_, t)| acc.plus(*t));
+    let teams = per_team.into_iter().map(|(m, _)| m).collect();
     Ok(ProgramMetrics {
         increment: Increment(increment),
         predictability: total.into(),

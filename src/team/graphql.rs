@@ -7,7 +7,9 @@ use entity::team;
 use super::service::{self, TeamChange};
 use crate::{
     auth::access,
+    backlog::{self, graphql::Story, lifecycle::StoryState},
     error::AppError,
+    graphql::pagination::KeyedConnection,
     graphql::{
         self as gql,
         id::{Kind, decode_as, encode},
@@ -83,6 +85,19 @@ impl Team {
         .await?
         .unwrap_or_default();
         Ok(rows.into_iter().map(Objective).collect())
+    }
+
+    /// The team backlog in the Product Owner's rank order. Cursors are
+    /// positions in the (filtered) list.
+    #[graphql(complexity = "first.map_or(50, |n| n.max(0) as usize) * child_complexity + 1")]
+    async fn backlog(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only stories in these states.")] states: Option<Vec<StoryState>>,
+        #[graphql(desc = "Page size: default 50, at most 100 (settings).")] first: Option<i32>,
+        #[graphql(desc = "Return stories after this cursor.")] after: Option<String>,
+    ) -> Result<KeyedConnection<Story>> {
+        Ok(backlog::graphql::team_backlog(ctx, &self.0, states, first, after).await?)
     }
 
     /// The team's figures for an increment of its program.

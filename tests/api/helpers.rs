@@ -319,3 +319,73 @@ impl TestApp {
         str_at(&resp, "/data/createFeature/feature/id")
     }
 }
+
+impl TestApp {
+    /// Creates a story as `token` with extra input fields; returns the whole response.
+    pub async fn create_story_as(
+        &self,
+        token: &str,
+        team: &str,
+        title: &str,
+        extra: Value,
+    ) -> Value {
+        let mut input = json!({ "teamId": team, "title": title });
+        if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+            input.extend(extra.clone());
+        }
+        self.gql(
+            Some(token),
+            "mutation($input: CreateStoryInput!) { createStory(input: $input) {
+                story { id title state points position feature { id } } } }",
+            json!({ "input": input }),
+        )
+        .await
+    }
+
+    /// Creates a story as the admin; returns its id.
+    pub async fn create_story(&self, team: &str, title: &str, extra: Value) -> String {
+        let resp = self.create_story_as(ADMIN, team, title, extra).await;
+        assert!(resp.get("errors").is_none(), "createStory failed: {resp:#}");
+        str_at(&resp, "/data/createStory/story/id")
+    }
+
+    /// Moves a story to `state` as `token`; returns the whole response.
+    pub async fn set_story_state_as(&self, token: &str, story: &str, state: &str) -> Value {
+        self.gql(
+            Some(token),
+            "mutation($input: SetStoryStateInput!) { setStoryState(input: $input) { story { state } } }",
+            json!({ "input": { "storyId": story, "state": state } }),
+        )
+        .await
+    }
+
+    /// Walks a story through the given states as the admin.
+    pub async fn walk_story(&self, story: &str, states: &[&str]) {
+        for state in states {
+            let resp = self.set_story_state_as(ADMIN, story, state).await;
+            assert!(resp.get("errors").is_none(), "to {state}: {resp:#}");
+        }
+    }
+
+    /// Titles of a team backlog, in order.
+    pub async fn backlog_titles(&self, team: &str) -> Vec<String> {
+        let data = self
+            .data(
+                ADMIN,
+                "query($id: ID!) { node(id: $id) { ... on Team { backlog(first: 100) { edges { node { title position } } } } } }",
+                json!({ "id": team }),
+            )
+            .await;
+        let edges = data["node"]["backlog"]["edges"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for (i, e) in edges.iter().enumerate() {
+            assert_eq!(e["node"]["position"], json!(i + 1), "positions are 1..n");
+        }
+        edges
+            .iter()
+            .map(|e| e["node"]["title"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}

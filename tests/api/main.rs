@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod backlog;
 mod programs;
 mod roadmap;
 mod server;

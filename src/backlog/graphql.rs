@@ -1,0 +1,425 @@
+//! The `Story` type, team backlogs, and the story mutations.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{story, team};
+
+use super::{
+    lifecycle::StoryState,
+    service::{self, NewStory, StoryChange},
+};
+use crate::{
+    auth::{Actor, access},
+    error::{AppError, AppResult},
+    feature::graphql::Feature,
+    graphql::{
+        self as gql,
+        id::{Kind, decode_as, encode},
+        loaders::{FeatureById, IterationById, StoryPosition, TeamById},
+        pagination::{KeyedConnection, Page, connection_by_position},
+    },
+    increment::graphql::Iteration,
+    ranking::Place,
+    team::graphql::Team,
+};
+
+/// Wraps the stored row; see the `#[Object]` impl for the API.
+pub struct Story(pub story::Model);
+
+/// A story in a team backlog: a small piece of a feature (or an enabler of
+/// its own) that one team builds in one iteration.
+#[Object]
+impl Story {
+    /// Opaque global ID; `node(id:)` resolves it.
+    pub async fn id(&self) -> ID {
+        encode(Kind::Story, self.0.id)
+    }
+
+    /// Title, 1 to 200 characters.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// Description.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// Acceptance criteria; needed to become READY.
+    async fn acceptance_criteria(&self) -> &str {
+        &self.0.acceptance_criteria
+    }
+
+    /// Story points (0, 1, 2, 3, 5, 8, 13, 20, 40 or 100); needed to become READY.
+    async fn points(&self) -> Option<i32> {
+        self.0.points
+    }
+
+    /// Lifecycle state.
+    async fn state(&self) -> Result<StoryState> {
+        Ok(StoryState::parse(&self.0.state)?)
+    }
+
+    /// 1-based place in the team backlog.
+    async fn position(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(gql::load_required(ctx, StoryPosition(self.0.id)).await?)
+    }
+
+    /// The team whose backlog holds the story.
+    async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
+        Ok(Team(
+            gql::load_required(ctx, TeamById(self.0.team_id)).await?,
+        ))
+    }
+
+    /// The feature it is part of; null for an enabler.
+    async fn feature(&self, ctx: &Context<'_>) -> Result<Option<Feature>> {
+        match self.0.feature_id {
+            Some(id) => Ok(Some(Feature(
+                gql::load_required(ctx, FeatureById(id)).await?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// The iteration it is planned into; null when unplanned.
+    async fn iteration(&self, ctx: &Context<'_>) -> Result<Option<Iteration>> {
+        match self.0.iteration_id {
+            Some(id) => Ok(Some(Iteration(
+                gql::load_required(ctx, IterationById(id)).await?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// Why the Product Owner last rejected it, if ever.
+    async fn rejection_reason(&self) -> Option<&str> {
+        self.0.rejection_reason.as_deref()
+    }
+
+    /// When it first became READY.
+    async fn ready_at(&self) -> Option<DateTime<Utc>> {
+        self.0.ready_at
+    }
+
+    /// When the Product Owner accepted it.
+    async fn accepted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.accepted_at
+    }
+
+    /// When it was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When it last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// `Team.backlog`.
+pub async fn team_backlog(
+    ctx: &Context<'_>,
+    team: &team::Model,
+    states: Option<Vec<StoryState>>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> AppResult<KeyedConnection<Story>> {
+    let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
+    let (rows, total) =
+        service::backlog(gql::store(ctx)?.conn(), team.id, states.as_deref(), &page).await?;
+    Ok(connection_by_position(&page, rows, total, Story))
+}
+
+/// Input of `createStory`.
+#[derive(InputObject)]
+pub struct CreateStoryInput {
+    /// The team whose backlog gets the story (at the bottom).
+    pub team_id: ID,
+    /// A feature of the same program; omit for an enabler.
+    pub feature_id: Option<ID>,
+    /// Title, 1 to 200 characters.
+    pub title: String,
+    /// Description, up to 10,000 characters.
+    #[graphql(default)]
+    pub description: String,
+    /// Acceptance criteria, up to 10,000 characters.
+    #[graphql(default)]
+    pub acceptance_criteria: String,
+    /// Story points: 0, 1, 2, 3, 5, 8, 13, 20, 40 or 100.
+    pub points: Option<i32>,
+}
+
+/// Input of `updateStory`: an omitted field stays as it is, null clears it.
+#[derive(InputObject)]
+pub struct UpdateStoryInput {
+    /// The story to change.
+    pub story_id: ID,
+    /// A feature of the same program; null makes it an enabler.
+    pub feature_id: MaybeUndefined<ID>,
+    /// New title (cannot be null).
+    pub title: MaybeUndefined<String>,
+    /// New description; null clears it.
+    pub description: MaybeUndefined<String>,
+    /// New acceptance criteria; null clears them (DRAFT stories only).
+    pub acceptance_criteria: MaybeUndefined<String>,
+    /// New points; null clears them (DRAFT stories only).
+    pub points: MaybeUndefined<i32>,
+    /// An iteration of the same program; null unplans the story.
+    pub iteration_id: MaybeUndefined<ID>,
+}
+
+/// Input of `rankStory`: exactly one of `beforeId` and `afterId`.
+#[derive(InputObject)]
+pub struct RankStoryInput {
+    /// The story to move.
+    pub story_id: ID,
+    /// Put it right before this story of the same backlog.
+    pub before_id: Option<ID>,
+    /// Put it right after this story of the same backlog.
+    pub after_id: Option<ID>,
+}
+
+/// Input of `setStoryState`.
+#[derive(InputObject)]
+pub struct SetStoryStateInput {
+    /// The story.
+    pub story_id: ID,
+    /// DRAFT, READY, IN_PROGRESS or DONE, one step from the current state.
+    pub state: StoryState,
+}
+
+/// Input of `acceptStory`.
+#[derive(InputObject)]
+pub struct AcceptStoryInput {
+    /// A DONE story.
+    pub story_id: ID,
+}
+
+/// Input of `rejectStory`.
+#[derive(InputObject)]
+pub struct RejectStoryInput {
+    /// A DONE story.
+    pub story_id: ID,
+    /// Why it is not accepted (required).
+    pub reason: String,
+}
+
+/// Result of the story mutations.
+#[derive(SimpleObject)]
+pub struct StoryPayload {
+    /// The story as it now is.
+    pub story: Story,
+}
+
+fn text_change(value: MaybeUndefined<String>) -> Option<String> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(String::new()),
+        MaybeUndefined::Value(v) => Some(v),
+    }
+}
+
+fn id_change(
+    kind: Kind,
+    field: &str,
+    value: &MaybeUndefined<ID>,
+) -> AppResult<Option<Option<i64>>> {
+    Ok(match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(id) => Some(Some(decode_as(kind, field, id)?)),
+    })
+}
+
+/// The story `id`, its team and program, if the actor may read them.
+pub async fn readable_story(
+    conn: &impl sea_orm::ConnectionTrait,
+    actor: Actor,
+    id: i64,
+) -> AppResult<(story::Model, team::Model, entity::program::Model)> {
+    use sea_orm::EntityTrait;
+    let not_found =
+        || AppError::not_found(format!("no story with id {}", encode(Kind::Story, id).0));
+    let story = story::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(not_found)?;
+    let (team, program) = access::readable_team(conn, actor, story.team_id)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(_) => not_found(),
+            other => other,
+        })?;
+    Ok((story, team, program))
+}
+
+#[derive(Default)]
+pub struct StoryMutation;
+
+#[Object]
+impl StoryMutation {
+    /// Adds a story to the bottom of a team backlog, in DRAFT (the team's
+    /// PO, its members or an admin).
+    async fn create_story(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateStoryInput,
+    ) -> Result<StoryPayload> {
+        let actor = gql::actor(ctx)?;
+        let team_id = decode_as(Kind::Team, "teamId", &input.team_id)?;
+        let feature_id = input
+            .feature_id
+            .as_ref()
+            .map(|id| decode_as(Kind::Feature, "featureId", id))
+            .transpose()?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let (team, _) = access::readable_team(&*txn, actor, team_id).await?;
+        access::team_role(&*txn, actor, &team)
+            .await?
+            .require_writer("create stories")?;
+        let story = service::create(
+            &*txn,
+            gql::now(ctx)?,
+            &team,
+            NewStory {
+                feature_id,
+                title: input.title,
+                description: input.description,
+                acceptance_criteria: input.acceptance_criteria,
+                points: input.points,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(StoryPayload {
+            story: Story(story),
+        })
+    }
+
+    /// Changes a story (the team's PO, its members or an admin).
+    async fn update_story(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateStoryInput,
+    ) -> Result<StoryPayload> {
+        let actor = gql::actor(ctx)?;
+        let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
+        let change = StoryChange {
+            feature_id: id_change(Kind::Feature, "featureId", &input.feature_id)?,
+            title: match input.title {
+                MaybeUndefined::Null => {
+                    return Err(AppError::bad_input("title cannot be null").into());
+                }
+                other => text_change(other),
+            },
+            description: text_change(input.description),
+            acceptance_criteria: text_change(input.acceptance_criteria),
+            points: match input.points {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(p) => Some(Some(p)),
+            },
+            iteration_id: id_change(Kind::Iteration, "iterationId", &input.iteration_id)?,
+        };
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let (story, team, program) = readable_story(&*txn, actor, story_id).await?;
+        access::team_role(&*txn, actor, &team)
+            .await?
+            .require_writer("change stories")?;
+        let story = service::update(&*txn, gql::now(ctx)?, program.id, story, change).await?;
+        txn.commit().await?;
+        Ok(StoryPayload {
+            story: Story(story),
+        })
+    }
+
+    /// Moves a story right before or right after another story of the same
+    /// backlog (the team's PO or an admin). To the top: before the first;
+    /// to the bottom: after the last.
+    async fn rank_story(&self, ctx: &Context<'_>, input: RankStoryInput) -> Result<StoryPayload> {
+        let actor = gql::actor(ctx)?;
+        let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
+        let (anchor, place) = match (&input.before_id, &input.after_id) {
+            (Some(id), None) => (decode_as(Kind::Story, "beforeId", id)?, Place::Before),
+            (None, Some(id)) => (decode_as(Kind::Story, "afterId", id)?, Place::After),
+            _ => {
+                return Err(AppError::bad_input("give exactly one of beforeId and afterId").into());
+            }
+        };
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let (_, team, _) = readable_story(&*txn, actor, story_id).await?;
+        access::team_role(&*txn, actor, &team)
+            .await?
+            .require_owner("rank the team backlog")?;
+        let story = service::rank(&*txn, gql::now(ctx)?, team.id, story_id, anchor, place).await?;
+        txn.commit().await?;
+        Ok(StoryPayload {
+            story: Story(story),
+        })
+    }
+
+    /// Moves a story one step: DRAFT ⇄ READY ⇄ IN_PROGRESS ⇄ DONE (the
+    /// team's PO, its members or an admin). READY needs points, acceptance
+    /// criteria and no open blocking clarification.
+    async fn set_story_state(
+        &self,
+        ctx: &Context<'_>,
+        input: SetStoryStateInput,
+    ) -> Result<StoryPayload> {
+        let actor = gql::actor(ctx)?;
+        let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let (story, team, _) = readable_story(&*txn, actor, story_id).await?;
+        access::team_role(&*txn, actor, &team)
+            .await?
+            .require_writer("change a story's state")?;
+        let story = service::set_state(&*txn, gql::now(ctx)?, story, input.state, &[]).await?;
+        txn.commit().await?;
+        Ok(StoryPayload {
+            story: Story(story),
+        })
+    }
+
+    /// Accepts a DONE story (the team's PO or an admin).
+    async fn accept_story(
+        &self,
+        ctx: &Context<'_>,
+        input: AcceptStoryInput,
+    ) -> Result<StoryPayload> {
+        let actor = gql::actor(ctx)?;
+        let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let (story, team, _) = readable_story(&*txn, actor, story_id).await?;
+        access::team_role(&*txn, actor, &team)
+            .await?
+            .require_owner("accept stories")?;
+        let story = service::accept(&*txn, gql::now(ctx)?, story).await?;
+        txn.commit().await?;
+        Ok(StoryPayload {
+            story: Story(story),
+        })
+    }
+
+    /// Rejects a DONE story back to IN_PROGRESS with a reason (the team's PO
+    /// or an admin).
+    async fn reject_story(
+        &self,
+        ctx: &Context<'_>,
+        input: RejectStoryInput,
+    ) -> Result<StoryPayload> {
+        let actor = gql::actor(ctx)?;
+        let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let (story, team, _) = readable_story(&*txn, actor, story_id).await?;
+        access::team_role(&*txn, actor, &team)
+            .await?
+            .require_owner("reject stories")?;
+        let story = service::reject(&*txn, gql::now(ctx)?, story, &input.reason).await?;
+        txn.commit().await?;
+        Ok(StoryPayload {
+            story: Story(story),
+        })
+    }
+}

@@ -1,0 +1,336 @@
+//! Writing and reading stories. Knows nothing of GraphQL.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{feature, increment, iteration, story, team};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
+
+use super::lifecycle::{self, StoryState};
+use crate::{
+    error::{AppError, AppResult},
+    graphql::{
+        id::{Kind, encode},
+        pagination::Page,
+    },
+    ranking::{Place, RankedList},
+    text,
+};
+
+/// The backlog of `team_id` as a ranked list.
+fn backlog_list(team_id: i64) -> RankedList {
+    RankedList {
+        table: "stories",
+        scope_column: "team_id",
+        scope: team_id,
+    }
+}
+
+/// Locks the team row until the transaction ends (PostgreSQL; SQLite has one
+/// writer at a time): moves on one backlog happen one after another.
+pub async fn lock_team(conn: &impl ConnectionTrait, team_id: i64) -> AppResult<()> {
+    team::Entity::find_by_id(team_id)
+        .lock_exclusive()
+        .one(conn)
+        .await?;
+    Ok(())
+}
+
+async fn require_feature_of(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+    feature_id: i64,
+) -> AppResult<()> {
+    match feature::Entity::find_by_id(feature_id).one(conn).await? {
+        Some(f) if f.program_id == program_id => Ok(()),
+        Some(_) => Err(AppError::bad_input(
+            "featureId: the feature belongs to another program",
+        )),
+        None => Err(AppError::not_found("featureId: no such feature")),
+    }
+}
+
+async fn require_iteration_of(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+    iteration_id: i64,
+) -> AppResult<()> {
+    let found = iteration::Entity::find_by_id(iteration_id)
+        .find_also_related(increment::Entity)
+        .one(conn)
+        .await?;
+    match found {
+        Some((_, Some(inc))) if inc.program_id == program_id => Ok(()),
+        Some(_) => Err(AppError::bad_input(
+            "iterationId: the iteration belongs to another program",
+        )),
+        None => Err(AppError::not_found("iterationId: no such iteration")),
+    }
+}
+
+fn optional_points(value: Option<i32>) -> AppResult<Option<i32>> {
+    value.map(lifecycle::points).transpose()
+}
+
+/// A new story's fields.
+pub struct NewStory {
+    pub feature_id: Option<i64>,
+    pub title: String,
+    pub description: String,
+    pub acceptance_criteria: String,
+    pub points: Option<i32>,
+}
+
+/// Creates a story in DRAFT at the bottom of its team's backlog.
+pub async fn create(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    team: &team::Model,
+    new: NewStory,
+) -> AppResult<story::Model> {
+    let title = text::name("title", &new.title)?;
+    let description = text::long_text("description", &new.description)?;
+    let acceptance_criteria = text::long_text("acceptanceCriteria", &new.acceptance_criteria)?;
+    let points = optional_points(new.points)?;
+    if let Some(feature) = new.feature_id {
+        require_feature_of(conn, team.program_id, feature).await?;
+    }
+    lock_team(conn, team.id).await?;
+    let rank_key = backlog_list(team.id).bottom_key(conn).await?;
+    Ok(story::ActiveModel {
+        team_id: Set(team.id),
+        feature_id: Set(new.feature_id),
+        title: Set(title),
+        description: Set(description),
+        acceptance_criteria: Set(acceptance_criteria),
+        points: Set(points),
+        state: Set(StoryState::Draft.as_str().to_owned()),
+        iteration_id: Set(None),
+        rank_key: Set(rank_key),
+        rejection_reason: Set(None),
+        ready_at: Set(None),
+        accepted_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?)
+}
+
+/// A change to a story: `None` leaves a field; `Some(None)` clears it.
+#[derive(Default)]
+pub struct StoryChange {
+    pub feature_id: Option<Option<i64>>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub acceptance_criteria: Option<String>,
+    pub points: Option<Option<i32>>,
+    pub iteration_id: Option<Option<i64>>,
+}
+
+/// Applies a change. A story past DRAFT keeps its points and acceptance
+/// criteria (they are part of its readiness).
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    program_id: i64,
+    story: story::Model,
+    change: StoryChange,
+) -> AppResult<story::Model> {
+    let state = StoryState::parse(&story.state)?;
+    let mut row = story.into_active_model();
+    if let Some(feature) = change.feature_id {
+        if let Some(id) = feature {
+            require_feature_of(conn, program_id, id).await?;
+        }
+        row.feature_id = Set(feature);
+    }
+    if let Some(title) = change.title {
+        row.title = Set(text::name("title", &title)?);
+    }
+    if let Some(description) = change.description {
+        row.description = Set(text::long_text("description", &description)?);
+    }
+    if let Some(criteria) = change.acceptance_criteria {
+        let criteria = text::long_text("acceptanceCriteria", &criteria)?;
+        if criteria.is_empty() && state != StoryState::Draft {
+            return Err(AppError::conflict(format!(
+                "a {} story keeps its acceptance criteria; move it back to DRAFT first",
+                state.as_str()
+            )));
+        }
+        row.acceptance_criteria = Set(criteria);
+    }
+    if let Some(points) = change.points {
+        if points.is_none() && state != StoryState::Draft {
+            return Err(AppError::conflict(format!(
+                "a {} story keeps its points; move it back to DRAFT first",
+                state.as_str()
+            )));
+        }
+        row.points = Set(optional_points(points)?);
+    }
+    if let Some(iteration) = change.iteration_id {
+        if let Some(id) = iteration {
+            require_iteration_of(conn, program_id, id).await?;
+        }
+        row.iteration_id = Set(iteration);
+    }
+    row.updated_at = Set(now);
+    Ok(row.update(conn).await?)
+}
+
+/// Moves a story along its lifecycle (not acceptance). READY needs the
+/// definition of ready; `blocking` are the questions of its open blocking
+/// clarifications.
+pub async fn set_state(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    story: story::Model,
+    to: StoryState,
+    blocking: &[String],
+) -> AppResult<story::Model> {
+    StoryState::parse(&story.state)?.check_set(to)?;
+    if to == StoryState::Ready {
+        lifecycle::check_ready(story.points, &story.acceptance_criteria, blocking)?;
+    }
+    let first_ready = story.ready_at.is_none() && to == StoryState::Ready;
+    let mut row = story.into_active_model();
+    row.state = Set(to.as_str().to_owned());
+    if first_ready {
+        row.ready_at = Set(Some(now));
+    }
+    row.updated_at = Set(now);
+    Ok(row.update(conn).await?)
+}
+
+/// The PO accepts a DONE story.
+pub async fn accept(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    story: story::Model,
+) -> AppResult<story::Model> {
+    StoryState::parse(&story.state)?.check_done("accepted")?;
+    let mut row = story.into_active_model();
+    row.state = Set(StoryState::Accepted.as_str().to_owned());
+    row.accepted_at = Set(Some(now));
+    row.updated_at = Set(now);
+    Ok(row.update(conn).await?)
+}
+
+/// The PO rejects a DONE story back to IN_PROGRESS, with a reason.
+pub async fn reject(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    story: story::Model,
+    reason: &str,
+) -> AppResult<story::Model> {
+    let reason = text::required_text("reason", reason)?;
+    StoryState::parse(&story.state)?.check_done("rejected")?;
+    let mut row = story.into_active_model();
+    row.state = Set(StoryState::InProgress.as_str().to_owned());
+    row.rejection_reason = Set(Some(reason));
+    row.updated_at = Set(now);
+    Ok(row.update(conn).await?)
+}
+
+/// Places `story_id` right before or after `anchor_id` in its backlog: one
+/// row written, unless the keys need respacing (rare).
+pub async fn rank(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    team_id: i64,
+    story_id: i64,
+    anchor_id: i64,
+    place: Place,
+) -> AppResult<story::Model> {
+    if story_id == anchor_id {
+        return Err(AppError::bad_input(
+            "a story cannot be ranked relative to itself",
+        ));
+    }
+    lock_team(conn, team_id).await?;
+    let story = story::Entity::find_by_id(story_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("storyId: no such story"))?;
+    let anchor = story::Entity::find_by_id(anchor_id)
+        .one(conn)
+        .await?
+        .filter(|a| a.team_id == team_id);
+    let Some(anchor) = anchor else {
+        let field = if place == Place::Before {
+            "beforeId"
+        } else {
+            "afterId"
+        };
+        return Err(AppError::bad_input(format!(
+            "{field}: {} is not a story of the same team backlog",
+            encode(Kind::Story, anchor_id).0
+        )));
+    };
+    let list = backlog_list(team_id);
+    let key = list
+        .key_next_to(conn, story.id, &anchor.rank_key, place)
+        .await?;
+    let mut row = story.into_active_model();
+    row.rank_key = Set(key.clone());
+    row.updated_at = Set(now);
+    let updated = row.update(conn).await?;
+    if list.respace_if_long(conn, &key).await? > 0 {
+        return story::Entity::find_by_id(story_id)
+            .one(conn)
+            .await?
+            .ok_or_else(|| AppError::Internal("ranked story vanished".into()));
+    }
+    Ok(updated)
+}
+
+/// One page of a team backlog in rank order and how many stories match.
+/// `after` is a position (offset) in the filtered list.
+pub async fn backlog(
+    conn: &impl ConnectionTrait,
+    team_id: i64,
+    states: Option<&[StoryState]>,
+    page: &Page,
+) -> AppResult<(Vec<story::Model>, u64)> {
+    let mut query = story::Entity::find().filter(story::Column::TeamId.eq(team_id));
+    if let Some(states) = states {
+        query = query.filter(story::Column::State.is_in(states.iter().map(|s| s.as_str())));
+    }
+    let total = query.clone().count(conn).await?;
+    let offset = u64::try_from(page.after.unwrap_or(0)).unwrap_or(0);
+    let rows = query
+        .order_by_asc(story::Column::RankKey)
+        .offset(offset)
+        .limit(page.fetch())
+        .all(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+/// The 1-based place of each story in its team's backlog, in one statement.
+pub async fn positions(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, i64>, sea_orm::DbErr> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let sql = format!(
+        "SELECT s.id AS id, (SELECT COUNT(*) FROM stories t \
+         WHERE t.team_id = s.team_id AND t.rank_key <= s.rank_key) AS position \
+         FROM stories s WHERE s.id IN ({list})"
+    );
+    let rows = conn
+        .query_all_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("", "id")?, row.try_get("", "position")?)))
+        .collect()
+}
