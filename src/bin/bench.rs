@@ -1,0 +1,217 @@
+//! Benchmarks, run by hand (never in tests): `cargo run --release --bin bench -- --help`.
+//!
+//! `rank`: median and p99 latency of `rankStory` on backlogs of the given
+//! sizes, and how many rows each move writes.
+
+use std::{sync::Arc, time::Instant};
+
+use async_graphql::{Request, Variables};
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use entity::{program, story, team, user};
+use portfolio::{
+    auth::Viewer,
+    clock::SystemClock,
+    config::Settings,
+    db::Store,
+    graphql::{
+        build_schema,
+        id::{Kind, encode},
+    },
+    metrics::Metrics,
+    ranking::key,
+};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use serde_json::json;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Parser)]
+#[command(name = "bench", about = "Benchmarks of the portfolio server")]
+struct Cli {
+    /// Database: `sqlite` (a fresh file in a temporary folder) or a postgres:// URL
+    /// (a fresh schema is created in it).
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// rankStory latency on backlogs of several sizes.
+    Rank {
+        /// Backlog sizes to measure.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        sizes: Vec<usize>,
+        /// Moves per size.
+        #[arg(long, default_value_t = 500)]
+        moves: usize,
+    },
+}
+
+/// A fresh database for one measurement.
+async fn fresh_store(database: &str, label: &str) -> Result<(Store, Settings, Option<tempfile_dir::Dir>), BoxError> {
+    let mut settings = Settings::defaults();
+    let dir = if database == "sqlite" {
+        let dir = tempfile_dir::Dir::new(label)?;
+        settings.database_url = format!("sqlite://{}?mode=rwc", dir.path.join("bench.db").display());
+        Some(dir)
+    } else {
+        settings.database_url = database.to_owned();
+        settings.database_schema = Some(format!("bench_{label}_{}", Utc::now().timestamp_millis()));
+        None
+    };
+    let store = Store::connect(&settings).await?;
+    store.migrate().await?;
+    Ok((store, settings, dir))
+}
+
+/// A temporary folder removed on drop (the bench avoids a dev-only crate).
+mod tempfile_dir {
+    pub struct Dir {
+        pub path: std::path::PathBuf,
+    }
+
+    impl Dir {
+        pub fn new(label: &str) -> std::io::Result<Self> {
+            let path = std::env::temp_dir().join(format!(
+                "portfolio-bench-{label}-{}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&path)?;
+            Ok(Self { path })
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// A user, program and team with `n` stories; returns (team id, story ids).
+async fn seed_backlog(store: &Store, n: usize) -> Result<(i64, Vec<i64>), BoxError> {
+    let now = Utc::now();
+    let conn = store.conn();
+    let po = user::ActiveModel {
+        name: Set("PO".into()),
+        email: Set("po@example.com".into()),
+        admin: Set(false),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    let program = program::ActiveModel {
+        name: Set("Bench".into()),
+        vision: Set(String::new()),
+        product_manager_id: Set(po.id),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    let team = team::ActiveModel {
+        program_id: Set(program.id),
+        name: Set("Team".into()),
+        product_owner_id: Set(po.id),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    let keys = key::spread(n);
+    for chunk in keys.chunks(1000) {
+        let rows = chunk.iter().map(|k| story::ActiveModel {
+            team_id: Set(team.id),
+            feature_id: Set(None),
+            title: Set(format!("Story {k}")),
+            description: Set(String::new()),
+            acceptance_criteria: Set(String::new()),
+            points: Set(None),
+            state: Set("DRAFT".into()),
+            iteration_id: Set(None),
+            rank_key: Set(k.clone()),
+            rejection_reason: Set(None),
+            ready_at: Set(None),
+            accepted_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        });
+        story::Entity::insert_many(rows).exec(conn).await?;
+    }
+    let ids = story::Entity::find().all(conn).await?.into_iter().map(|s| s.id).collect();
+    Ok((team.id, ids))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+async fn rank(database: &str, sizes: &[usize], moves: usize) -> Result<(), BoxError> {
+    println!("rankStory on {database}: {moves} random moves per backlog");
+    println!("{:>9} {:>10} {:>10} {:>10} {:>12} {:>10}", "stories", "median ms", "p99 ms", "max ms", "writes/move", "seed s");
+    for &n in sizes {
+        let (store, settings, _dir) = fresh_store(database, &format!("rank{n}")).await?;
+        let seeded = Instant::now();
+        let (_, ids) = seed_backlog(&store, n).await?;
+        let seed_secs = seeded.elapsed().as_secs_f64();
+        let schema = build_schema(&settings, store.clone(), Arc::new(Metrics::new()), Arc::new(SystemClock));
+        let mutation = "mutation($input: RankStoryInput!) { rankStory(input: $input) { story { id } } }";
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut pick = |below: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % below as u64) as usize
+        };
+        let mut latencies = Vec::with_capacity(moves);
+        let (_, writes_before) = store.statements().get();
+        let mut done = 0u64;
+        while latencies.len() < moves {
+            let (a, b) = (ids[pick(ids.len())], ids[pick(ids.len())]);
+            if a == b {
+                continue;
+            }
+            let side = if pick(2) == 0 { "beforeId" } else { "afterId" };
+            let vars = json!({ "input": { "storyId": encode(Kind::Story, a).0, side: encode(Kind::Story, b).0 } });
+            let request = Request::new(mutation)
+                .variables(Variables::from_json(vars))
+                .data(Viewer::BuiltinAdmin);
+            let started = Instant::now();
+            let resp = schema.execute(request).await;
+            latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+            if !resp.errors.is_empty() {
+                return Err(format!("rankStory failed: {:?}", resp.errors).into());
+            }
+            done += 1;
+        }
+        let (_, writes_after) = store.statements().get();
+        latencies.sort_by(f64::total_cmp);
+        println!(
+            "{:>9} {:>10.3} {:>10.3} {:>10.3} {:>12.2} {:>10.1}",
+            n,
+            percentile(&latencies, 50.0),
+            percentile(&latencies, 99.0),
+            latencies.last().copied().unwrap_or(f64::NAN),
+            (writes_after - writes_before) as f64 / done as f64,
+            seed_secs
+        );
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Rank { sizes, moves } => rank(&cli.database, &sizes, moves).await,
+    }
+}
