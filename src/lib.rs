@@ -12,6 +12,8 @@ pub mod clock;
 pub mod config;
 /// The store: pool, migrations, write transactions.
 pub mod db;
+/// Dependencies between stories, risk, the program board.
+pub mod dependency;
 /// The one error type and its `extensions.code`.
 pub mod error;
 /// Features, WSJF and the program backlog.

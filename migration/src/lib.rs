@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_foundation;
 mod m20261128_000002_roadmap;
 mod m20261128_000003_stories;
+mod m20261128_000004_dependencies;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_foundation::Migration),
             Box::new(m20261128_000002_roadmap::Migration),
             Box::new(m20261128_000003_stories::Migration),
+            Box::new(m20261128_000004_dependencies::Migration),
         ]
     }
 }

@@ -10,12 +10,16 @@ use super::{
 };
 use crate::{
     auth::{Actor, access},
+    dependency::{graphql::Dependency, service as dependencies},
     error::{AppError, AppResult},
     feature::graphql::Feature,
     graphql::{
         self as gql,
         id::{Kind, decode_as, encode},
-        loaders::{FeatureById, IterationById, StoryPosition, TeamById},
+        loaders::{
+            DependenciesOfStory, DependentsOfStory, FeatureById, IterationById, StoryBlocked,
+            StoryPosition, TeamById,
+        },
         pagination::{KeyedConnection, Page, connection_by_position},
     },
     increment::graphql::Iteration,
@@ -92,6 +96,30 @@ impl Story {
         }
     }
 
+    /// Whether it waits on something: an unresolved dependency on another
+    /// story, or an open blocking clarification.
+    async fn blocked(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(gql::load_one(ctx, StoryBlocked(self.0.id))
+            .await?
+            .unwrap_or(false))
+    }
+
+    /// What this story needs: its dependencies on other stories, oldest first.
+    async fn dependencies(&self, ctx: &Context<'_>) -> Result<Vec<Dependency>> {
+        let rows = gql::load_one(ctx, DependenciesOfStory(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Dependency::from).collect())
+    }
+
+    /// Who needs this story: dependencies of other stories on it, oldest first.
+    async fn dependents(&self, ctx: &Context<'_>) -> Result<Vec<Dependency>> {
+        let rows = gql::load_one(ctx, DependentsOfStory(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Dependency::from).collect())
+    }
+
     /// Why the Product Owner last rejected it, if ever.
     async fn rejection_reason(&self) -> Option<&str> {
         self.0.rejection_reason.as_deref()
@@ -123,12 +151,19 @@ pub async fn team_backlog(
     ctx: &Context<'_>,
     team: &team::Model,
     states: Option<Vec<StoryState>>,
+    blocked: Option<bool>,
     first: Option<i32>,
     after: Option<String>,
 ) -> AppResult<KeyedConnection<Story>> {
     let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
-    let (rows, total) =
-        service::backlog(gql::store(ctx)?.conn(), team.id, states.as_deref(), &page).await?;
+    let (rows, total) = service::backlog(
+        gql::store(ctx)?.conn(),
+        team.id,
+        states.as_deref(),
+        blocked,
+        &page,
+    )
+    .await?;
     Ok(connection_by_position(&page, rows, total, Story))
 }
 
@@ -376,6 +411,7 @@ impl StoryMutation {
             .await?
             .require_writer("change a story's state")?;
         let story = service::set_state(&*txn, gql::now(ctx)?, story, input.state, &[]).await?;
+        dependencies::follow_provider(&*txn, gql::now(ctx)?, &story).await?;
         txn.commit().await?;
         Ok(StoryPayload {
             story: Story(story),
@@ -396,6 +432,7 @@ impl StoryMutation {
             .await?
             .require_owner("accept stories")?;
         let story = service::accept(&*txn, gql::now(ctx)?, story).await?;
+        dependencies::follow_provider(&*txn, gql::now(ctx)?, &story).await?;
         txn.commit().await?;
         Ok(StoryPayload {
             story: Story(story),
@@ -417,6 +454,7 @@ impl StoryMutation {
             .await?
             .require_owner("reject stories")?;
         let story = service::reject(&*txn, gql::now(ctx)?, story, &input.reason).await?;
+        dependencies::follow_provider(&*txn, gql::now(ctx)?, &story).await?;
         txn.commit().await?;
         Ok(StoryPayload {
             story: Story(story),

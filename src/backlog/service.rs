@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::{feature, increment, iteration, story, team};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, sea_query::Expr,
 };
 
 use super::lifecycle::{self, StoryState};
@@ -19,6 +19,12 @@ use crate::{
     ranking::{Place, RankedList},
     text,
 };
+
+/// The condition on `stories` rows that are blocked: an unresolved
+/// dependency on another story. The one definition behind `Story.blocked`
+/// and the `blocked` filters.
+pub const BLOCKED_SQL: &str = "EXISTS (SELECT 1 FROM dependencies bd \
+     WHERE bd.dependent_story_id = stories.id AND bd.state <> 'RESOLVED')";
 
 /// The backlog of `team_id` as a ranked list.
 fn backlog_list(team_id: i64) -> RankedList {
@@ -296,9 +302,15 @@ pub async fn backlog(
     conn: &impl ConnectionTrait,
     team_id: i64,
     states: Option<&[StoryState]>,
+    blocked: Option<bool>,
     page: &Page,
 ) -> AppResult<(Vec<story::Model>, u64)> {
     let mut query = story::Entity::find().filter(story::Column::TeamId.eq(team_id));
+    match blocked {
+        Some(true) => query = query.filter(Expr::cust(BLOCKED_SQL)),
+        Some(false) => query = query.filter(Expr::cust(format!("NOT ({BLOCKED_SQL})"))),
+        None => {}
+    }
     if let Some(states) = states {
         query = query.filter(story::Column::State.is_in(states.iter().map(|s| s.as_str())));
     }

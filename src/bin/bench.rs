@@ -51,11 +51,15 @@ enum Command {
 }
 
 /// A fresh database for one measurement.
-async fn fresh_store(database: &str, label: &str) -> Result<(Store, Settings, Option<tempfile_dir::Dir>), BoxError> {
+async fn fresh_store(
+    database: &str,
+    label: &str,
+) -> Result<(Store, Settings, Option<tempfile_dir::Dir>), BoxError> {
     let mut settings = Settings::defaults();
     let dir = if database == "sqlite" {
         let dir = tempfile_dir::Dir::new(label)?;
-        settings.database_url = format!("sqlite://{}?mode=rwc", dir.path.join("bench.db").display());
+        settings.database_url =
+            format!("sqlite://{}?mode=rwc", dir.path.join("bench.db").display());
         Some(dir)
     } else {
         settings.database_url = database.to_owned();
@@ -75,10 +79,8 @@ mod tempfile_dir {
 
     impl Dir {
         pub fn new(label: &str) -> std::io::Result<Self> {
-            let path = std::env::temp_dir().join(format!(
-                "portfolio-bench-{label}-{}",
-                std::process::id()
-            ));
+            let path = std::env::temp_dir()
+                .join(format!("portfolio-bench-{label}-{}", std::process::id()));
             std::fs::create_dir_all(&path)?;
             Ok(Self { path })
         }
@@ -143,7 +145,12 @@ async fn seed_backlog(store: &Store, n: usize) -> Result<(i64, Vec<i64>), BoxErr
         });
         story::Entity::insert_many(rows).exec(conn).await?;
     }
-    let ids = story::Entity::find().all(conn).await?.into_iter().map(|s| s.id).collect();
+    let ids = story::Entity::find()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     Ok((team.id, ids))
 }
 
@@ -157,14 +164,23 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 async fn rank(database: &str, sizes: &[usize], moves: usize) -> Result<(), BoxError> {
     println!("rankStory on {database}: {moves} random moves per backlog");
-    println!("{:>9} {:>10} {:>10} {:>10} {:>12} {:>10}", "stories", "median ms", "p99 ms", "max ms", "writes/move", "seed s");
+    println!(
+        "{:>9} {:>10} {:>10} {:>10} {:>12} {:>10}",
+        "stories", "median ms", "p99 ms", "max ms", "writes/move", "seed s"
+    );
     for &n in sizes {
         let (store, settings, _dir) = fresh_store(database, &format!("rank{n}")).await?;
         let seeded = Instant::now();
         let (_, ids) = seed_backlog(&store, n).await?;
         let seed_secs = seeded.elapsed().as_secs_f64();
-        let schema = build_schema(&settings, store.clone(), Arc::new(Metrics::new()), Arc::new(SystemClock));
-        let mutation = "mutation($input: RankStoryInput!) { rankStory(input: $input) { story { id } } }";
+        let schema = build_schema(
+            &settings,
+            store.clone(),
+            Arc::new(Metrics::new()),
+            Arc::new(SystemClock),
+        );
+        let mutation =
+            "mutation($input: RankStoryInput!) { rankStory(input: $input) { story { id } } }";
         let mut rng = 0x2545_f491_4f6c_dd1du64;
         let mut pick = |below: usize| {
             rng ^= rng << 13;

@@ -17,10 +17,11 @@ pub enum Kind {
     Feature,
     Objective,
     Story,
+    Dependency,
 }
 
 impl Kind {
-    const ALL: [Kind; 8] = [
+    const ALL: [Kind; 9] = [
         Kind::User,
         Kind::Program,
         Kind::Team,
@@ -29,6 +30,7 @@ impl Kind {
         Kind::Feature,
         Kind::Objective,
         Kind::Story,
+        Kind::Dependency,
     ];
 
     /// The GraphQL type name, which is also the ID's prefix.
@@ -42,6 +44,7 @@ impl Kind {
             Kind::Feature => "Feature",
             Kind::Objective => "Objective",
             Kind::Story => "Story",
+            Kind::Dependency => "Dependency",
         }
     }
 }

@@ -5,7 +5,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use async_graphql::dataloader::Loader;
-use entity::{feature, increment, iteration, objective, program, story, team, team_member, user};
+use entity::{
+    dependency, feature, increment, iteration, objective, program, story, team, team_member, user,
+};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
 };
@@ -90,6 +92,96 @@ by_id_loader!(IncrementById, increment);
 by_id_loader!(IterationById, iteration);
 by_id_loader!(FeatureById, feature);
 by_id_loader!(StoryById, story);
+
+/// A dependency with its risk assessment, by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AssessedDependency(pub i64);
+/// What a story needs: dependencies where it is the dependent, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DependenciesOfStory(pub i64);
+/// Who needs a story: dependencies where it is the provider, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DependentsOfStory(pub i64);
+/// Whether a story is blocked (see `backlog::service::BLOCKED_SQL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StoryBlocked(pub i64);
+
+impl Loader<AssessedDependency> for AppLoader {
+    type Value = crate::dependency::service::Assessed;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[AssessedDependency],
+    ) -> Result<HashMap<AssessedDependency, Self::Value>, DbErr> {
+        let filter = crate::dependency::service::Filter {
+            ids: Some(ids(keys, |k| k.0)),
+            ..Default::default()
+        };
+        let rows = crate::dependency::service::assessed(&self.db, &filter).await?;
+        Ok(rows
+            .into_iter()
+            .map(|a| (AssessedDependency(a.row.id), a))
+            .collect())
+    }
+}
+
+impl Loader<DependenciesOfStory> for AppLoader {
+    type Value = Vec<dependency::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[DependenciesOfStory],
+    ) -> Result<HashMap<DependenciesOfStory, Self::Value>, DbErr> {
+        let rows = dependency::Entity::find()
+            .filter(dependency::Column::DependentStoryId.is_in(ids(keys, |k| k.0)))
+            .order_by_asc(dependency::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(group(keys, rows, |r| {
+            DependenciesOfStory(r.dependent_story_id)
+        }))
+    }
+}
+
+impl Loader<DependentsOfStory> for AppLoader {
+    type Value = Vec<dependency::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[DependentsOfStory],
+    ) -> Result<HashMap<DependentsOfStory, Self::Value>, DbErr> {
+        let rows = dependency::Entity::find()
+            .filter(dependency::Column::ProviderStoryId.is_in(ids(keys, |k| k.0)))
+            .order_by_asc(dependency::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(group(keys, rows, |r| {
+            DependentsOfStory(r.provider_story_id)
+        }))
+    }
+}
+
+impl Loader<StoryBlocked> for AppLoader {
+    type Value = bool;
+    type Error = DbErr;
+
+    async fn load(&self, keys: &[StoryBlocked]) -> Result<HashMap<StoryBlocked, bool>, DbErr> {
+        let blocked: std::collections::HashSet<i64> = story::Entity::find()
+            .filter(story::Column::Id.is_in(ids(keys, |k| k.0)))
+            .filter(sea_orm::sea_query::Expr::cust(
+                crate::backlog::service::BLOCKED_SQL,
+            ))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        Ok(keys.iter().map(|k| (*k, blocked.contains(&k.0))).collect())
+    }
+}
 
 /// A story by id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

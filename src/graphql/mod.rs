@@ -21,6 +21,7 @@ use crate::{
     clock::Clock,
     config::Settings,
     db::Store,
+    dependency::graphql::DependencyMutation,
     error::{AppError, AppResult},
     feature::graphql::FeatureMutation,
     increment::graphql::IncrementMutation,
@@ -47,6 +48,7 @@ pub struct Mutation(
     FeatureMutation,
     ObjectiveMutation,
     StoryMutation,
+    DependencyMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

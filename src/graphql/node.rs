@@ -13,6 +13,7 @@ use super::{
 use crate::{
     auth::{Actor, access},
     backlog::graphql::Story,
+    dependency::{graphql::Dependency, service as dependencies},
     error::AppResult,
     feature::graphql::Feature,
     increment::graphql::{Increment, Iteration},
@@ -34,6 +35,7 @@ pub enum Node {
     Feature(Feature),
     Objective(Objective),
     Story(Story),
+    Dependency(Dependency),
 }
 
 /// Whether the actor may read program `program_id`.
@@ -96,6 +98,12 @@ impl NodeQuery {
                     _ => None,
                 },
                 None => None,
+            },
+            Kind::Dependency => match dependencies::find(gql::store(ctx)?.conn(), n).await? {
+                Some(d) if readable(ctx, actor, d.program_id).await? => {
+                    Some(Node::Dependency(Dependency::from(d)))
+                }
+                _ => None,
             },
             Kind::Objective => match objectives::find(gql::store(ctx)?.conn(), n).await? {
                 Some((o, t)) if readable(ctx, actor, t.program_id).await? => {

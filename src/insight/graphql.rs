@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, SimpleObject};
 use entity::{increment, program, team};
 
 use crate::{
+    dependency::{risk::DependencyState, service as dependencies},
     error::AppResult,
     graphql::{
         self as gql,
@@ -78,6 +79,26 @@ pub struct TeamMetrics {
     pub median_cycle_time_hours: Option<f64>,
 }
 
+/// Dependencies that touch an increment: the dependent or provider story is
+/// planned into one of its iterations, or it is needed by one of them.
+#[derive(SimpleObject, Default)]
+pub struct DependencyFigures {
+    /// How many in all.
+    pub total: i32,
+    /// How many REQUESTED.
+    pub requested: i32,
+    /// How many COMMITTED.
+    pub committed: i32,
+    /// How many DECLINED.
+    pub declined: i32,
+    /// How many RESOLVED.
+    pub resolved: i32,
+    /// How many at risk (the same rules as `Dependency.atRisk`).
+    pub at_risk: i32,
+    /// How many between two different teams.
+    pub cross_team: i32,
+}
+
 /// The program's figures for one increment.
 #[derive(SimpleObject)]
 pub struct ProgramMetrics {
@@ -85,6 +106,8 @@ pub struct ProgramMetrics {
     pub increment: Increment,
     /// The program's predictability: all teams' objectives together.
     pub predictability: Predictability,
+    /// Dependencies touching the increment.
+    pub dependencies: DependencyFigures,
     /// Each team's figures, teams by name.
     pub teams: Vec<TeamMetrics>,
 }
@@ -175,9 +198,46 @@ pub async fn program_metrics(
         .iter()
         .fold(Tally::default(), |acc, (_, t)| acc.plus(*t));
     let teams = per_team.into_iter().map(|(m, _)| m).collect();
+    let iterations: std::collections::HashSet<i64> =
+        gql::load_one(ctx, IterationsByIncrement(increment.id))
+            .await?
+            .unwrap_or_default()
+            .iter()
+            .map(|i| i.id)
+            .collect();
+    let filter = dependencies::Filter {
+        program: Some(program.id),
+        ..Default::default()
+    };
+    let mut deps = DependencyFigures::default();
+    let touching = dependencies::assessed(gql::store(ctx)?.conn(), &filter)
+        .await?
+        .into_iter()
+        .filter(|a| {
+            [
+                a.dependent_iteration,
+                a.provider_iteration,
+                a.row.needed_by_iteration_id,
+            ]
+            .into_iter()
+            .flatten()
+            .any(|i| iterations.contains(&i))
+        });
+    for a in touching {
+        deps.total += 1;
+        match a.facts.state {
+            DependencyState::Requested => deps.requested += 1,
+            DependencyState::Committed => deps.committed += 1,
+            DependencyState::Declined => deps.declined += 1,
+            DependencyState::Resolved => deps.resolved += 1,
+        }
+        deps.at_risk += i32::from(a.at_risk());
+        deps.cross_team += i32::from(a.cross_team());
+    }
     Ok(ProgramMetrics {
         increment: Increment(increment),
         predictability: total.into(),
+        dependencies: deps,
         teams,
     })
 }

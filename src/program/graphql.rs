@@ -7,6 +7,7 @@ use entity::program;
 use super::service::{self, ProgramChange};
 use crate::{
     auth::access,
+    dependency::{self, board::Board, graphql::Dependency, risk::DependencyState},
     error::AppError,
     feature::{
         self,
@@ -95,6 +96,35 @@ impl Program {
     /// each (in rank order), then the unplanned features.
     async fn roadmap(&self, ctx: &Context<'_>) -> Result<Roadmap> {
         Ok(feature::graphql::roadmap(ctx, &self.0).await?)
+    }
+
+    /// The program's dependencies, oldest first, filtered by state, by risk,
+    /// and by team (either side).
+    #[graphql(complexity = "first.map_or(50, |n| n.max(0) as usize) * child_complexity + 1")]
+    async fn dependencies(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only dependencies in these states.")] states: Option<
+            Vec<DependencyState>,
+        >,
+        #[graphql(desc = "Only those at risk (true) or not at risk (false).")] at_risk: Option<
+            bool,
+        >,
+        #[graphql(desc = "Only those whose dependent or provider story is this team's.")]
+        team_id: Option<ID>,
+        #[graphql(desc = "Page size: default 50, at most 100 (settings).")] first: Option<i32>,
+        #[graphql(desc = "Return dependencies after this cursor.")] after: Option<String>,
+    ) -> Result<KeyedConnection<Dependency>> {
+        Ok(dependency::graphql::program_dependencies(
+            ctx, &self.0, states, at_risk, team_id, first, after,
+        )
+        .await?)
+    }
+
+    /// The program board of an increment: teams by iterations, with the
+    /// stories and the dependencies between them. One query fetches it all.
+    async fn board(&self, ctx: &Context<'_>, increment_id: ID) -> Result<Board> {
+        Ok(dependency::board::board(ctx, &self.0, &increment_id).await?)
     }
 
     /// The program's figures for an increment: predictability overall and per team.

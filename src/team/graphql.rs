@@ -94,10 +94,12 @@ impl Team {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only stories in these states.")] states: Option<Vec<StoryState>>,
+        #[graphql(desc = "Only blocked stories (true) or only unblocked ones (false).")]
+        blocked: Option<bool>,
         #[graphql(desc = "Page size: default 50, at most 100 (settings).")] first: Option<i32>,
         #[graphql(desc = "Return stories after this cursor.")] after: Option<String>,
     ) -> Result<KeyedConnection<Story>> {
-        Ok(backlog::graphql::team_backlog(ctx, &self.0, states, first, after).await?)
+        Ok(backlog::graphql::team_backlog(ctx, &self.0, states, blocked, first, after).await?)
     }
 
     /// The team's figures for an increment of its program.

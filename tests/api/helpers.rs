@@ -78,6 +78,14 @@ impl TestApp {
 
     /// Starts a server after `adjust` changed the settings.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        // Logs show with `RUST_LOG=... cargo test -- --nocapture`; errors by default.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+            )
+            .with_test_writer()
+            .try_init();
         let (mut settings, dir) = fresh_database();
         adjust(&mut settings);
         let clock = Arc::new(ManualClock::new(start_time()));

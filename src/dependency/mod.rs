@@ -1,0 +1,8 @@
+//! Dependencies between stories: negotiation, the cycle check, the at-risk
+//! rules, and the program board.
+
+pub mod board;
+pub mod cycle;
+pub mod graphql;
+pub mod risk;
+pub mod service;

@@ -1,0 +1,382 @@
+//! Requesting, committing, declining, removing and resolving dependencies,
+//! and reading them with the facts the at-risk rules need. Knows nothing of
+//! GraphQL.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{dependency, increment, iteration, story};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel, ModelTrait,
+    QueryFilter, QueryOrder,
+    sea_query::{Alias, Asterisk, Expr, ExprTrait, JoinType, Query, SelectStatement},
+};
+
+use super::{
+    cycle::{NeedsGraph, closing_path},
+    risk::{DependencyState, RiskFacts, RiskReason, assess},
+};
+use crate::{
+    backlog::lifecycle::StoryState,
+    error::{AppError, AppResult},
+    program::service::lock,
+    text,
+};
+
+/// A dependency with what the at-risk rules and the filters need.
+#[derive(Clone, Debug)]
+pub struct Assessed {
+    pub row: dependency::Model,
+    pub dependent_team: i64,
+    pub provider_team: i64,
+    pub dependent_iteration: Option<i64>,
+    pub provider_iteration: Option<i64>,
+    pub facts: RiskFacts,
+    pub reasons: Vec<RiskReason>,
+}
+
+impl Assessed {
+    pub fn at_risk(&self) -> bool {
+        !self.reasons.is_empty()
+    }
+
+    pub fn cross_team(&self) -> bool {
+        self.dependent_team != self.provider_team
+    }
+}
+
+/// The filters of a read.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub program: Option<i64>,
+    pub ids: Option<Vec<i64>>,
+    pub states: Option<Vec<DependencyState>>,
+    /// Matches either side.
+    pub team: Option<i64>,
+    /// Dependencies whose dependent or provider is one of these stories.
+    pub touching: Option<Vec<i64>>,
+}
+
+fn facts_query(filter: &Filter) -> SelectStatement {
+    let d = Alias::new("d");
+    let (ds, ps) = (Alias::new("ds"), Alias::new("ps"));
+    let (di, pi, ni) = (Alias::new("di"), Alias::new("pi"), Alias::new("ni"));
+    let mut q = Query::select();
+    q.column((d.clone(), Asterisk))
+        .expr_as(Expr::col((ds.clone(), "team_id")), "dependent_team")
+        .expr_as(Expr::col((ps.clone(), "team_id")), "provider_team")
+        .expr_as(
+            Expr::col((ds.clone(), "iteration_id")),
+            "dependent_iteration",
+        )
+        .expr_as(
+            Expr::col((ps.clone(), "iteration_id")),
+            "provider_iteration",
+        )
+        .expr_as(Expr::col((di.clone(), "start_date")), "dependent_start")
+        .expr_as(Expr::col((pi.clone(), "start_date")), "provider_start")
+        .expr_as(Expr::col((ni.clone(), "start_date")), "needed_start")
+        .from_as("dependencies", d.clone())
+        .join_as(
+            JoinType::InnerJoin,
+            "stories",
+            ds.clone(),
+            Expr::col((ds.clone(), "id")).equals((d.clone(), "dependent_story_id")),
+        )
+        .join_as(
+            JoinType::InnerJoin,
+            "stories",
+            ps.clone(),
+            Expr::col((ps.clone(), "id")).equals((d.clone(), "provider_story_id")),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            "iterations",
+            di.clone(),
+            Expr::col((di.clone(), "id")).equals((ds.clone(), "iteration_id")),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            "iterations",
+            pi.clone(),
+            Expr::col((pi.clone(), "id")).equals((ps.clone(), "iteration_id")),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            "iterations",
+            ni.clone(),
+            Expr::col((ni.clone(), "id")).equals((d.clone(), "needed_by_iteration_id")),
+        )
+        .order_by((d.clone(), "id"), sea_orm::Order::Asc);
+    if let Some(program) = filter.program {
+        q.and_where(Expr::col((d.clone(), "program_id")).eq(program));
+    }
+    if let Some(ids) = &filter.ids {
+        q.and_where(Expr::col((d.clone(), "id")).is_in(ids.clone()));
+    }
+    if let Some(states) = &filter.states {
+        q.and_where(Expr::col((d.clone(), "state")).is_in(states.iter().map(|s| s.as_str())));
+    }
+    if let Some(team) = filter.team {
+        q.and_where(
+            Expr::col((ds.clone(), "team_id"))
+                .eq(team)
+                .or(Expr::col((ps.clone(), "team_id")).eq(team)),
+        );
+    }
+    if let Some(stories) = &filter.touching {
+        q.and_where(
+            Expr::col((d.clone(), "dependent_story_id"))
+                .is_in(stories.clone())
+                .or(Expr::col((d.clone(), "provider_story_id")).is_in(stories.clone())),
+        );
+    }
+    q.to_owned()
+}
+
+/// Reads dependencies with their risk, in id order.
+pub async fn assessed(
+    conn: &impl ConnectionTrait,
+    filter: &Filter,
+) -> Result<Vec<Assessed>, sea_orm::DbErr> {
+    let rows = conn.query_all(&facts_query(filter)).await?;
+    rows.iter()
+        .map(|r| {
+            let row = dependency::Model::from_query_result(r, "")?;
+            let state = DependencyState::parse(&row.state).map_err(|_| {
+                sea_orm::DbErr::Custom(format!("unknown dependency state {:?}", row.state))
+            })?;
+            let facts = RiskFacts {
+                state,
+                dependent_start: r.try_get::<Option<NaiveDate>>("", "dependent_start")?,
+                provider_start: r.try_get::<Option<NaiveDate>>("", "provider_start")?,
+                needed_by_start: r.try_get::<Option<NaiveDate>>("", "needed_start")?,
+            };
+            Ok(Assessed {
+                dependent_team: r.try_get("", "dependent_team")?,
+                provider_team: r.try_get("", "provider_team")?,
+                dependent_iteration: r.try_get("", "dependent_iteration")?,
+                provider_iteration: r.try_get("", "provider_iteration")?,
+                reasons: assess(&facts),
+                facts,
+                row,
+            })
+        })
+        .collect()
+}
+
+/// Reads "needs" edges from storage, one level at a time.
+struct StoredGraph<'a, C>(&'a C);
+
+impl<C: ConnectionTrait> NeedsGraph for StoredGraph<'_, C> {
+    async fn needs(&mut self, from: &[i64]) -> AppResult<Vec<(i64, i64)>> {
+        let rows = dependency::Entity::find()
+            .filter(dependency::Column::DependentStoryId.is_in(from.to_vec()))
+            .all(self.0)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|d| (d.dependent_story_id, d.provider_story_id))
+            .collect())
+    }
+}
+
+async fn titles(conn: &impl ConnectionTrait, ids: &[i64]) -> AppResult<HashMap<i64, String>> {
+    Ok(story::Entity::find()
+        .filter(story::Column::Id.is_in(ids.to_vec()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.title))
+        .collect())
+}
+
+/// Checks that `iteration_id` belongs to the program.
+pub async fn require_iteration(
+    conn: &impl ConnectionTrait,
+    field: &str,
+    program_id: i64,
+    iteration_id: i64,
+) -> AppResult<iteration::Model> {
+    let found = iteration::Entity::find_by_id(iteration_id)
+        .find_also_related(increment::Entity)
+        .one(conn)
+        .await?;
+    match found {
+        Some((it, Some(inc))) if inc.program_id == program_id => Ok(it),
+        Some(_) => Err(AppError::bad_input(format!(
+            "{field}: the iteration belongs to another program"
+        ))),
+        None => Err(AppError::not_found(format!("{field}: no such iteration"))),
+    }
+}
+
+fn is_finished(state: &str) -> bool {
+    state == StoryState::Done.as_str() || state == StoryState::Accepted.as_str()
+}
+
+/// A new request: `dependent` needs `provider`. Both stories must be of
+/// `program_id`; the pair must be new and must not close a cycle.
+pub async fn request(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    program_id: i64,
+    requested_by: Option<i64>,
+    dependent: &story::Model,
+    provider: &story::Model,
+    needed_by: Option<i64>,
+) -> AppResult<dependency::Model> {
+    if dependent.id == provider.id {
+        return Err(AppError::bad_input("a story cannot depend on itself"));
+    }
+    if let Some(it) = needed_by {
+        require_iteration(conn, "neededByIterationId", program_id, it).await?;
+    }
+    lock(conn, program_id).await?;
+    let existing = dependency::Entity::find()
+        .filter(dependency::Column::DependentStoryId.eq(dependent.id))
+        .filter(dependency::Column::ProviderStoryId.eq(provider.id))
+        .one(conn)
+        .await?;
+    if existing.is_some() {
+        return Err(AppError::conflict(format!(
+            "{:?} already depends on {:?}",
+            dependent.title, provider.title
+        )));
+    }
+    if let Some(path) = closing_path(&mut StoredGraph(conn), dependent.id, provider.id).await? {
+        let names = titles(conn, &path).await?;
+        let mut cycle = vec![dependent.title.clone()];
+        cycle.extend(
+            path.iter()
+                .map(|id| names.get(id).cloned().unwrap_or_default()),
+        );
+        return Err(AppError::conflict(format!(
+            "this dependency would close a cycle: {}",
+            cycle.join(" → ")
+        )));
+    }
+    let (state, resolved_from) = if is_finished(&provider.state) {
+        (
+            DependencyState::Resolved,
+            Some(DependencyState::Requested.as_str().to_owned()),
+        )
+    } else {
+        (DependencyState::Requested, None)
+    };
+    dependency::ActiveModel {
+        program_id: Set(program_id),
+        dependent_story_id: Set(dependent.id),
+        provider_story_id: Set(provider.id),
+        state: Set(state.as_str().to_owned()),
+        resolved_from: Set(resolved_from),
+        needed_by_iteration_id: Set(needed_by),
+        decline_reason: Set(None),
+        requested_by_id: Set(requested_by),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| AppError::unique_violation(e, "this dependency already exists"))
+}
+
+fn require_open(dep: &dependency::Model, action: &str) -> AppResult<DependencyState> {
+    let state = DependencyState::parse(&dep.state)?;
+    if state == DependencyState::Resolved {
+        return Err(AppError::conflict(format!(
+            "a RESOLVED dependency cannot be {action}: its provider story is done"
+        )));
+    }
+    Ok(state)
+}
+
+/// The provider's PO commits: plans the provider story into `iteration_id`.
+pub async fn commit(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    dep: dependency::Model,
+    provider: story::Model,
+    iteration_id: i64,
+) -> AppResult<dependency::Model> {
+    require_open(&dep, "committed")?;
+    require_iteration(conn, "iterationId", dep.program_id, iteration_id).await?;
+    let mut story = provider.into_active_model();
+    story.iteration_id = Set(Some(iteration_id));
+    story.updated_at = Set(now);
+    story.update(conn).await?;
+    let mut row = dep.into_active_model();
+    row.state = Set(DependencyState::Committed.as_str().to_owned());
+    row.decline_reason = Set(None);
+    row.updated_at = Set(now);
+    Ok(row.update(conn).await?)
+}
+
+/// The provider's PO declines, with a reason.
+pub async fn decline(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    dep: dependency::Model,
+    reason: &str,
+) -> AppResult<dependency::Model> {
+    let reason = text::required_text("reason", reason)?;
+    if require_open(&dep, "declined")? == DependencyState::Declined {
+        return Err(AppError::conflict("the dependency is already declined"));
+    }
+    let mut row = dep.into_active_model();
+    row.state = Set(DependencyState::Declined.as_str().to_owned());
+    row.decline_reason = Set(Some(reason));
+    row.updated_at = Set(now);
+    Ok(row.update(conn).await?)
+}
+
+/// Removes a dependency.
+pub async fn remove(conn: &impl ConnectionTrait, dep: dependency::Model) -> AppResult<()> {
+    dep.delete(conn).await?;
+    Ok(())
+}
+
+/// Follows a provider story's state: DONE or ACCEPTED resolves its
+/// dependencies; back to work restores the state they had. Returns the
+/// dependencies that changed.
+pub async fn follow_provider(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    provider: &story::Model,
+) -> AppResult<Vec<dependency::Model>> {
+    let deps = dependency::Entity::find()
+        .filter(dependency::Column::ProviderStoryId.eq(provider.id))
+        .order_by_asc(dependency::Column::Id)
+        .all(conn)
+        .await?;
+    let finished = is_finished(&provider.state);
+    let mut changed = Vec::new();
+    for dep in deps {
+        let resolved = dep.state == DependencyState::Resolved.as_str();
+        let mut row = dep.clone().into_active_model();
+        if finished && !resolved {
+            row.resolved_from = Set(Some(dep.state.clone()));
+            row.state = Set(DependencyState::Resolved.as_str().to_owned());
+        } else if !finished && resolved {
+            let back = dep
+                .resolved_from
+                .clone()
+                .unwrap_or_else(|| DependencyState::Committed.as_str().to_owned());
+            row.state = Set(back);
+            row.resolved_from = Set(None);
+        } else {
+            continue;
+        }
+        row.updated_at = Set(now);
+        changed.push(row.update(conn).await?);
+    }
+    Ok(changed)
+}
+
+/// The dependency `id`, if any.
+pub async fn find(conn: &impl ConnectionTrait, id: i64) -> AppResult<Option<dependency::Model>> {
+    Ok(dependency::Entity::find_by_id(id).one(conn).await?)
+}
