@@ -6,6 +6,8 @@ pub mod app;
 pub mod auth;
 /// Team backlogs: stories, readiness, rank, acceptance.
 pub mod backlog;
+/// Clarifications: questions, answers, response times.
+pub mod clarification;
 /// Where the time comes from (tests set it).
 pub mod clock;
 /// Command line and settings.

@@ -1,6 +1,8 @@
 //! SeaORM entities: one module per table. Storage rows only; the API wraps them
 //! in its own types so the table layout can change without breaking clients.
 
+pub mod clarification;
+pub mod clarification_message;
 pub mod dependency;
 pub mod feature;
 pub mod increment;

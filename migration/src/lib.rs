@@ -6,6 +6,7 @@ mod m20261128_000001_foundation;
 mod m20261128_000002_roadmap;
 mod m20261128_000003_stories;
 mod m20261128_000004_dependencies;
+mod m20261128_000005_clarifications;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_roadmap::Migration),
             Box::new(m20261128_000003_stories::Migration),
             Box::new(m20261128_000004_dependencies::Migration),
+            Box::new(m20261128_000005_clarifications::Migration),
         ]
     }
 }

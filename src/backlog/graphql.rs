@@ -10,6 +10,7 @@ use super::{
 };
 use crate::{
     auth::{Actor, access},
+    clarification::{graphql::Clarification, service as clarifications},
     dependency::{graphql::Dependency, service as dependencies},
     error::{AppError, AppResult},
     feature::graphql::Feature,
@@ -17,8 +18,8 @@ use crate::{
         self as gql,
         id::{Kind, decode_as, encode},
         loaders::{
-            DependenciesOfStory, DependentsOfStory, FeatureById, IterationById, StoryBlocked,
-            StoryPosition, TeamById,
+            ClarificationsOfStory, DependenciesOfStory, DependentsOfStory, FeatureById,
+            IterationById, StoryBlocked, StoryPosition, TeamById,
         },
         pagination::{KeyedConnection, Page, connection_by_position},
     },
@@ -118,6 +119,14 @@ impl Story {
             .await?
             .unwrap_or_default();
         Ok(rows.into_iter().map(Dependency::from).collect())
+    }
+
+    /// Questions about this story, oldest first.
+    async fn clarifications(&self, ctx: &Context<'_>) -> Result<Vec<Clarification>> {
+        let rows = gql::load_one(ctx, ClarificationsOfStory(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Clarification).collect())
     }
 
     /// Why the Product Owner last rejected it, if ever.
@@ -410,7 +419,13 @@ impl StoryMutation {
         access::team_role(&*txn, actor, &team)
             .await?
             .require_writer("change a story's state")?;
-        let story = service::set_state(&*txn, gql::now(ctx)?, story, input.state, &[]).await?;
+        let blocking = if input.state == StoryState::Ready {
+            clarifications::open_blocking_questions(&*txn, story.id).await?
+        } else {
+            Vec::new()
+        };
+        let story =
+            service::set_state(&*txn, gql::now(ctx)?, story, input.state, &blocking).await?;
         dependencies::follow_provider(&*txn, gql::now(ctx)?, &story).await?;
         txn.commit().await?;
         Ok(StoryPayload {

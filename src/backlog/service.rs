@@ -21,10 +21,12 @@ use crate::{
 };
 
 /// The condition on `stories` rows that are blocked: an unresolved
-/// dependency on another story. The one definition behind `Story.blocked`
-/// and the `blocked` filters.
-pub const BLOCKED_SQL: &str = "EXISTS (SELECT 1 FROM dependencies bd \
-     WHERE bd.dependent_story_id = stories.id AND bd.state <> 'RESOLVED')";
+/// dependency on another story, or an open blocking clarification. The one
+/// definition behind `Story.blocked` and the `blocked` filters.
+pub const BLOCKED_SQL: &str = "(EXISTS (SELECT 1 FROM dependencies bd \
+     WHERE bd.dependent_story_id = stories.id AND bd.state <> 'RESOLVED') \
+     OR EXISTS (SELECT 1 FROM clarifications bc \
+     WHERE bc.story_id = stories.id AND bc.blocking = TRUE AND bc.status = 'OPEN'))";
 
 /// The backlog of `team_id` as a ranked list.
 fn backlog_list(team_id: i64) -> RankedList {

@@ -13,11 +13,15 @@ use super::{
 use crate::{
     auth::access,
     backlog::graphql::Story,
+    clarification::graphql::Clarification,
     error::{AppError, AppResult},
     graphql::{
         self as gql,
         id::{Kind, decode_as, encode},
-        loaders::{IncrementById, IncrementsByProgram, ProgramById, StoriesByFeature, TeamById},
+        loaders::{
+            ClarificationsOfFeature, IncrementById, IncrementsByProgram, ProgramById,
+            StoriesByFeature, TeamById,
+        },
         pagination::{KeyedConnection, Page, connection_by_position},
     },
     increment::graphql::Increment,
@@ -149,6 +153,14 @@ impl Feature {
             accepted_stories: i32::try_from(rows.iter().filter(|s| s.state == "ACCEPTED").count())
                 .unwrap_or(i32::MAX),
         })
+    }
+
+    /// Questions about this feature, oldest first.
+    async fn clarifications(&self, ctx: &Context<'_>) -> Result<Vec<Clarification>> {
+        let rows = gql::load_one(ctx, ClarificationsOfFeature(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Clarification).collect())
     }
 
     /// When the feature was created.

@@ -18,10 +18,11 @@ pub enum Kind {
     Objective,
     Story,
     Dependency,
+    Clarification,
 }
 
 impl Kind {
-    const ALL: [Kind; 9] = [
+    const ALL: [Kind; 10] = [
         Kind::User,
         Kind::Program,
         Kind::Team,
@@ -31,6 +32,7 @@ impl Kind {
         Kind::Objective,
         Kind::Story,
         Kind::Dependency,
+        Kind::Clarification,
     ];
 
     /// The GraphQL type name, which is also the ID's prefix.
@@ -45,6 +47,7 @@ impl Kind {
             Kind::Objective => "Objective",
             Kind::Story => "Story",
             Kind::Dependency => "Dependency",
+            Kind::Clarification => "Clarification",
         }
     }
 }

@@ -6,7 +6,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_graphql::dataloader::Loader;
 use entity::{
-    dependency, feature, increment, iteration, objective, program, story, team, team_member, user,
+    clarification, clarification_message, dependency, feature, increment, iteration, objective,
+    program, story, team, team_member, user,
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
@@ -92,6 +93,96 @@ by_id_loader!(IncrementById, increment);
 by_id_loader!(IterationById, iteration);
 by_id_loader!(FeatureById, feature);
 by_id_loader!(StoryById, story);
+
+/// The clarifications of a story, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClarificationsOfStory(pub i64);
+/// The clarifications of a feature, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClarificationsOfFeature(pub i64);
+/// The clarifications about a team's stories, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClarificationsOfTeam(pub i64);
+
+impl Loader<ClarificationsOfTeam> for AppLoader {
+    type Value = Vec<clarification::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[ClarificationsOfTeam],
+    ) -> Result<HashMap<ClarificationsOfTeam, Self::Value>, DbErr> {
+        let rows = clarification::Entity::find()
+            .filter(clarification::Column::TeamId.is_in(ids(keys, |k| k.0)))
+            .order_by_asc(clarification::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(group(keys, rows, |r| {
+            ClarificationsOfTeam(r.team_id.unwrap_or_default())
+        }))
+    }
+}
+
+/// The messages of a clarification, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MessagesOfClarification(pub i64);
+
+impl Loader<ClarificationsOfStory> for AppLoader {
+    type Value = Vec<clarification::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[ClarificationsOfStory],
+    ) -> Result<HashMap<ClarificationsOfStory, Self::Value>, DbErr> {
+        let rows = clarification::Entity::find()
+            .filter(clarification::Column::StoryId.is_in(ids(keys, |k| k.0)))
+            .order_by_asc(clarification::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(group(keys, rows, |r| {
+            ClarificationsOfStory(r.story_id.unwrap_or_default())
+        }))
+    }
+}
+
+impl Loader<ClarificationsOfFeature> for AppLoader {
+    type Value = Vec<clarification::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[ClarificationsOfFeature],
+    ) -> Result<HashMap<ClarificationsOfFeature, Self::Value>, DbErr> {
+        let rows = clarification::Entity::find()
+            .filter(clarification::Column::FeatureId.is_in(ids(keys, |k| k.0)))
+            .order_by_asc(clarification::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(group(keys, rows, |r| {
+            ClarificationsOfFeature(r.feature_id.unwrap_or_default())
+        }))
+    }
+}
+
+impl Loader<MessagesOfClarification> for AppLoader {
+    type Value = Vec<clarification_message::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[MessagesOfClarification],
+    ) -> Result<HashMap<MessagesOfClarification, Self::Value>, DbErr> {
+        let rows = clarification_message::Entity::find()
+            .filter(clarification_message::Column::ClarificationId.is_in(ids(keys, |k| k.0)))
+            .order_by_asc(clarification_message::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(group(keys, rows, |r| {
+            MessagesOfClarification(r.clarification_id)
+        }))
+    }
+}
 
 /// A dependency with its risk assessment, by id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

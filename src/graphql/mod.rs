@@ -18,6 +18,7 @@ use async_graphql::{
 use crate::{
     auth::{Actor, Viewer},
     backlog::graphql::StoryMutation,
+    clarification::graphql::ClarificationMutation,
     clock::Clock,
     config::Settings,
     db::Store,
@@ -49,6 +50,7 @@ pub struct Mutation(
     ObjectiveMutation,
     StoryMutation,
     DependencyMutation,
+    ClarificationMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -13,6 +13,7 @@ use super::{
 use crate::{
     auth::{Actor, access},
     backlog::graphql::Story,
+    clarification::{graphql::Clarification, service as clarifications},
     dependency::{graphql::Dependency, service as dependencies},
     error::AppResult,
     feature::graphql::Feature,
@@ -36,6 +37,7 @@ pub enum Node {
     Objective(Objective),
     Story(Story),
     Dependency(Dependency),
+    Clarification(Clarification),
 }
 
 /// Whether the actor may read program `program_id`.
@@ -102,6 +104,12 @@ impl NodeQuery {
             Kind::Dependency => match dependencies::find(gql::store(ctx)?.conn(), n).await? {
                 Some(d) if readable(ctx, actor, d.program_id).await? => {
                     Some(Node::Dependency(Dependency::from(d)))
+                }
+                _ => None,
+            },
+            Kind::Clarification => match clarifications::find(gql::store(ctx)?.conn(), n).await? {
+                Some(c) if readable(ctx, actor, c.program_id).await? => {
+                    Some(Node::Clarification(Clarification(c)))
                 }
                 _ => None,
             },

@@ -3,13 +3,19 @@
 use async_graphql::{Context, ID, SimpleObject};
 use entity::{increment, program, team};
 
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
 use crate::{
+    clarification::response::{self, ResponseFigures},
     dependency::{risk::DependencyState, service as dependencies},
     error::AppResult,
     graphql::{
         self as gql,
         id::{Kind, decode_as},
-        loaders::{FlowOfTeam, IterationsByIncrement, ObjectivesOfTeam, TeamsByProgram},
+        loaders::{
+            ClarificationsOfTeam, FlowOfTeam, IterationsByIncrement, ObjectivesOfTeam,
+            TeamsByProgram, UserById,
+        },
     },
     increment::{
         graphql::{Increment, Iteration},
@@ -18,6 +24,7 @@ use crate::{
     insight::flow,
     objective::predictability::Tally,
     team::graphql::Team,
+    user::graphql::User,
 };
 
 /// Business value achieved against business value planned.
@@ -50,6 +57,77 @@ impl From<Tally> for Predictability {
     }
 }
 
+/// How fast questions get answered.
+#[derive(SimpleObject)]
+pub struct ResponseTimes {
+    /// Clarifications waiting for an answer (OPEN).
+    pub open: i32,
+    /// Hours since the oldest open one was asked; null when none is open.
+    pub oldest_open_age_hours: Option<f64>,
+    /// Clarifications answered at least once.
+    pub answered: i32,
+    /// Median hours from asking to the first answer.
+    pub median_response_hours: Option<f64>,
+    /// 90th percentile (nearest rank) of hours from asking to the first answer.
+    pub p90_response_hours: Option<f64>,
+}
+
+impl From<ResponseFigures> for ResponseTimes {
+    fn from(f: ResponseFigures) -> Self {
+        Self {
+            open: f.open,
+            oldest_open_age_hours: f.oldest_open_hours,
+            answered: f.answered,
+            median_response_hours: f.median_response_hours,
+            p90_response_hours: f.p90_response_hours,
+        }
+    }
+}
+
+/// One assignee's response times.
+#[derive(SimpleObject)]
+pub struct AssigneeResponseTimes {
+    /// The assignee (a PO or the PM).
+    pub assignee: User,
+    /// Their figures.
+    pub times: ResponseTimes,
+}
+
+/// Clarification figures of a team or program, overall and per assignee.
+#[derive(SimpleObject)]
+pub struct ClarificationFigures {
+    /// All clarifications together.
+    pub overall: ResponseTimes,
+    /// Per current assignee, by name.
+    pub by_assignee: Vec<AssigneeResponseTimes>,
+}
+
+async fn clarification_figures(
+    ctx: &Context<'_>,
+    items: Vec<entity::clarification::Model>,
+) -> AppResult<ClarificationFigures> {
+    let now = gql::now(ctx)?;
+    let overall = response::figures(&items, now).into();
+    let mut by: std::collections::BTreeMap<i64, Vec<entity::clarification::Model>> =
+        Default::default();
+    for c in items {
+        by.entry(c.assignee_id).or_default().push(c);
+    }
+    let mut by_assignee = Vec::new();
+    for (assignee, items) in by {
+        let user = gql::load_required(ctx, UserById(assignee)).await?;
+        by_assignee.push(AssigneeResponseTimes {
+            assignee: User(user),
+            times: response::figures(&items, now).into(),
+        });
+    }
+    by_assignee.sort_by(|a, b| a.assignee.0.name.cmp(&b.assignee.0.name));
+    Ok(ClarificationFigures {
+        overall,
+        by_assignee,
+    })
+}
+
 /// What a team accepted in one iteration.
 #[derive(SimpleObject)]
 pub struct IterationVelocity {
@@ -77,6 +155,9 @@ pub struct TeamMetrics {
     /// Median hours from READY to ACCEPTED of the stories planned into the
     /// increment and accepted; null when none is.
     pub median_cycle_time_hours: Option<f64>,
+    /// Questions about the team's stories (all of them, not only this
+    /// increment's): open count, oldest open, response times.
+    pub clarifications: ClarificationFigures,
 }
 
 /// Dependencies that touch an increment: the dependent or provider story is
@@ -108,6 +189,9 @@ pub struct ProgramMetrics {
     pub predictability: Predictability,
     /// Dependencies touching the increment.
     pub dependencies: DependencyFigures,
+    /// Questions on the program (all of them): open count, oldest open,
+    /// response times, per assignee.
+    pub clarifications: ClarificationFigures,
     /// Each team's figures, teams by name.
     pub teams: Vec<TeamMetrics>,
 }
@@ -151,8 +235,13 @@ async fn figures(
     // Accepted stories here are all planned into the increment; the others
     // are in progress (and have no cycle time yet).
     let work_in_progress = stories.iter().filter(|s| s.state == "IN_PROGRESS").count();
+    let asked = gql::load_one(ctx, ClarificationsOfTeam(team.id))
+        .await?
+        .unwrap_or_default();
+    let clarifications = clarification_figures(ctx, asked).await?;
     Ok((
         TeamMetrics {
+            clarifications,
             team: Team(team),
             increment: Increment(increment.clone()),
             predictability: tally.into(),
@@ -234,10 +323,15 @@ pub async fn program_metrics(
         deps.at_risk += i32::from(a.at_risk());
         deps.cross_team += i32::from(a.cross_team());
     }
+    let asked = entity::clarification::Entity::find()
+        .filter(entity::clarification::Column::ProgramId.eq(program.id))
+        .all(gql::store(ctx)?.conn())
+        .await?;
     Ok(ProgramMetrics {
         increment: Increment(increment),
         predictability: total.into(),
         dependencies: deps,
+        clarifications: clarification_figures(ctx, asked).await?,
         teams,
     })
 }

@@ -7,6 +7,9 @@ use entity::program;
 use super::service::{self, ProgramChange};
 use crate::{
     auth::access,
+    clarification::{
+        self, graphql::Clarification, service::ListFilter, status::ClarificationStatus,
+    },
     dependency::{self, board::Board, graphql::Dependency, risk::DependencyState},
     error::AppError,
     feature::{
@@ -119,6 +122,31 @@ impl Program {
             ctx, &self.0, states, at_risk, team_id, first, after,
         )
         .await?)
+    }
+
+    /// Questions asked on the program, oldest first, by status and assignee.
+    #[graphql(complexity = "first.map_or(50, |n| n.max(0) as usize) * child_complexity + 1")]
+    async fn clarifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only clarifications in these statuses.")] statuses: Option<
+            Vec<ClarificationStatus>,
+        >,
+        #[graphql(desc = "Only those assigned to this user.")] assignee_id: Option<ID>,
+        #[graphql(desc = "Page size: default 50, at most 100 (settings).")] first: Option<i32>,
+        #[graphql(desc = "Return clarifications after this cursor.")] after: Option<String>,
+    ) -> Result<KeyedConnection<Clarification>> {
+        let assignee = assignee_id
+            .as_ref()
+            .map(|id| decode_as(Kind::User, "assigneeId", id))
+            .transpose()?;
+        let filter = ListFilter {
+            program: Some(self.0.id),
+            assignee,
+            statuses,
+            ..Default::default()
+        };
+        Ok(clarification::graphql::list(ctx, filter, first, after).await?)
     }
 
     /// The program board of an increment: teams by iterations, with the
@@ -257,7 +285,13 @@ impl ProgramMutation {
         if change.product_manager_id.is_some() {
             access::require_admin(actor, "assign a program's Product Manager")?;
         }
+        let new_pm = change
+            .product_manager_id
+            .filter(|pm| *pm != program.product_manager_id);
         let program = service::update(&*txn, program, change).await?;
+        if let Some(pm) = new_pm {
+            clarification::service::reassign_program(&*txn, gql::now(ctx)?, program.id, pm).await?;
+        }
         txn.commit().await?;
         Ok(ProgramPayload {
             program: Program(program),

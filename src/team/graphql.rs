@@ -8,6 +8,7 @@ use super::service::{self, TeamChange};
 use crate::{
     auth::access,
     backlog::{self, graphql::Story, lifecycle::StoryState},
+    clarification,
     error::AppError,
     graphql::pagination::KeyedConnection,
     graphql::{
@@ -189,7 +190,13 @@ impl TeamMutation {
         let txn = gql::store(ctx)?.begin_write().await?;
         let (team, program) = access::readable_team(&*txn, actor, team_id).await?;
         access::require_program_manager(actor, &program, "change teams")?;
+        let new_po = change
+            .product_owner_id
+            .filter(|po| *po != team.product_owner_id);
         let team = service::update(&*txn, team, change).await?;
+        if let Some(po) = new_po {
+            clarification::service::reassign_team(&*txn, gql::now(ctx)?, team.id, po).await?;
+        }
         txn.commit().await?;
         Ok(TeamPayload { team: Team(team) })
     }

@@ -9,6 +9,10 @@ use entity::user;
 use super::service;
 use crate::{
     auth::{Actor, Viewer, access},
+    clarification::{
+        self, graphql::Clarification, service::ListFilter, status::ClarificationStatus,
+    },
+    graphql::pagination::KeyedConnection,
     graphql::{
         self as gql,
         id::{Kind, decode_as, encode},
@@ -82,6 +86,21 @@ impl User {
             .collect())
     }
 
+    /// Clarifications assigned to this user (the inbox), oldest first. Other
+    /// viewers see only those of programs they are part of.
+    #[graphql(complexity = "first.map_or(50, |n| n.max(0) as usize) * child_complexity + 1")]
+    async fn assigned_clarifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only clarifications in these statuses.")] statuses: Option<
+            Vec<ClarificationStatus>,
+        >,
+        #[graphql(desc = "Page size: default 50, at most 100 (settings).")] first: Option<i32>,
+        #[graphql(desc = "Return clarifications after this cursor.")] after: Option<String>,
+    ) -> Result<KeyedConnection<Clarification>> {
+        self.inbox(ctx, statuses, first, after).await
+    }
+
     /// Programs this user is part of (as PM, PO or member), by name; only
     /// those the viewer can see.
     async fn programs(&self, ctx: &Context<'_>) -> Result<Vec<Program>> {
@@ -99,6 +118,34 @@ impl User {
             .filter(|p| readable.as_ref().is_none_or(|r| r.contains(&p.id)))
             .map(Program)
             .collect())
+    }
+}
+
+impl User {
+    /// Clarifications assigned to this user: their inbox, oldest first.
+    /// Another viewer sees only those of programs they are part of.
+    async fn inbox(
+        &self,
+        ctx: &Context<'_>,
+        statuses: Option<Vec<ClarificationStatus>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<KeyedConnection<Clarification>> {
+        let actor = gql::actor(ctx)?;
+        let programs = if actor.is_user(self.0.id) {
+            None
+        } else {
+            readable_program_ids(ctx, actor)
+                .await?
+                .map(|ids| ids.into_iter().collect())
+        };
+        let filter = ListFilter {
+            assignee: Some(self.0.id),
+            programs,
+            statuses,
+            ..Default::default()
+        };
+        Ok(clarification::graphql::list(ctx, filter, first, after).await?)
     }
 }
 

@@ -7,6 +7,7 @@ mod helpers;
 
 mod auth;
 mod backlog;
+mod clarifications;
 mod dependencies;
 mod programs;
 mod roadmap;

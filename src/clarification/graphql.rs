@@ -1,0 +1,388 @@
+//! The `Clarification` type, its lists, and the clarification mutations.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Union};
+use chrono::{DateTime, Utc};
+use entity::{clarification, clarification_message};
+
+use super::{
+    service::{self, ListFilter, Subject},
+    status::{ClarificationStatus, MessageKind},
+};
+use crate::{
+    auth::{Actor, access},
+    backlog::graphql::{Story, readable_story},
+    error::{AppError, AppResult},
+    feature::{graphql::Feature, service as features},
+    graphql::{
+        self as gql,
+        id::{Kind, decode_as, encode},
+        loaders::{FeatureById, MessagesOfClarification, StoryById, UserById},
+        pagination::{KeyedConnection, Page, connection},
+    },
+    user::graphql::User,
+};
+
+/// Wraps the stored row; see the `#[Object]` impl for the API.
+pub struct Clarification(pub clarification::Model);
+
+/// What a clarification is about.
+#[derive(Union)]
+pub enum ClarificationSubject {
+    Story(Story),
+    Feature(Feature),
+}
+
+/// A question about a story (answered by its team's Product Owner) or a
+/// feature (answered by the Product Manager), with its answers.
+#[Object]
+impl Clarification {
+    /// Opaque global ID; `node(id:)` resolves it.
+    pub async fn id(&self) -> ID {
+        encode(Kind::Clarification, self.0.id)
+    }
+
+    /// The story or feature it is about.
+    async fn subject(&self, ctx: &Context<'_>) -> Result<ClarificationSubject> {
+        Ok(match (self.0.story_id, self.0.feature_id) {
+            (Some(id), _) => {
+                ClarificationSubject::Story(Story(gql::load_required(ctx, StoryById(id)).await?))
+            }
+            (None, Some(id)) => ClarificationSubject::Feature(Feature(
+                gql::load_required(ctx, FeatureById(id)).await?,
+            )),
+            (None, None) => {
+                return Err(AppError::Internal("a clarification without subject".into()).into());
+            }
+        })
+    }
+
+    /// The question.
+    async fn question(&self) -> &str {
+        &self.0.question
+    }
+
+    /// Where it stands.
+    async fn status(&self) -> Result<ClarificationStatus> {
+        Ok(ClarificationStatus::parse(&self.0.status)?)
+    }
+
+    /// Whether it keeps its story out of READY (and blocked) while open.
+    async fn blocking(&self) -> bool {
+        self.0.blocking
+    }
+
+    /// Who asked; null when the built-in admin did.
+    async fn asked_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user(ctx, self.0.asker_id).await
+    }
+
+    /// Who must answer: the story team's PO, or the program's PM for a
+    /// feature. Follows the role when it changes hands.
+    async fn assignee(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(User(
+            gql::load_required(ctx, UserById(self.0.assignee_id)).await?,
+        ))
+    }
+
+    /// Who gave the first answer.
+    async fn answered_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user(ctx, self.0.answered_by_id).await
+    }
+
+    /// When it was asked.
+    async fn asked_at(&self) -> DateTime<Utc> {
+        self.0.asked_at
+    }
+
+    /// When it was first answered.
+    async fn answered_at(&self) -> Option<DateTime<Utc>> {
+        self.0.answered_at
+    }
+
+    /// When it was resolved (null while not resolved).
+    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.resolved_at
+    }
+
+    /// Hours from asking to the first answer; null until answered.
+    async fn response_time_hours(&self) -> Option<f64> {
+        self.0
+            .answered_at
+            .map(|a| (a - self.0.asked_at).num_seconds() as f64 / 3600.0)
+    }
+
+    /// The conversation in order: the question, answers, reasons for reopening.
+    async fn messages(&self, ctx: &Context<'_>) -> Result<Vec<ClarificationMessage>> {
+        let rows = gql::load_one(ctx, MessagesOfClarification(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(ClarificationMessage).collect())
+    }
+
+    /// The latest answer, if any.
+    async fn answer(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let rows = gql::load_one(ctx, MessagesOfClarification(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .rev()
+            .find(|m| m.kind == MessageKind::Answer.as_str())
+            .map(|m| m.body))
+    }
+}
+
+async fn user(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<User>> {
+    match id {
+        Some(id) => Ok(Some(User(gql::load_required(ctx, UserById(id)).await?))),
+        None => Ok(None),
+    }
+}
+
+/// Wraps the stored row; see the `#[Object]` impl for the API.
+pub struct ClarificationMessage(pub clarification_message::Model);
+
+/// One message of a clarification.
+#[Object]
+impl ClarificationMessage {
+    /// Question, answer, or reason for reopening.
+    async fn kind(&self) -> Result<MessageKind> {
+        Ok(MessageKind::parse(&self.0.kind)?)
+    }
+
+    /// The text.
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+
+    /// Who wrote it; null for the built-in admin.
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user(ctx, self.0.author_id).await
+    }
+
+    /// When.
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+}
+
+/// A page of clarifications.
+pub async fn list(
+    ctx: &Context<'_>,
+    filter: ListFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> AppResult<KeyedConnection<Clarification>> {
+    let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
+    let (rows, total) = service::list(gql::store(ctx)?.conn(), &filter, &page).await?;
+    Ok(connection(&page, rows, total, |c| c.id, Clarification))
+}
+
+/// Input of `askClarification`: exactly one of `storyId` and `featureId`.
+#[derive(InputObject)]
+pub struct AskClarificationInput {
+    /// Ask about this story (its team's PO answers).
+    pub story_id: Option<ID>,
+    /// Ask about this feature (the PM answers).
+    pub feature_id: Option<ID>,
+    /// The question, 1 to 10,000 characters.
+    pub question: String,
+    /// Whether the story cannot be READY until this is answered.
+    #[graphql(default)]
+    pub blocking: bool,
+}
+
+/// Input of `answerClarification`.
+#[derive(InputObject)]
+pub struct AnswerClarificationInput {
+    /// The clarification.
+    pub clarification_id: ID,
+    /// The answer, 1 to 10,000 characters.
+    pub answer: String,
+}
+
+/// Input of `resolveClarification`.
+#[derive(InputObject)]
+pub struct ResolveClarificationInput {
+    /// The clarification.
+    pub clarification_id: ID,
+}
+
+/// Input of `reopenClarification`.
+#[derive(InputObject)]
+pub struct ReopenClarificationInput {
+    /// The clarification.
+    pub clarification_id: ID,
+    /// Why the answer is not enough, 1 to 10,000 characters.
+    pub reason: String,
+}
+
+/// Result of the clarification mutations.
+#[derive(SimpleObject)]
+pub struct ClarificationPayload {
+    /// The clarification as it now is.
+    pub clarification: Clarification,
+}
+
+async fn readable(
+    conn: &impl sea_orm::ConnectionTrait,
+    actor: Actor,
+    id: i64,
+) -> AppResult<clarification::Model> {
+    let not_found = || {
+        AppError::not_found(format!(
+            "no clarification with id {}",
+            encode(Kind::Clarification, id).0
+        ))
+    };
+    let item = service::find(conn, id).await?.ok_or_else(not_found)?;
+    access::readable_program(conn, actor, item.program_id)
+        .await
+        .map_err(|_| not_found())?;
+    Ok(item)
+}
+
+#[derive(Default)]
+pub struct ClarificationMutation;
+
+#[Object]
+impl ClarificationMutation {
+    /// Asks about a story or a feature (anyone on the program). The story
+    /// team's PO, or the PM for a feature, is assigned to answer.
+    async fn ask_clarification(
+        &self,
+        ctx: &Context<'_>,
+        input: AskClarificationInput,
+    ) -> Result<ClarificationPayload> {
+        let actor = gql::actor(ctx)?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let (program_id, subject) = match (&input.story_id, &input.feature_id) {
+            (Some(id), None) => {
+                let id = decode_as(Kind::Story, "storyId", id)?;
+                let (story, team, program) = readable_story(&*txn, actor, id).await?;
+                (
+                    program.id,
+                    Subject::Story {
+                        story_id: story.id,
+                        team_id: team.id,
+                        product_owner_id: team.product_owner_id,
+                    },
+                )
+            }
+            (None, Some(id)) => {
+                let id = decode_as(Kind::Feature, "featureId", id)?;
+                let (feature, program) = features::readable(&*txn, actor, id).await?;
+                (
+                    program.id,
+                    Subject::Feature {
+                        feature_id: feature.id,
+                        product_manager_id: program.product_manager_id,
+                    },
+                )
+            }
+            _ => {
+                return Err(AppError::bad_input("give exactly one of storyId and featureId").into());
+            }
+        };
+        let item = service::ask(
+            &*txn,
+            gql::now(ctx)?,
+            program_id,
+            subject,
+            actor.user_id(),
+            &input.question,
+            input.blocking,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(ClarificationPayload {
+            clarification: Clarification(item),
+        })
+    }
+
+    /// Answers (the assignee or an admin). The first answer sets `answeredAt`.
+    async fn answer_clarification(
+        &self,
+        ctx: &Context<'_>,
+        input: AnswerClarificationInput,
+    ) -> Result<ClarificationPayload> {
+        let actor = gql::actor(ctx)?;
+        let id = decode_as(
+            Kind::Clarification,
+            "clarificationId",
+            &input.clarification_id,
+        )?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let item = readable(&*txn, actor, id).await?;
+        if !(actor.is_admin() || actor.is_user(item.assignee_id)) {
+            return Err(AppError::forbidden(
+                "only the assignee or an admin may answer this clarification",
+            )
+            .into());
+        }
+        let item =
+            service::answer(&*txn, gql::now(ctx)?, item, actor.user_id(), &input.answer).await?;
+        txn.commit().await?;
+        Ok(ClarificationPayload {
+            clarification: Clarification(item),
+        })
+    }
+
+    /// Resolves: the asker accepts the answer (the assignee or an admin may too).
+    async fn resolve_clarification(
+        &self,
+        ctx: &Context<'_>,
+        input: ResolveClarificationInput,
+    ) -> Result<ClarificationPayload> {
+        let actor = gql::actor(ctx)?;
+        let id = decode_as(
+            Kind::Clarification,
+            "clarificationId",
+            &input.clarification_id,
+        )?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let item = readable(&*txn, actor, id).await?;
+        let asker = item.asker_id.is_some_and(|a| actor.is_user(a));
+        if !(actor.is_admin() || asker || actor.is_user(item.assignee_id)) {
+            return Err(AppError::forbidden(
+                "only the asker, the assignee or an admin may resolve this clarification",
+            )
+            .into());
+        }
+        let item = service::resolve(&*txn, gql::now(ctx)?, item).await?;
+        txn.commit().await?;
+        Ok(ClarificationPayload {
+            clarification: Clarification(item),
+        })
+    }
+
+    /// Reopens an answered or resolved clarification with a reason (the
+    /// asker or an admin).
+    async fn reopen_clarification(
+        &self,
+        ctx: &Context<'_>,
+        input: ReopenClarificationInput,
+    ) -> Result<ClarificationPayload> {
+        let actor = gql::actor(ctx)?;
+        let id = decode_as(
+            Kind::Clarification,
+            "clarificationId",
+            &input.clarification_id,
+        )?;
+        let txn = gql::store(ctx)?.begin_write().await?;
+        let item = readable(&*txn, actor, id).await?;
+        let asker = item.asker_id.is_some_and(|a| actor.is_user(a));
+        if !(actor.is_admin() || asker) {
+            return Err(AppError::forbidden(
+                "only the asker or an admin may reopen this clarification",
+            )
+            .into());
+        }
+        let item =
+            service::reopen(&*txn, gql::now(ctx)?, item, actor.user_id(), &input.reason).await?;
+        txn.commit().await?;
+        Ok(ClarificationPayload {
+            clarification: Clarification(item),
+        })
+    }
+}
