@@ -24,6 +24,7 @@ use crate::{
     config::Settings,
     db::Store,
     error::AppError,
+    events::bus::EventBus,
     graphql::{AppSchema, build_schema},
     metrics::Metrics,
 };
@@ -53,10 +54,10 @@ pub async fn open_store(
 }
 
 /// The router with every route and layer.
-pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>) -> Router {
+pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>, bus: EventBus) -> Router {
     let metrics = Arc::new(Metrics::new());
     let state = AppState {
-        schema: build_schema(settings, store.clone(), metrics.clone(), clock),
+        schema: build_schema(settings, store.clone(), metrics.clone(), clock, bus),
         store,
         metrics,
         admin_token: settings.admin_token.as_deref().map(Arc::from),
@@ -127,7 +128,13 @@ pub async fn start_with_clock(
     let store = open_store(settings).await?;
     let listener = TcpListener::bind(settings.listen).await?;
     let addr = listener.local_addr()?;
-    let app = router(settings, store, clock);
+    let bus = EventBus::start(
+        store.clone(),
+        settings.subscription_buffer,
+        std::time::Duration::from_millis(settings.event_poll_ms),
+    )
+    .await?;
+    let app = router(settings, store, clock, bus);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

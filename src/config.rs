@@ -116,6 +116,25 @@ pub struct Settings {
         global = true
     )]
     pub default_page_size: u32,
+    /// Events buffered for the slowest subscriber; one that falls further
+    /// behind is ended and told to resume from its cursor.
+    #[arg(
+        long,
+        env = "PORTFOLIO_SUBSCRIPTION_BUFFER",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub subscription_buffer: usize,
+    /// Milliseconds between the event dispatcher's checks of the log for
+    /// events it was not told about (a safety net under LISTEN/NOTIFY, and
+    /// how other processes' events reach this one on SQLite).
+    #[arg(
+        long,
+        env = "PORTFOLIO_EVENT_POLL_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub event_poll_ms: u64,
     /// Largest `first` a connection accepts.
     #[arg(
         long,

@@ -19,7 +19,7 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard, mpsc::UnboundedSender};
 
 use crate::{config::Settings, error::AppResult};
 
@@ -29,6 +29,10 @@ pub struct Store {
     db: DatabaseConnection,
     sqlite_writer: Option<Arc<Mutex<()>>>,
     stats: Arc<StatementCounts>,
+    /// Wakes this process's event dispatcher after a commit that wrote events.
+    waker: Arc<std::sync::OnceLock<UnboundedSender<i64>>>,
+    /// The PostgreSQL NOTIFY channel of this database and schema.
+    channel: Arc<str>,
 }
 
 /// SQL statements this process has sent, counted by the driver's metric
@@ -67,6 +71,10 @@ impl StatementCounts {
 pub struct WriteTxn {
     txn: DatabaseTransaction,
     _writer: Option<OwnedMutexGuard<()>>,
+    /// Programs this transaction wrote events for.
+    touched: std::sync::Mutex<Vec<i64>>,
+    waker: Option<UnboundedSender<i64>>,
+    channel: Arc<str>,
 }
 
 impl Store {
@@ -113,6 +121,11 @@ impl Store {
             db,
             sqlite_writer,
             stats,
+            waker: Arc::new(std::sync::OnceLock::new()),
+            channel: Arc::from(match &settings.database_schema {
+                Some(schema) => format!("portfolio_events_{schema}"),
+                None => "portfolio_events".to_owned(),
+            }),
         })
     }
 
@@ -146,7 +159,20 @@ impl Store {
         Ok(WriteTxn {
             txn,
             _writer: writer,
+            touched: std::sync::Mutex::new(Vec::new()),
+            waker: self.waker.get().cloned(),
+            channel: self.channel.clone(),
         })
+    }
+
+    /// Sets where committed events are announced (once, by the event bus).
+    pub fn set_waker(&self, waker: UnboundedSender<i64>) {
+        let _ = self.waker.set(waker);
+    }
+
+    /// The PostgreSQL NOTIFY channel for committed events.
+    pub fn channel(&self) -> &str {
+        &self.channel
     }
 
     /// SQL statements sent so far.
@@ -176,9 +202,38 @@ impl Store {
 }
 
 impl WriteTxn {
-    /// Commits; the writer lock is released afterwards.
+    /// Commits, then wakes the event dispatcher for the programs that got
+    /// events; the writer lock is released afterwards.
     pub async fn commit(self) -> AppResult<()> {
-        Ok(self.txn.commit().await?)
+        self.txn.commit().await?;
+        let touched = std::mem::take(
+            &mut *self
+                .touched
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if let Some(waker) = &self.waker {
+            for program in touched {
+                let _ = waker.send(program);
+            }
+        }
+        Ok(())
+    }
+
+    /// The PostgreSQL NOTIFY channel for committed events.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// Notes that this transaction wrote events of `program_id`.
+    pub fn touch(&self, program_id: i64) {
+        let mut touched = self
+            .touched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !touched.contains(&program_id) {
+            touched.push(program_id);
+        }
     }
 }
 

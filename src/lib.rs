@@ -18,6 +18,8 @@ pub mod db;
 pub mod dependency;
 /// The one error type and its `extensions.code`.
 pub mod error;
+/// The event log, its dispatcher, and subscriptions.
+pub mod events;
 /// Features, WSJF and the program backlog.
 pub mod feature;
 /// Schema assembly, IDs, loaders, pagination, observability.

@@ -4,6 +4,8 @@
 pub mod clarification;
 pub mod clarification_message;
 pub mod dependency;
+pub mod event;
+pub mod event_counter;
 pub mod feature;
 pub mod increment;
 pub mod iteration;

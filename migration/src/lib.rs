@@ -7,6 +7,7 @@ mod m20261128_000002_roadmap;
 mod m20261128_000003_stories;
 mod m20261128_000004_dependencies;
 mod m20261128_000005_clarifications;
+mod m20261128_000006_events;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_stories::Migration),
             Box::new(m20261128_000004_dependencies::Migration),
             Box::new(m20261128_000005_clarifications::Migration),
+            Box::new(m20261128_000006_events::Migration),
         ]
     }
 }

@@ -13,6 +13,11 @@ use crate::{
     clarification::{graphql::Clarification, service as clarifications},
     dependency::{graphql::Dependency, service as dependencies},
     error::{AppError, AppResult},
+    events::{
+        graphql::{RiskWatch, emit},
+        kind::EventKind,
+        log::NewEvent,
+    },
     feature::graphql::Feature,
     graphql::{
         self as gql,
@@ -336,6 +341,9 @@ impl StoryMutation {
             },
         )
         .await?;
+        let created =
+            NewEvent::new(EventKind::StoryCreated, (Kind::Story, story.id)).teams([team.id]);
+        emit(ctx, &txn, team.program_id, created).await?;
         txn.commit().await?;
         Ok(StoryPayload {
             story: Story(story),
@@ -372,7 +380,14 @@ impl StoryMutation {
         access::team_role(&*txn, actor, &team)
             .await?
             .require_writer("change stories")?;
+        let fields = change.field_names();
+        let watch = RiskWatch::before(&txn, program.id, vec![story.id]).await?;
         let story = service::update(&*txn, gql::now(ctx)?, program.id, story, change).await?;
+        let updated = NewEvent::new(EventKind::StoryUpdated, (Kind::Story, story.id))
+            .teams([team.id])
+            .payload(serde_json::json!({ "fields": fields }));
+        emit(ctx, &txn, program.id, updated).await?;
+        watch.after(ctx, &txn).await?;
         txn.commit().await?;
         Ok(StoryPayload {
             story: Story(story),
@@ -393,11 +408,14 @@ impl StoryMutation {
             }
         };
         let txn = gql::store(ctx)?.begin_write().await?;
-        let (_, team, _) = readable_story(&*txn, actor, story_id).await?;
+        let (_, team, program) = readable_story(&*txn, actor, story_id).await?;
         access::team_role(&*txn, actor, &team)
             .await?
             .require_owner("rank the team backlog")?;
         let story = service::rank(&*txn, gql::now(ctx)?, team.id, story_id, anchor, place).await?;
+        let ranked =
+            NewEvent::new(EventKind::StoryRanked, (Kind::Story, story.id)).teams([team.id]);
+        emit(ctx, &txn, program.id, ranked).await?;
         txn.commit().await?;
         Ok(StoryPayload {
             story: Story(story),
@@ -415,7 +433,9 @@ impl StoryMutation {
         let actor = gql::actor(ctx)?;
         let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
         let txn = gql::store(ctx)?.begin_write().await?;
-        let (story, team, _) = readable_story(&*txn, actor, story_id).await?;
+        let (story, team, program) = readable_story(&*txn, actor, story_id).await?;
+        let from = story.state.clone();
+        let watch = RiskWatch::before(&txn, program.id, vec![story.id]).await?;
         access::team_role(&*txn, actor, &team)
             .await?
             .require_writer("change a story's state")?;
@@ -426,7 +446,13 @@ impl StoryMutation {
         };
         let story =
             service::set_state(&*txn, gql::now(ctx)?, story, input.state, &blocking).await?;
-        dependencies::follow_provider(&*txn, gql::now(ctx)?, &story).await?;
+        let followed = dependencies::follow_provider(&*txn, gql::now(ctx)?, &story).await?;
+        let changed = NewEvent::new(EventKind::StoryStateChanged, (Kind::Story, story.id))
+            .teams([team.id])
+            .payload(serde_json::json!({ "from": from, "to": story.state }));
+        emit(ctx, &txn, program.id, changed).await?;
+        crate::dependency::graphql::emit_followed(ctx, &txn, &followed).await?;
+        watch.after(ctx, &txn).await?;
         txn.commit().await?;
         Ok(StoryPayload {
             story: Story(story),
@@ -442,12 +468,20 @@ impl StoryMutation {
         let actor = gql::actor(ctx)?;
         let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
         let txn = gql::store(ctx)?.begin_write().await?;
-        let (story, team, _) = readable_story(&*txn, actor, story_id).await?;
+        let (story, team, program) = readable_story(&*txn, actor, story_id).await?;
+        let from = story.state.clone();
+        let watch = RiskWatch::before(&txn, program.id, vec![story.id]).await?;
         access::team_role(&*txn, actor, &team)
             .await?
             .require_owner("accept stories")?;
         let story = service::accept(&*txn, gql::now(ctx)?, story).await?;
-        dependencies::follow_provider(&*txn, gql::now(ctx)?, &story).await?;
+        let followed = dependencies::follow_provider(&*txn, gql::now(ctx)?, &story).await?;
+        let changed = NewEvent::new(EventKind::StoryStateChanged, (Kind::Story, story.id))
+            .teams([team.id])
+            .payload(serde_json::json!({ "from": from, "to": story.state }));
+        emit(ctx, &txn, program.id, changed).await?;
+        crate::dependency::graphql::emit_followed(ctx, &txn, &followed).await?;
+        watch.after(ctx, &txn).await?;
         txn.commit().await?;
         Ok(StoryPayload {
             story: Story(story),
@@ -464,12 +498,22 @@ impl StoryMutation {
         let actor = gql::actor(ctx)?;
         let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
         let txn = gql::store(ctx)?.begin_write().await?;
-        let (story, team, _) = readable_story(&*txn, actor, story_id).await?;
+        let (story, team, program) = readable_story(&*txn, actor, story_id).await?;
+        let from = story.state.clone();
+        let watch = RiskWatch::before(&txn, program.id, vec![story.id]).await?;
         access::team_role(&*txn, actor, &team)
             .await?
             .require_owner("reject stories")?;
         let story = service::reject(&*txn, gql::now(ctx)?, story, &input.reason).await?;
-        dependencies::follow_provider(&*txn, gql::now(ctx)?, &story).await?;
+        let followed = dependencies::follow_provider(&*txn, gql::now(ctx)?, &story).await?;
+        let changed = NewEvent::new(EventKind::StoryStateChanged, (Kind::Story, story.id))
+            .teams([team.id])
+            .payload(
+                serde_json::json!({ "from": from, "to": story.state, "reason": input.reason }),
+            );
+        emit(ctx, &txn, program.id, changed).await?;
+        crate::dependency::graphql::emit_followed(ctx, &txn, &followed).await?;
+        watch.after(ctx, &txn).await?;
         txn.commit().await?;
         Ok(StoryPayload {
             story: Story(story),

@@ -140,6 +140,23 @@ pub struct StoryChange {
     pub iteration_id: Option<Option<i64>>,
 }
 
+impl StoryChange {
+    /// The GraphQL names of the fields this change sets.
+    pub fn field_names(&self) -> Vec<&'static str> {
+        [
+            ("featureId", self.feature_id.is_some()),
+            ("title", self.title.is_some()),
+            ("description", self.description.is_some()),
+            ("acceptanceCriteria", self.acceptance_criteria.is_some()),
+            ("points", self.points.is_some()),
+            ("iterationId", self.iteration_id.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(f, set)| set.then_some(f))
+        .collect()
+    }
+}
+
 /// Applies a change. A story past DRAFT keeps its points and acceptance
 /// criteria (they are part of its readiness).
 pub async fn update(

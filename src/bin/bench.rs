@@ -14,6 +14,7 @@ use portfolio::{
     clock::SystemClock,
     config::Settings,
     db::Store,
+    events::bus::EventBus,
     graphql::{
         build_schema,
         id::{Kind, encode},
@@ -178,6 +179,7 @@ async fn rank(database: &str, sizes: &[usize], moves: usize) -> Result<(), BoxEr
             store.clone(),
             Arc::new(Metrics::new()),
             Arc::new(SystemClock),
+            EventBus::start(store.clone(), 1024, std::time::Duration::from_secs(2)).await?,
         );
         let mutation =
             "mutation($input: RankStoryInput!) { rankStory(input: $input) { story { id } } }";

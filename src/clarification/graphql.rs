@@ -11,7 +11,9 @@ use super::{
 use crate::{
     auth::{Actor, access},
     backlog::graphql::{Story, readable_story},
+    db::WriteTxn,
     error::{AppError, AppResult},
+    events::{graphql::emit, kind::EventKind, log::NewEvent},
     feature::{graphql::Feature, service as features},
     graphql::{
         self as gql,
@@ -178,6 +180,37 @@ pub async fn list(
     Ok(connection(&page, rows, total, |c| c.id, Clarification))
 }
 
+/// The event of a clarification: its team (for a story), and the story or
+/// feature in the payload (the `storyId` filter reads it).
+fn event_of(kind: EventKind, item: &clarification::Model) -> NewEvent {
+    NewEvent::new(kind, (Kind::Clarification, item.id))
+        .teams(item.team_id)
+        .payload(serde_json::json!({
+            "storyId": item.story_id,
+            "featureId": item.feature_id,
+            "status": item.status,
+            "assigneeId": encode(Kind::User, item.assignee_id).0,
+        }))
+}
+
+/// Records CLARIFICATION_REASSIGNED for each moved clarification.
+pub async fn emit_reassigned(
+    ctx: &Context<'_>,
+    txn: &WriteTxn,
+    moved: &[clarification::Model],
+) -> AppResult<()> {
+    for item in moved {
+        emit(
+            ctx,
+            txn,
+            item.program_id,
+            event_of(EventKind::ClarificationReassigned, item),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Input of `askClarification`: exactly one of `storyId` and `featureId`.
 #[derive(InputObject)]
 pub struct AskClarificationInput {
@@ -281,7 +314,9 @@ impl ClarificationMutation {
                 )
             }
             _ => {
-                return Err(AppError::bad_input("give exactly one of storyId and featureId").into());
+                return Err(
+                    AppError::bad_input("give exactly one of storyId and featureId").into(),
+                );
             }
         };
         let item = service::ask(
@@ -292,6 +327,13 @@ impl ClarificationMutation {
             actor.user_id(),
             &input.question,
             input.blocking,
+        )
+        .await?;
+        emit(
+            ctx,
+            &txn,
+            program_id,
+            event_of(EventKind::ClarificationAsked, &item),
         )
         .await?;
         txn.commit().await?;
@@ -322,6 +364,13 @@ impl ClarificationMutation {
         }
         let item =
             service::answer(&*txn, gql::now(ctx)?, item, actor.user_id(), &input.answer).await?;
+        emit(
+            ctx,
+            &txn,
+            item.program_id,
+            event_of(EventKind::ClarificationAnswered, &item),
+        )
+        .await?;
         txn.commit().await?;
         Ok(ClarificationPayload {
             clarification: Clarification(item),
@@ -350,6 +399,13 @@ impl ClarificationMutation {
             .into());
         }
         let item = service::resolve(&*txn, gql::now(ctx)?, item).await?;
+        emit(
+            ctx,
+            &txn,
+            item.program_id,
+            event_of(EventKind::ClarificationResolved, &item),
+        )
+        .await?;
         txn.commit().await?;
         Ok(ClarificationPayload {
             clarification: Clarification(item),
@@ -380,6 +436,13 @@ impl ClarificationMutation {
         }
         let item =
             service::reopen(&*txn, gql::now(ctx)?, item, actor.user_id(), &input.reason).await?;
+        emit(
+            ctx,
+            &txn,
+            item.program_id,
+            event_of(EventKind::ClarificationReopened, &item),
+        )
+        .await?;
         txn.commit().await?;
         Ok(ClarificationPayload {
             clarification: Clarification(item),

@@ -12,7 +12,13 @@ use super::{
 use crate::{
     auth::{Actor, access},
     backlog::graphql::{Story, readable_story},
+    db::WriteTxn,
     error::{AppError, AppResult},
+    events::{
+        graphql::{RiskWatch, emit},
+        kind::EventKind,
+        log::NewEvent,
+    },
     graphql::{
         self as gql,
         id::{Kind, decode_as, encode},
@@ -235,6 +241,42 @@ pub struct RemoveDependencyPayload {
     pub dependency: Dependency,
 }
 
+/// The teams of a dependency's two stories.
+async fn story_teams(
+    conn: &impl sea_orm::ConnectionTrait,
+    dep: &dependency::Model,
+) -> AppResult<Vec<i64>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    Ok(entity::story::Entity::find()
+        .filter(entity::story::Column::Id.is_in([dep.dependent_story_id, dep.provider_story_id]))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|s| s.team_id)
+        .collect())
+}
+
+/// Records DEPENDENCY_RESOLVED or DEPENDENCY_REOPENED for dependencies that
+/// followed their provider story.
+pub async fn emit_followed(
+    ctx: &Context<'_>,
+    txn: &WriteTxn,
+    followed: &[dependency::Model],
+) -> AppResult<()> {
+    for dep in followed {
+        let kind = if dep.state == DependencyState::Resolved.as_str() {
+            EventKind::DependencyResolved
+        } else {
+            EventKind::DependencyReopened
+        };
+        let event = NewEvent::new(kind, (Kind::Dependency, dep.id))
+            .teams(story_teams(&**txn, dep).await?)
+            .payload(serde_json::json!({ "state": dep.state }));
+        emit(ctx, txn, dep.program_id, event).await?;
+    }
+    Ok(())
+}
+
 /// The dependency `id` if the actor may read its program.
 async fn readable_dependency(
     conn: &impl sea_orm::ConnectionTrait,
@@ -308,6 +350,7 @@ impl DependencyMutation {
             }
             Err(e) => return Err(e.into()),
         };
+        let watch = RiskWatch::before(&txn, program.id, vec![dependent.id, provider.id]).await?;
         let dep = service::request(
             &*txn,
             gql::now(ctx)?,
@@ -318,6 +361,15 @@ impl DependencyMutation {
             needed_by,
         )
         .await?;
+        let requested = NewEvent::new(EventKind::DependencyRequested, (Kind::Dependency, dep.id))
+            .teams([dependent.team_id, provider.team_id]);
+        emit(ctx, &txn, program.id, requested).await?;
+        if dep.state == DependencyState::Resolved.as_str() {
+            let resolved = NewEvent::new(EventKind::DependencyResolved, (Kind::Dependency, dep.id))
+                .teams([dependent.team_id, provider.team_id]);
+            emit(ctx, &txn, program.id, resolved).await?;
+        }
+        watch.after(ctx, &txn).await?;
         txn.commit().await?;
         Ok(DependencyPayload {
             dependency: dep.into(),
@@ -335,12 +387,24 @@ impl DependencyMutation {
         let id = decode_as(Kind::Dependency, "dependencyId", &input.dependency_id)?;
         let iteration = decode_as(Kind::Iteration, "iterationId", &input.iteration_id)?;
         let txn = gql::store(ctx)?.begin_write().await?;
-        let (dep, _) = readable_dependency(&*txn, actor, id).await?;
+        let (dep, program) = readable_dependency(&*txn, actor, id).await?;
         let (provider, team, _) = readable_story(&*txn, actor, dep.provider_story_id).await?;
         access::team_role(&*txn, actor, &team)
             .await?
             .require_owner("commit to a dependency on the team's story")?;
+        let watch = RiskWatch::before(
+            &txn,
+            program.id,
+            vec![dep.dependent_story_id, dep.provider_story_id],
+        )
+        .await?;
+        let teams = story_teams(&*txn, &dep).await?;
         let dep = service::commit(&*txn, gql::now(ctx)?, dep, provider, iteration).await?;
+        let committed = NewEvent::new(EventKind::DependencyCommitted, (Kind::Dependency, dep.id))
+            .teams(teams)
+            .payload(serde_json::json!({ "iterationId": encode(Kind::Iteration, iteration).0 }));
+        emit(ctx, &txn, program.id, committed).await?;
+        watch.after(ctx, &txn).await?;
         txn.commit().await?;
         Ok(DependencyPayload {
             dependency: dep.into(),
@@ -356,12 +420,24 @@ impl DependencyMutation {
         let actor = gql::actor(ctx)?;
         let id = decode_as(Kind::Dependency, "dependencyId", &input.dependency_id)?;
         let txn = gql::store(ctx)?.begin_write().await?;
-        let (dep, _) = readable_dependency(&*txn, actor, id).await?;
+        let (dep, program) = readable_dependency(&*txn, actor, id).await?;
         let (_, team, _) = readable_story(&*txn, actor, dep.provider_story_id).await?;
         access::team_role(&*txn, actor, &team)
             .await?
             .require_owner("decline a dependency on the team's story")?;
+        let watch = RiskWatch::before(
+            &txn,
+            program.id,
+            vec![dep.dependent_story_id, dep.provider_story_id],
+        )
+        .await?;
+        let teams = story_teams(&*txn, &dep).await?;
         let dep = service::decline(&*txn, gql::now(ctx)?, dep, &input.reason).await?;
+        let declined = NewEvent::new(EventKind::DependencyDeclined, (Kind::Dependency, dep.id))
+            .teams(teams)
+            .payload(serde_json::json!({ "reason": dep.decline_reason }));
+        emit(ctx, &txn, program.id, declined).await?;
+        watch.after(ctx, &txn).await?;
         txn.commit().await?;
         Ok(DependencyPayload {
             dependency: dep.into(),
@@ -398,7 +474,15 @@ impl DependencyMutation {
         let before = service::assessed(&*txn, &filter)
             .await
             .map_err(AppError::from)?;
+        let teams = story_teams(&*txn, &dep).await?;
         service::remove(&*txn, dep.clone()).await?;
+        let removed = NewEvent::new(EventKind::DependencyRemoved, (Kind::Dependency, dep.id))
+            .teams(teams)
+            .payload(serde_json::json!({
+                "dependentStoryId": encode(Kind::Story, dep.dependent_story_id).0,
+                "providerStoryId": encode(Kind::Story, dep.provider_story_id).0,
+            }));
+        emit(ctx, &txn, program.id, removed).await?;
         txn.commit().await?;
         let dependency = match before.into_iter().next() {
             Some(assessed) => Dependency::from(assessed),

@@ -67,6 +67,18 @@ pub enum RiskReason {
     Declined,
 }
 
+impl RiskReason {
+    /// The GraphQL name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NotCommitted => "NOT_COMMITTED",
+            Self::ProviderUnplanned => "PROVIDER_UNPLANNED",
+            Self::ProviderLate => "PROVIDER_LATE",
+            Self::Declined => "DECLINED",
+        }
+    }
+}
+
 /// What the rules look at. Iterations are compared by their start dates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RiskFacts {

@@ -15,6 +15,7 @@ use crate::{
     backlog::graphql::Story,
     clarification::graphql::Clarification,
     error::{AppError, AppResult},
+    events::{graphql::emit, kind::EventKind, log::NewEvent},
     graphql::{
         self as gql,
         id::{Kind, decode_as, encode},
@@ -380,6 +381,13 @@ impl FeatureMutation {
             },
         )
         .await?;
+        emit(
+            ctx,
+            &txn,
+            program.id,
+            NewEvent::new(EventKind::FeatureCreated, (Kind::Feature, feature.id)),
+        )
+        .await?;
         txn.commit().await?;
         Ok(FeaturePayload {
             feature: Feature(feature),
@@ -417,10 +425,14 @@ impl FeatureMutation {
                 Some(Some(decode_as(Kind::Increment, "targetIncrementId", id)?))
             }
         };
+        let fields = change.field_names();
         let txn = gql::store(ctx)?.begin_write().await?;
         let (feature, program) = service::readable(&*txn, actor, feature_id).await?;
         access::require_program_manager(actor, &program, "change features")?;
         let feature = service::update(&*txn, gql::now(ctx)?, feature, change).await?;
+        let updated = NewEvent::new(EventKind::FeatureUpdated, (Kind::Feature, feature.id))
+            .payload(serde_json::json!({ "fields": fields }));
+        emit(ctx, &txn, program.id, updated).await?;
         txn.commit().await?;
         Ok(FeaturePayload {
             feature: Feature(feature),
@@ -449,6 +461,13 @@ impl FeatureMutation {
         access::require_program_manager(actor, &program, "rank the program backlog")?;
         let feature =
             service::rank(&*txn, gql::now(ctx)?, program.id, feature_id, anchor, place).await?;
+        emit(
+            ctx,
+            &txn,
+            program.id,
+            NewEvent::new(EventKind::FeatureRanked, (Kind::Feature, feature.id)),
+        )
+        .await?;
         txn.commit().await?;
         Ok(FeaturePayload {
             feature: Feature(feature),
@@ -473,7 +492,11 @@ impl FeatureMutation {
             "change a feature's state"
         };
         access::require_program_manager(actor, &program, action)?;
+        let from = feature.state.clone();
         let feature = service::set_state(&*txn, gql::now(ctx)?, feature, input.state).await?;
+        let changed = NewEvent::new(EventKind::FeatureStateChanged, (Kind::Feature, feature.id))
+            .payload(serde_json::json!({ "from": from, "to": feature.state }));
+        emit(ctx, &txn, program.id, changed).await?;
         txn.commit().await?;
         Ok(FeaturePayload {
             feature: Feature(feature),

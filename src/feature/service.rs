@@ -114,6 +114,24 @@ pub struct FeatureChange {
     pub target_increment_id: Option<Option<i64>>,
 }
 
+impl FeatureChange {
+    /// The GraphQL names of the fields this change sets.
+    pub fn field_names(&self) -> Vec<&'static str> {
+        [
+            ("title", self.title.is_some()),
+            ("description", self.description.is_some()),
+            ("businessValue", self.business_value.is_some()),
+            ("timeCriticality", self.time_criticality.is_some()),
+            ("riskReduction", self.risk_reduction.is_some()),
+            ("jobSize", self.job_size.is_some()),
+            ("targetIncrementId", self.target_increment_id.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(f, set)| set.then_some(f))
+        .collect()
+    }
+}
+
 /// Applies a change to a feature and recomputes its WSJF score.
 pub async fn update(
     conn: &impl ConnectionTrait,

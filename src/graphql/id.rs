@@ -19,10 +19,11 @@ pub enum Kind {
     Story,
     Dependency,
     Clarification,
+    Event,
 }
 
 impl Kind {
-    const ALL: [Kind; 10] = [
+    const ALL: [Kind; 11] = [
         Kind::User,
         Kind::Program,
         Kind::Team,
@@ -33,7 +34,13 @@ impl Kind {
         Kind::Story,
         Kind::Dependency,
         Kind::Clarification,
+        Kind::Event,
     ];
+
+    /// The kind with this GraphQL type name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
 
     /// The GraphQL type name, which is also the ID's prefix.
     pub fn name(self) -> &'static str {
@@ -48,6 +55,7 @@ impl Kind {
             Kind::Story => "Story",
             Kind::Dependency => "Dependency",
             Kind::Clarification => "Clarification",
+            Kind::Event => "Event",
         }
     }
 }

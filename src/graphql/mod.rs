@@ -11,7 +11,7 @@ pub mod scalars;
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, EmptySubscription, MergedObject, Schema, SchemaBuilder,
+    Context, MergedObject, Schema, SchemaBuilder,
     dataloader::{DataLoader, Loader},
 };
 
@@ -24,6 +24,7 @@ use crate::{
     db::Store,
     dependency::graphql::DependencyMutation,
     error::{AppError, AppResult},
+    events::{bus::EventBus, graphql::Subscription},
     feature::graphql::FeatureMutation,
     increment::graphql::IncrementMutation,
     metrics::Metrics,
@@ -53,14 +54,14 @@ pub struct Mutation(
     ClarificationMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// The schema with its limits and extensions, before any runtime data.
 pub fn schema_builder(
     settings: &Settings,
     metrics: Arc<Metrics>,
-) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+) -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity)
         .extension(observe::Observe { metrics })
@@ -76,12 +77,14 @@ pub fn build_schema(
     store: Store,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    bus: EventBus,
 ) -> AppSchema {
     let loader = DataLoader::new(AppLoader::new(store.conn().clone()), tokio::spawn);
     schema_builder(settings, metrics)
         .data(store)
         .data(loader)
         .data(clock)
+        .data(bus)
         .finish()
 }
 

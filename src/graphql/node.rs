@@ -10,12 +10,16 @@ use super::{
         FeatureById, IncrementById, IterationById, ProgramById, StoryById, TeamById, UserById,
     },
 };
+use sea_orm::EntityTrait;
+
 use crate::{
     auth::{Actor, access},
     backlog::graphql::Story,
     clarification::{graphql::Clarification, service as clarifications},
     dependency::{graphql::Dependency, service as dependencies},
+    error::AppError,
     error::AppResult,
+    events::graphql::Event,
     feature::graphql::Feature,
     increment::graphql::{Increment, Iteration},
     objective::{graphql::Objective, service as objectives},
@@ -38,6 +42,7 @@ pub enum Node {
     Story(Story),
     Dependency(Dependency),
     Clarification(Clarification),
+    Event(Event),
 }
 
 /// Whether the actor may read program `program_id`.
@@ -56,70 +61,83 @@ impl NodeQuery {
     /// Any object by its global ID; null when it does not exist or the
     /// viewer may not see it. A malformed ID is BAD_USER_INPUT.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        let actor = gql::actor(ctx)?;
-        let (kind, n) = decode(&id)?;
-        let node = match kind {
-            Kind::User => match gql::load_one(ctx, UserById(n)).await? {
-                Some(u) if can_see_user(ctx, actor, u.id).await? => Some(Node::User(User(u))),
-                _ => None,
-            },
-            Kind::Program => match gql::load_one(ctx, ProgramById(n)).await? {
-                Some(p) if readable(ctx, actor, p.id).await? => Some(Node::Program(Program(p))),
-                _ => None,
-            },
-            Kind::Team => match gql::load_one(ctx, TeamById(n)).await? {
-                Some(t) if readable(ctx, actor, t.program_id).await? => Some(Node::Team(Team(t))),
-                _ => None,
-            },
-            Kind::Increment => match gql::load_one(ctx, IncrementById(n)).await? {
-                Some(i) if readable(ctx, actor, i.program_id).await? => {
-                    Some(Node::Increment(Increment(i)))
-                }
-                _ => None,
-            },
-            Kind::Iteration => match gql::load_one(ctx, IterationById(n)).await? {
-                Some(it) => match gql::load_one(ctx, IncrementById(it.increment_id)).await? {
-                    Some(i) if readable(ctx, actor, i.program_id).await? => {
-                        Some(Node::Iteration(Iteration(it)))
-                    }
-                    _ => None,
-                },
-                None => None,
-            },
-            Kind::Feature => match gql::load_one(ctx, FeatureById(n)).await? {
-                Some(f) if readable(ctx, actor, f.program_id).await? => {
-                    Some(Node::Feature(Feature(f)))
-                }
-                _ => None,
-            },
-            Kind::Story => match gql::load_one(ctx, StoryById(n)).await? {
-                Some(st) => match gql::load_one(ctx, TeamById(st.team_id)).await? {
-                    Some(t) if readable(ctx, actor, t.program_id).await? => {
-                        Some(Node::Story(Story(st)))
-                    }
-                    _ => None,
-                },
-                None => None,
-            },
-            Kind::Dependency => match dependencies::find(gql::store(ctx)?.conn(), n).await? {
-                Some(d) if readable(ctx, actor, d.program_id).await? => {
-                    Some(Node::Dependency(Dependency::from(d)))
-                }
-                _ => None,
-            },
-            Kind::Clarification => match clarifications::find(gql::store(ctx)?.conn(), n).await? {
-                Some(c) if readable(ctx, actor, c.program_id).await? => {
-                    Some(Node::Clarification(Clarification(c)))
-                }
-                _ => None,
-            },
-            Kind::Objective => match objectives::find(gql::store(ctx)?.conn(), n).await? {
-                Some((o, t)) if readable(ctx, actor, t.program_id).await? => {
-                    Some(Node::Objective(Objective(o)))
-                }
-                _ => None,
-            },
-        };
-        Ok(node)
+        load_node(ctx, &id).await
     }
+}
+
+/// The object with global ID `id`, if it exists and the viewer may see it.
+pub async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
+    let actor = gql::actor(ctx)?;
+    let (kind, n) = decode(id)?;
+    let node = match kind {
+        Kind::User => match gql::load_one(ctx, UserById(n)).await? {
+            Some(u) if can_see_user(ctx, actor, u.id).await? => Some(Node::User(User(u))),
+            _ => None,
+        },
+        Kind::Program => match gql::load_one(ctx, ProgramById(n)).await? {
+            Some(p) if readable(ctx, actor, p.id).await? => Some(Node::Program(Program(p))),
+            _ => None,
+        },
+        Kind::Team => match gql::load_one(ctx, TeamById(n)).await? {
+            Some(t) if readable(ctx, actor, t.program_id).await? => Some(Node::Team(Team(t))),
+            _ => None,
+        },
+        Kind::Increment => match gql::load_one(ctx, IncrementById(n)).await? {
+            Some(i) if readable(ctx, actor, i.program_id).await? => {
+                Some(Node::Increment(Increment(i)))
+            }
+            _ => None,
+        },
+        Kind::Iteration => match gql::load_one(ctx, IterationById(n)).await? {
+            Some(it) => match gql::load_one(ctx, IncrementById(it.increment_id)).await? {
+                Some(i) if readable(ctx, actor, i.program_id).await? => {
+                    Some(Node::Iteration(Iteration(it)))
+                }
+                _ => None,
+            },
+            None => None,
+        },
+        Kind::Feature => match gql::load_one(ctx, FeatureById(n)).await? {
+            Some(f) if readable(ctx, actor, f.program_id).await? => Some(Node::Feature(Feature(f))),
+            _ => None,
+        },
+        Kind::Story => match gql::load_one(ctx, StoryById(n)).await? {
+            Some(st) => match gql::load_one(ctx, TeamById(st.team_id)).await? {
+                Some(t) if readable(ctx, actor, t.program_id).await? => {
+                    Some(Node::Story(Story(st)))
+                }
+                _ => None,
+            },
+            None => None,
+        },
+        Kind::Dependency => match dependencies::find(gql::store(ctx)?.conn(), n).await? {
+            Some(d) if readable(ctx, actor, d.program_id).await? => {
+                Some(Node::Dependency(Dependency::from(d)))
+            }
+            _ => None,
+        },
+        Kind::Clarification => match clarifications::find(gql::store(ctx)?.conn(), n).await? {
+            Some(c) if readable(ctx, actor, c.program_id).await? => {
+                Some(Node::Clarification(Clarification(c)))
+            }
+            _ => None,
+        },
+        Kind::Event => match entity::event::Entity::find_by_id(n)
+            .one(gql::store(ctx)?.conn())
+            .await
+            .map_err(AppError::from)?
+        {
+            Some(e) if readable(ctx, actor, e.program_id).await? => {
+                Some(Node::Event(Event(std::sync::Arc::new(e))))
+            }
+            _ => None,
+        },
+        Kind::Objective => match objectives::find(gql::store(ctx)?.conn(), n).await? {
+            Some((o, t)) if readable(ctx, actor, t.program_id).await? => {
+                Some(Node::Objective(Objective(o)))
+            }
+            _ => None,
+        },
+    };
+    Ok(node)
 }

@@ -6,6 +6,7 @@ use entity::{increment, iteration};
 use super::service;
 use crate::{
     auth::access,
+    events::{graphql::emit, kind::EventKind, log::NewEvent},
     graphql::{
         self as gql,
         id::{Kind, decode_as, encode},
@@ -146,6 +147,8 @@ impl IncrementMutation {
             input.iteration_length_days,
         )
         .await?;
+        let created = NewEvent::new(EventKind::IncrementCreated, (Kind::Increment, increment.id));
+        emit(ctx, &txn, program.id, created).await?;
         txn.commit().await?;
         Ok(IncrementPayload {
             increment: Increment(increment),

@@ -8,6 +8,7 @@ use super::service;
 use crate::{
     auth::{Actor, access},
     error::{AppError, AppResult},
+    events::{graphql::emit, kind::EventKind, log::NewEvent},
     graphql::{
         self as gql,
         id::{Kind, decode_as, encode},
@@ -145,6 +146,9 @@ impl ObjectiveMutation {
             input.committed,
         )
         .await?;
+        let set = NewEvent::new(EventKind::ObjectiveSet, (Kind::Objective, objective.id))
+            .teams([team.id]);
+        emit(ctx, &txn, program.id, set).await?;
         txn.commit().await?;
         Ok(ObjectivePayload {
             objective: Objective(objective),
@@ -168,6 +172,10 @@ impl ObjectiveMutation {
             .map_err(|_| not_found())?;
         access::require_program_manager(actor, &program, "score objectives")?;
         let objective = service::score(&*txn, objective, input.actual_value).await?;
+        let scored = NewEvent::new(EventKind::ObjectiveScored, (Kind::Objective, objective.id))
+            .teams([team.id])
+            .payload(serde_json::json!({ "actualValue": objective.actual_value }));
+        emit(ctx, &txn, program.id, scored).await?;
         txn.commit().await?;
         Ok(ObjectivePayload {
             objective: Objective(objective),

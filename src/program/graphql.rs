@@ -12,6 +12,12 @@ use crate::{
     },
     dependency::{self, board::Board, graphql::Dependency, risk::DependencyState},
     error::AppError,
+    events::{
+        self,
+        graphql::{Event, emit},
+        kind::EventKind,
+        log::NewEvent,
+    },
     feature::{
         self,
         graphql::{Feature, Roadmap},
@@ -149,6 +155,21 @@ impl Program {
         Ok(clarification::graphql::list(ctx, filter, first, after).await?)
     }
 
+    /// The activity feed: the program's events, oldest first, optionally
+    /// only some kinds. The same log the subscriptions read.
+    #[graphql(complexity = "first.map_or(50, |n| n.max(0) as usize) * child_complexity + 1")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return events after this cursor (an event's `cursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(desc = "Page size: default 50, at most 100 (settings).")] first: Option<i32>,
+        #[graphql(desc = "Only events of these kinds.")] kinds: Option<Vec<EventKind>>,
+    ) -> Result<KeyedConnection<Event>> {
+        Ok(events::graphql::program_events(ctx, &self.0, after, first, kinds).await?)
+    }
+
     /// The program board of an increment: teams by iterations, with the
     /// stories and the dependencies between them. One query fetches it all.
     async fn board(&self, ctx: &Context<'_>, increment_id: ID) -> Result<Board> {
@@ -241,6 +262,13 @@ impl ProgramMutation {
         let txn = gql::store(ctx)?.begin_write().await?;
         let program =
             service::create(&*txn, gql::now(ctx)?, &input.name, &input.vision, pm).await?;
+        emit(
+            ctx,
+            &txn,
+            program.id,
+            NewEvent::new(EventKind::ProgramCreated, (Kind::Program, program.id)),
+        )
+        .await?;
         txn.commit().await?;
         Ok(ProgramPayload {
             program: Program(program),
@@ -288,9 +316,23 @@ impl ProgramMutation {
         let new_pm = change
             .product_manager_id
             .filter(|pm| *pm != program.product_manager_id);
+        let fields: Vec<&str> = [
+            ("name", change.name.is_some()),
+            ("vision", change.vision.is_some()),
+            ("productManagerId", change.product_manager_id.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(f, set)| set.then_some(f))
+        .collect();
         let program = service::update(&*txn, program, change).await?;
+        let updated = NewEvent::new(EventKind::ProgramUpdated, (Kind::Program, program.id))
+            .payload(serde_json::json!({ "fields": fields }));
+        emit(ctx, &txn, program.id, updated).await?;
         if let Some(pm) = new_pm {
-            clarification::service::reassign_program(&*txn, gql::now(ctx)?, program.id, pm).await?;
+            let moved =
+                clarification::service::reassign_program(&*txn, gql::now(ctx)?, program.id, pm)
+                    .await?;
+            clarification::graphql::emit_reassigned(ctx, &txn, &moved).await?;
         }
         txn.commit().await?;
         Ok(ProgramPayload {

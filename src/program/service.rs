@@ -25,7 +25,7 @@ pub async fn create(
     let name = text::name("name", name)?;
     let vision = text::long_text("vision", vision)?;
     user::service::require(conn, "productManagerId", product_manager_id).await?;
-    Ok(program::ActiveModel {
+    let program = program::ActiveModel {
         name: Set(name),
         vision: Set(vision),
         product_manager_id: Set(product_manager_id),
@@ -33,7 +33,9 @@ pub async fn create(
         ..Default::default()
     }
     .insert(conn)
-    .await?)
+    .await?;
+    crate::events::log::start_counter(conn, program.id).await?;
+    Ok(program)
 }
 
 /// A change to a program; `None` leaves a field as it is.

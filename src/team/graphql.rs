@@ -10,6 +10,7 @@ use crate::{
     backlog::{self, graphql::Story, lifecycle::StoryState},
     clarification,
     error::AppError,
+    events::{graphql::emit, kind::EventKind, log::NewEvent},
     graphql::pagination::KeyedConnection,
     graphql::{
         self as gql,
@@ -161,6 +162,8 @@ impl TeamMutation {
         let program = access::readable_program(&*txn, actor, program_id).await?;
         access::require_program_manager(actor, &program, "create teams")?;
         let team = service::create(&*txn, gql::now(ctx)?, &program, &input.name, po).await?;
+        let created = NewEvent::new(EventKind::TeamCreated, (Kind::Team, team.id)).teams([team.id]);
+        emit(ctx, &txn, program.id, created).await?;
         txn.commit().await?;
         Ok(TeamPayload { team: Team(team) })
     }
@@ -193,10 +196,23 @@ impl TeamMutation {
         let new_po = change
             .product_owner_id
             .filter(|po| *po != team.product_owner_id);
+        let fields: Vec<&str> = [
+            ("name", change.name.is_some()),
+            ("productOwnerId", change.product_owner_id.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(f, set)| set.then_some(f))
+        .collect();
         let team = service::update(&*txn, team, change).await?;
         if let Some(po) = new_po {
-            clarification::service::reassign_team(&*txn, gql::now(ctx)?, team.id, po).await?;
+            let moved =
+                clarification::service::reassign_team(&*txn, gql::now(ctx)?, team.id, po).await?;
+            clarification::graphql::emit_reassigned(ctx, &txn, &moved).await?;
         }
+        let updated = NewEvent::new(EventKind::TeamUpdated, (Kind::Team, team.id))
+            .teams([team.id])
+            .payload(serde_json::json!({ "fields": fields }));
+        emit(ctx, &txn, team.program_id, updated).await?;
         txn.commit().await?;
         Ok(TeamPayload { team: Team(team) })
     }
@@ -214,6 +230,10 @@ impl TeamMutation {
         let (team, program) = access::readable_team(&*txn, actor, team_id).await?;
         service::require_member_manager(actor, &program, &team)?;
         service::add_member(&*txn, gql::now(ctx)?, &team, user_id).await?;
+        let added = NewEvent::new(EventKind::TeamMemberAdded, (Kind::Team, team.id))
+            .teams([team.id])
+            .payload(serde_json::json!({ "userId": encode(Kind::User, user_id).0 }));
+        emit(ctx, &txn, program.id, added).await?;
         txn.commit().await?;
         Ok(TeamPayload { team: Team(team) })
     }
@@ -231,6 +251,10 @@ impl TeamMutation {
         let (team, program) = access::readable_team(&*txn, actor, team_id).await?;
         service::require_member_manager(actor, &program, &team)?;
         service::remove_member(&*txn, &team, user_id).await?;
+        let removed = NewEvent::new(EventKind::TeamMemberRemoved, (Kind::Team, team.id))
+            .teams([team.id])
+            .payload(serde_json::json!({ "userId": encode(Kind::User, user_id).0 }));
+        emit(ctx, &txn, program.id, removed).await?;
         txn.commit().await?;
         Ok(TeamPayload { team: Team(team) })
     }

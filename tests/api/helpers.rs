@@ -76,6 +76,27 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
+    /// Starts a second server on the same database as `self` (another process,
+    /// as far as the server can tell: its own pool, bus and dispatcher).
+    pub async fn another_process(&self, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = self.settings.clone();
+        adjust(&mut settings);
+        let clock = Arc::new(ManualClock::new(start_time()));
+        let server = app::start_with_clock(&settings, clock.clone(), std::future::pending())
+            .await
+            .expect("second test server starts");
+        let base = format!("http://{}", server.addr);
+        Self {
+            url: format!("{base}/graphql"),
+            base,
+            settings,
+            clock,
+            client: reqwest::Client::new(),
+            server: Some(server),
+            _dir: None,
+        }
+    }
+
     /// Starts a server after `adjust` changed the settings.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
         // Logs show with `RUST_LOG=... cargo test -- --nocapture`; errors by default.
@@ -395,5 +416,101 @@ impl TestApp {
             .iter()
             .map(|e| e["node"]["title"].as_str().unwrap_or_default().to_owned())
             .collect()
+    }
+}
+
+/// A graphql-transport-ws client for the tests.
+pub struct WsClient {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl WsClient {
+    /// Connects and initialises with `token` (none: anonymous).
+    pub async fn connect(app: &TestApp, token: Option<&str>) -> Self {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::{
+            Message, client::IntoClientRequest, http::HeaderValue,
+        };
+        let mut request = app.ws_url().into_client_request().expect("ws url");
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("ws connects");
+        let payload = match token {
+            Some(t) => json!({ "authorization": format!("Bearer {t}") }),
+            None => json!({}),
+        };
+        socket
+            .send(Message::text(
+                json!({ "type": "connection_init", "payload": payload }).to_string(),
+            ))
+            .await
+            .expect("init sent");
+        let ack = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("ack in time");
+        match ack {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(&t).expect("json");
+                assert_eq!(v["type"], "connection_ack", "{v}");
+            }
+            other => panic!("no ack: {other:?}"),
+        }
+        Self { socket }
+    }
+
+    /// Starts a subscription.
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let msg = json!({ "type": "subscribe", "id": id, "payload": { "query": query, "variables": variables } });
+        self.socket
+            .send(Message::text(msg.to_string()))
+            .await
+            .expect("subscribe sent");
+    }
+
+    /// The next protocol message (next, error, complete), or None after `secs`.
+    pub async fn next_within(&mut self, secs: f64) -> Option<Value> {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??;
+            match msg {
+                Ok(Message::Text(t)) => {
+                    let v: Value = serde_json::from_str(&t).expect("json");
+                    match v["type"].as_str() {
+                        Some("ping") => {
+                            let _ = self
+                                .socket
+                                .send(Message::text(json!({ "type": "pong" }).to_string()))
+                                .await;
+                        }
+                        Some("pong") => {}
+                        _ => return Some(v),
+                    }
+                }
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// The next message, which must come within 10 seconds.
+    pub async fn next(&mut self) -> Value {
+        self.next_within(10.0).await.expect("a message within 10 s")
+    }
+
+    /// Closes the connection.
+    pub async fn close(mut self) {
+        let _ = self.socket.close(None).await;
     }
 }

@@ -9,6 +9,7 @@ mod auth;
 mod backlog;
 mod clarifications;
 mod dependencies;
+mod events;
 mod programs;
 mod roadmap;
 mod server;

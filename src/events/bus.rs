@@ -1,0 +1,239 @@
+//! The per-process event dispatcher and the subscriptions' streams.
+//!
+//! The dispatcher is the only reader of new events: woken by local commits
+//! (and, on PostgreSQL, by NOTIFY from any process, and by a periodic check
+//! after a lost connection), it reads each program's events after the last
+//! one it saw from the log, in sequence order, and broadcasts them. Each
+//! subscription keeps the sequence it last delivered: it skips what it has,
+//! reads any gap back from the log, and so never misses nor doubles an
+//! event. The broadcast buffer is bounded; a subscriber that falls behind it
+//! ends with an error that says which cursor to resume from.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use entity::event;
+use futures_util::Stream;
+use sea_orm::DbBackend;
+use tokio::sync::{broadcast, mpsc};
+
+use super::log;
+use crate::{db::Store, error::AppError, graphql::pagination::cursor};
+
+/// Events read per query.
+const PAGE: u64 = 500;
+
+/// Fans committed events out to this process's subscriptions.
+#[derive(Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<Arc<event::Model>>,
+    store: Store,
+}
+
+impl EventBus {
+    /// Starts the dispatcher; `capacity` bounds the events buffered for the
+    /// slowest subscriber.
+    /// `poll` is how often the dispatcher checks the counters anyway.
+    pub async fn start(
+        store: Store,
+        capacity: usize,
+        poll: Duration,
+    ) -> Result<Self, sea_orm::DbErr> {
+        let (tx, _) = broadcast::channel(capacity.max(16));
+        let (wake_tx, wake_rx) = mpsc::unbounded_channel();
+        store.set_waker(wake_tx);
+        let last: HashMap<i64, i64> = log::heads(store.conn()).await?.into_iter().collect();
+        let dispatcher = Dispatcher {
+            store: store.clone(),
+            tx: tx.clone(),
+            last,
+            poll: poll.max(Duration::from_millis(10)),
+        };
+        tokio::spawn(dispatcher.run(wake_rx));
+        Ok(Self { tx, store })
+    }
+
+    /// A live stream of one program's events after sequence `after` (or
+    /// from now when `None`): first the stored ones, then live ones.
+    pub async fn stream(
+        &self,
+        program_id: i64,
+        after: Option<i64>,
+    ) -> Result<impl Stream<Item = Result<Arc<event::Model>, AppError>> + Send + use<>, AppError>
+    {
+        // Subscribe before reading the head, so nothing falls in between.
+        let rx = self.tx.subscribe();
+        let head = log::head(self.store.conn(), program_id).await?;
+        let state = Follow {
+            rx,
+            store: self.store.clone(),
+            program_id,
+            last: after.unwrap_or(head).max(0),
+            from_log: after.is_some_and(|a| a < head),
+            pending: Default::default(),
+            done: false,
+        };
+        Ok(futures_util::stream::unfold(state, Follow::next))
+    }
+}
+
+struct Dispatcher {
+    store: Store,
+    tx: broadcast::Sender<Arc<event::Model>>,
+    last: HashMap<i64, i64>,
+    poll: Duration,
+}
+
+impl Dispatcher {
+    async fn run(mut self, mut wake: mpsc::UnboundedReceiver<i64>) {
+        let mut tick = tokio::time::interval(self.poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut listener = None;
+        if self.store.conn().get_database_backend() == DbBackend::Postgres {
+            listener = self.listen().await;
+        }
+        loop {
+            tokio::select! {
+                woken = wake.recv() => match woken {
+                    Some(program) => self.catch_up(program).await,
+                    None => return,
+                },
+                note = async {
+                    match listener.as_mut() {
+                        Some(l) => l.try_recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => match note {
+                    Ok(Some(n)) => match n.payload().parse() {
+                        Ok(program) => self.catch_up(program).await,
+                        Err(_) => self.catch_up_all().await,
+                    },
+                    // The connection dropped and reconnects on the next call:
+                    // catch up on whatever was committed meanwhile.
+                    Ok(None) => self.catch_up_all().await,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "event listener failed; reconnecting");
+                        listener = None;
+                    }
+                },
+                _ = tick.tick() => {
+                    if listener.is_none() && self.store.conn().get_database_backend() == DbBackend::Postgres {
+                        listener = self.listen().await;
+                    }
+                    self.catch_up_all().await;
+                }
+            }
+        }
+    }
+
+    async fn listen(&self) -> Option<sea_orm::sqlx::postgres::PgListener> {
+        let pool = self.store.conn().get_postgres_connection_pool();
+        let connect = async {
+            let mut l = sea_orm::sqlx::postgres::PgListener::connect_with(pool).await?;
+            l.listen(self.store.channel()).await?;
+            Ok::<_, sea_orm::sqlx::Error>(l)
+        };
+        match connect.await {
+            Ok(l) => Some(l),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot LISTEN for events yet; will retry");
+                None
+            }
+        }
+    }
+
+    async fn catch_up_all(&mut self) {
+        match log::heads(self.store.conn()).await {
+            Ok(heads) => {
+                for (program, head) in heads {
+                    if head > self.last.get(&program).copied().unwrap_or(0) {
+                        self.catch_up(program).await;
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot read event counters"),
+        }
+    }
+
+    async fn catch_up(&mut self, program: i64) {
+        loop {
+            let after = self.last.get(&program).copied().unwrap_or(0);
+            let rows = match log::read(self.store.conn(), program, after, None, PAGE).await {
+                Ok(rows) => rows,
+                Err(err) => {
+                    tracing::warn!(error = %err, program, "cannot read events");
+                    return;
+                }
+            };
+            let full = rows.len() as u64 == PAGE;
+            for row in rows {
+                self.last.insert(program, row.sequence);
+                // No receiver is fine: nobody is listening right now.
+                let _ = self.tx.send(Arc::new(row));
+            }
+            if !full {
+                return;
+            }
+        }
+    }
+}
+
+/// One subscription's position in its program's log.
+struct Follow {
+    rx: broadcast::Receiver<Arc<event::Model>>,
+    store: Store,
+    program_id: i64,
+    /// The last sequence delivered (or queued).
+    last: i64,
+    /// Whether stored events must be read first (a resume, or a gap).
+    from_log: bool,
+    pending: std::collections::VecDeque<Arc<event::Model>>,
+    done: bool,
+}
+
+impl Follow {
+    async fn next(mut self) -> Option<(Result<Arc<event::Model>, AppError>, Self)> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some((Ok(e), self));
+            }
+            if self.done {
+                return None;
+            }
+            if self.from_log {
+                match log::read(self.store.conn(), self.program_id, self.last, None, PAGE).await {
+                    Ok(rows) => {
+                        self.from_log = rows.len() as u64 == PAGE;
+                        for row in rows {
+                            self.last = row.sequence;
+                            self.pending.push_back(Arc::new(row));
+                        }
+                        continue;
+                    }
+                    Err(err) => return Some((Err(err.into()), self.end())),
+                }
+            }
+            match self.rx.recv().await {
+                Ok(e) if e.program_id != self.program_id || e.sequence <= self.last => {}
+                Ok(e) if e.sequence == self.last + 1 => {
+                    self.last = e.sequence;
+                    self.pending.push_back(e);
+                }
+                // A gap (events published out of order): read it back from the log.
+                Ok(_) => self.from_log = true,
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let message = format!(
+                        "this subscription fell behind and was ended; subscribe again with after: \"{}\" to resume",
+                        cursor(self.last)
+                    );
+                    return Some((Err(AppError::conflict(message)), self.end()));
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    fn end(mut self) -> Self {
+        self.done = true;
+        self
+    }
+}

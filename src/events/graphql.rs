@@ -1,0 +1,429 @@
+//! The `Event` type, `Program.events` (the activity feed) and the
+//! subscriptions.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Json, Object, Result, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
+use entity::{event, program};
+use futures_util::{Stream, StreamExt};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::{bus::EventBus, kind::EventKind, log::teams_of};
+use crate::{
+    auth::access,
+    backlog::graphql::Story,
+    clarification::{graphql::Clarification, service as clarifications},
+    dependency::graphql::Dependency,
+    error::{AppError, AppResult},
+    graphql::{
+        self as gql,
+        id::{Kind, decode_as, encode},
+        loaders::{AssessedDependency, ProgramById, StoryById, TeamById, UserById},
+        node::{Node, load_node},
+        pagination::{KeyedConnection, Page, connection, cursor},
+    },
+    program::graphql::Program,
+    team::graphql::Team,
+    user::graphql::User,
+};
+
+/// Wraps the stored row; see the `#[Object]` impl for the API.
+#[derive(Clone)]
+pub struct Event(pub Arc<event::Model>);
+
+/// Something that happened in a program, in the program's log.
+#[Object]
+impl Event {
+    /// Opaque global ID; `node(id:)` resolves it.
+    pub async fn id(&self) -> ID {
+        encode(Kind::Event, self.0.id)
+    }
+
+    /// Position in the program's log: gap-free, increasing, in commit order.
+    async fn sequence(&self) -> i64 {
+        self.0.sequence
+    }
+
+    /// Resume after this event with `programEvents(after: cursor)` or
+    /// `Program.events(after: cursor)`.
+    async fn cursor(&self) -> String {
+        cursor(self.0.sequence)
+    }
+
+    /// What happened.
+    async fn kind(&self) -> Result<EventKind> {
+        Ok(EventKind::parse(&self.0.kind)?)
+    }
+
+    /// When.
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+
+    /// Who did it; null for the built-in admin.
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        match self.0.actor_id {
+            Some(id) => Ok(gql::load_one(ctx, UserById(id)).await?.map(User)),
+            None => Ok(None),
+        }
+    }
+
+    /// The type of what it is about (Story, Dependency, ...).
+    async fn subject_type(&self) -> &str {
+        &self.0.subject_type
+    }
+
+    /// The global ID of what it is about.
+    async fn subject_id(&self) -> ID {
+        subject_id(&self.0)
+    }
+
+    /// What it is about, as it is now; null once deleted.
+    async fn subject(&self, ctx: &Context<'_>) -> Result<Option<Node>> {
+        load_node(ctx, &subject_id(&self.0)).await
+    }
+
+    /// The teams involved.
+    async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
+        let mut teams = Vec::new();
+        for id in teams_of(&self.0) {
+            if let Some(t) = gql::load_one(ctx, TeamById(id)).await? {
+                teams.push(Team(t));
+            }
+        }
+        Ok(teams)
+    }
+
+    /// What changed.
+    async fn payload(&self) -> Json<serde_json::Value> {
+        Json(serde_json::from_str(&self.0.payload).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// The program.
+    async fn program(&self, ctx: &Context<'_>) -> Result<Program> {
+        Ok(Program(
+            gql::load_required(ctx, ProgramById(self.0.program_id)).await?,
+        ))
+    }
+}
+
+fn subject_id(row: &event::Model) -> ID {
+    let kind = Kind::from_name(&row.subject_type).unwrap_or(Kind::Program);
+    encode(kind, row.subject_id)
+}
+
+/// `Program.events`: the activity feed, oldest first.
+pub async fn program_events(
+    ctx: &Context<'_>,
+    program: &program::Model,
+    after: Option<String>,
+    first: Option<i32>,
+    kinds: Option<Vec<EventKind>>,
+) -> AppResult<KeyedConnection<Event>> {
+    let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
+    let conn = gql::store(ctx)?.conn();
+    let mut query = event::Entity::find().filter(event::Column::ProgramId.eq(program.id));
+    if let Some(kinds) = &kinds {
+        query = query.filter(event::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
+    }
+    let total = query.clone().count(conn).await?;
+    if let Some(after) = page.after {
+        query = query.filter(event::Column::Sequence.gt(after));
+    }
+    let rows = query
+        .order_by_asc(event::Column::Sequence)
+        .limit(page.fetch())
+        .all(conn)
+        .await?;
+    Ok(connection(
+        &page,
+        rows,
+        total,
+        |e| e.sequence,
+        |e| Event(Arc::new(e)),
+    ))
+}
+
+/// A program event with what it is about.
+#[derive(SimpleObject)]
+pub struct ProgramEventUpdate {
+    /// The event (`sequence`, `cursor`, `kind`, `at`, `actor`, `subject`).
+    pub event: Event,
+}
+
+/// A dependency changed.
+pub struct DependencyUpdate(Event);
+
+/// A dependency event and the dependency as it now is.
+#[Object]
+impl DependencyUpdate {
+    /// The event.
+    async fn event(&self) -> &Event {
+        &self.0
+    }
+
+    /// The dependency as it now is; null once removed.
+    async fn dependency(&self, ctx: &Context<'_>) -> Result<Option<Dependency>> {
+        Ok(gql::load_one(ctx, AssessedDependency(self.0.0.subject_id))
+            .await?
+            .map(Dependency::from))
+    }
+}
+
+/// A clarification changed.
+pub struct ClarificationUpdate(Event);
+
+/// A clarification event and the clarification as it now is.
+#[Object]
+impl ClarificationUpdate {
+    /// The event.
+    async fn event(&self) -> &Event {
+        &self.0
+    }
+
+    /// The clarification as it now is.
+    async fn clarification(&self, ctx: &Context<'_>) -> Result<Option<Clarification>> {
+        Ok(
+            clarifications::find(gql::store(ctx)?.conn(), self.0.0.subject_id)
+                .await?
+                .map(Clarification),
+        )
+    }
+}
+
+/// A story of a backlog changed.
+pub struct BacklogUpdate(Event);
+
+/// A story event and the story as it now is.
+#[Object]
+impl BacklogUpdate {
+    /// The event.
+    async fn event(&self) -> &Event {
+        &self.0
+    }
+
+    /// The story as it now is.
+    async fn story(&self, ctx: &Context<'_>) -> Result<Option<Story>> {
+        Ok(gql::load_one(ctx, StoryById(self.0.0.subject_id))
+            .await?
+            .map(Story))
+    }
+}
+
+fn bus<'a>(ctx: &Context<'a>) -> AppResult<&'a EventBus> {
+    ctx.data::<EventBus>()
+        .map_err(|_| AppError::Internal("schema data EventBus is missing".into()))
+}
+
+/// The events of a program the viewer is part of, after `after`, filtered.
+async fn follow<F>(
+    ctx: &Context<'_>,
+    program_id: &ID,
+    after: Option<String>,
+    keep: F,
+) -> AppResult<impl Stream<Item = Result<Event, AppError>> + use<F>>
+where
+    F: Fn(&event::Model) -> bool + Send + Sync + 'static,
+{
+    let actor = gql::actor(ctx)?;
+    let program = decode_as(Kind::Program, "programId", program_id)?;
+    access::readable_program(gql::store(ctx)?.conn(), actor, program).await?;
+    let after = match after {
+        Some(c) => Some(
+            Page::new(gql::page_limits(ctx)?, None, Some(&c))?
+                .after
+                .unwrap_or(0),
+        ),
+        None => None,
+    };
+    let stream = bus(ctx)?.stream(program, after).await?;
+    Ok(stream.filter_map(move |item| {
+        let out = match item {
+            Ok(e) if keep(&e) => Some(Ok(Event(e))),
+            Ok(_) => None,
+            Err(err) => Some(Err(err)),
+        };
+        std::future::ready(out)
+    }))
+}
+
+fn kind_of(row: &event::Model) -> Option<EventKind> {
+    EventKind::parse(&row.kind).ok()
+}
+
+fn has_team(row: &event::Model, team: Option<i64>) -> bool {
+    team.is_none_or(|t| teams_of(row).contains(&t))
+}
+
+#[derive(Default)]
+pub struct Subscription;
+
+/// Live updates over the websocket (`/graphql/ws`). A subscription needs a
+/// token (in `connection_init`) and a program the viewer is part of.
+#[Subscription]
+impl Subscription {
+    /// Every event of a program, optionally only some kinds. With `after`
+    /// (a cursor) it first sends every event after it from the log, then
+    /// live ones: no gap, no duplicate. A subscriber that falls too far
+    /// behind is ended with an error naming the cursor to resume from.
+    async fn program_events(
+        &self,
+        ctx: &Context<'_>,
+        program_id: ID,
+        after: Option<String>,
+        kinds: Option<Vec<EventKind>>,
+    ) -> Result<impl Stream<Item = Result<ProgramEventUpdate>> + use<>> {
+        let keep = move |e: &event::Model| {
+            kinds
+                .as_ref()
+                .is_none_or(|ks| kind_of(e).is_some_and(|k| ks.contains(&k)))
+        };
+        let stream = follow(ctx, &program_id, after, keep).await?;
+        Ok(stream.map(|r| {
+            r.map(|event| ProgramEventUpdate { event })
+                .map_err(Into::into)
+        }))
+    }
+
+    /// Dependency events of a program; with `teamId`, those where the team
+    /// is on either side.
+    async fn dependency_updates(
+        &self,
+        ctx: &Context<'_>,
+        program_id: ID,
+        team_id: Option<ID>,
+    ) -> Result<impl Stream<Item = Result<DependencyUpdate>> + use<>> {
+        let team = team_id
+            .as_ref()
+            .map(|t| decode_as(Kind::Team, "teamId", t))
+            .transpose()?;
+        let keep = move |e: &event::Model| {
+            kind_of(e).is_some_and(EventKind::is_dependency) && has_team(e, team)
+        };
+        let stream = follow(ctx, &program_id, None, keep).await?;
+        Ok(stream.map(|r| r.map(DependencyUpdate).map_err(Into::into)))
+    }
+
+    /// Clarification events of a program; optionally only a team's, or one story's.
+    async fn clarification_updates(
+        &self,
+        ctx: &Context<'_>,
+        program_id: ID,
+        team_id: Option<ID>,
+        story_id: Option<ID>,
+    ) -> Result<impl Stream<Item = Result<ClarificationUpdate>> + use<>> {
+        let team = team_id
+            .as_ref()
+            .map(|t| decode_as(Kind::Team, "teamId", t))
+            .transpose()?;
+        let story = story_id
+            .as_ref()
+            .map(|s| decode_as(Kind::Story, "storyId", s))
+            .transpose()?;
+        let keep = move |e: &event::Model| {
+            kind_of(e).is_some_and(EventKind::is_clarification)
+                && has_team(e, team)
+                && story.is_none_or(|s| {
+                    serde_json::from_str::<serde_json::Value>(&e.payload)
+                        .ok()
+                        .and_then(|p| p.get("storyId").and_then(|v| v.as_i64()))
+                        == Some(s)
+                })
+        };
+        let stream = follow(ctx, &program_id, None, keep).await?;
+        Ok(stream.map(|r| r.map(ClarificationUpdate).map_err(Into::into)))
+    }
+
+    /// Story events of a team backlog: created, changed, ranked, state.
+    async fn backlog_updates(
+        &self,
+        ctx: &Context<'_>,
+        team_id: ID,
+    ) -> Result<impl Stream<Item = Result<BacklogUpdate>> + use<>> {
+        let actor = gql::actor(ctx)?;
+        let team = decode_as(Kind::Team, "teamId", &team_id)?;
+        let (_, program) = access::readable_team(gql::store(ctx)?.conn(), actor, team).await?;
+        let keep = move |e: &event::Model| {
+            kind_of(e).is_some_and(EventKind::is_story) && has_team(e, Some(team))
+        };
+        let stream = follow(ctx, &encode(Kind::Program, program.id), None, keep).await?;
+        Ok(stream.map(|r| r.map(BacklogUpdate).map_err(Into::into)))
+    }
+}
+
+/// Records an event of `program_id` in the mutation's transaction, by the
+/// request's actor at the app clock's time.
+pub async fn emit(
+    ctx: &Context<'_>,
+    txn: &crate::db::WriteTxn,
+    program_id: i64,
+    event: super::log::NewEvent,
+) -> AppResult<()> {
+    let actor = gql::actor(ctx)?.user_id();
+    super::log::record(txn, gql::now(ctx)?, program_id, actor, event).await?;
+    Ok(())
+}
+
+/// Watches the risk of the dependencies touching some stories across a
+/// change, to record DEPENDENCY_AT_RISK and DEPENDENCY_NO_LONGER_AT_RISK.
+pub struct RiskWatch {
+    program_id: i64,
+    stories: Vec<i64>,
+    before: std::collections::HashMap<i64, bool>,
+}
+
+impl RiskWatch {
+    /// Notes the risk of the dependencies touching `stories` now.
+    pub async fn before(
+        txn: &crate::db::WriteTxn,
+        program_id: i64,
+        stories: Vec<i64>,
+    ) -> AppResult<Self> {
+        let before = Self::snapshot(txn, program_id, &stories)
+            .await?
+            .into_iter()
+            .map(|a| (a.row.id, a.at_risk()))
+            .collect();
+        Ok(Self {
+            program_id,
+            stories,
+            before,
+        })
+    }
+
+    async fn snapshot(
+        txn: &crate::db::WriteTxn,
+        program_id: i64,
+        stories: &[i64],
+    ) -> AppResult<Vec<crate::dependency::service::Assessed>> {
+        let filter = crate::dependency::service::Filter {
+            program: Some(program_id),
+            touching: Some(stories.to_vec()),
+            ..Default::default()
+        };
+        Ok(crate::dependency::service::assessed(&**txn, &filter).await?)
+    }
+
+    /// Records an event for every dependency whose risk changed (a new one
+    /// counts as "not at risk" before).
+    pub async fn after(self, ctx: &Context<'_>, txn: &crate::db::WriteTxn) -> AppResult<()> {
+        for a in Self::snapshot(txn, self.program_id, &self.stories).await? {
+            let was = self.before.get(&a.row.id).copied().unwrap_or(false);
+            if was == a.at_risk() {
+                continue;
+            }
+            let kind = if a.at_risk() {
+                EventKind::DependencyAtRisk
+            } else {
+                EventKind::DependencyNoLongerAtRisk
+            };
+            let reasons: Vec<&str> = a.reasons.iter().map(|r| r.name()).collect();
+            let event = super::log::NewEvent::new(kind, (Kind::Dependency, a.row.id))
+                .teams([a.dependent_team, a.provider_team])
+                .payload(serde_json::json!({ "riskReasons": reasons }));
+            emit(ctx, txn, self.program_id, event).await?;
+        }
+        Ok(())
+    }
+}

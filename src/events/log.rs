@@ -1,0 +1,178 @@
+//! Writing events in the mutation's transaction and reading them back.
+
+use chrono::{DateTime, Utc};
+use entity::{event, event_counter};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
+    sea_query::{Expr, ExprTrait, Query},
+};
+use serde_json::Value;
+
+use super::kind::EventKind;
+use crate::{
+    db::WriteTxn,
+    error::{AppError, AppResult},
+    graphql::id::Kind,
+};
+
+/// An event about to be recorded.
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub subject: (Kind, i64),
+    pub teams: Vec<i64>,
+    pub payload: Value,
+}
+
+impl NewEvent {
+    pub fn new(kind: EventKind, subject: (Kind, i64)) -> Self {
+        Self {
+            kind,
+            subject,
+            teams: Vec::new(),
+            payload: Value::Object(Default::default()),
+        }
+    }
+
+    /// The teams involved.
+    pub fn teams(mut self, teams: impl IntoIterator<Item = i64>) -> Self {
+        for t in teams {
+            if !self.teams.contains(&t) {
+                self.teams.push(t);
+            }
+        }
+        self
+    }
+
+    /// What changed.
+    pub fn payload(mut self, payload: Value) -> Self {
+        self.payload = payload;
+        self
+    }
+}
+
+/// Creates the sequence counter of a new program.
+pub async fn start_counter(conn: &impl ConnectionTrait, program_id: i64) -> AppResult<()> {
+    event_counter::ActiveModel {
+        program_id: Set(program_id),
+        last_sequence: Set(0),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records an event in the transaction: takes the program's next sequence
+/// number (the counter row stays locked until commit, so numbers follow
+/// commit order and a rollback leaves no gap) and, on PostgreSQL, notifies
+/// every listening process at commit.
+pub async fn record(
+    txn: &WriteTxn,
+    now: DateTime<Utc>,
+    program_id: i64,
+    actor: Option<i64>,
+    new: NewEvent,
+) -> AppResult<event::Model> {
+    let conn = &**txn;
+    let bump = Query::update()
+        .table(event_counter::Entity)
+        .value(
+            event_counter::Column::LastSequence,
+            Expr::col(event_counter::Column::LastSequence).add(1),
+        )
+        .and_where(event_counter::Column::ProgramId.eq(program_id))
+        .returning_col(event_counter::Column::LastSequence)
+        .to_owned();
+    let sequence: i64 = conn
+        .query_one(&bump)
+        .await?
+        .ok_or_else(|| {
+            AppError::Internal(format!("program {program_id} has no event counter").into())
+        })?
+        .try_get("", "last_sequence")?;
+    let teams = if new.teams.is_empty() {
+        ",".to_owned()
+    } else {
+        format!(
+            ",{},",
+            new.teams
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+    };
+    let row = event::ActiveModel {
+        program_id: Set(program_id),
+        sequence: Set(sequence),
+        kind: Set(new.kind.as_str().to_owned()),
+        subject_type: Set(new.subject.0.name().to_owned()),
+        subject_id: Set(new.subject.1),
+        team_ids: Set(teams),
+        actor_id: Set(actor),
+        at: Set(now),
+        payload: Set(new.payload.to_string()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [txn.channel().into(), program_id.to_string().into()],
+        ))
+        .await?;
+    }
+    txn.touch(program_id);
+    Ok(row)
+}
+
+/// Events of a program with sequence in (after, until], oldest first, at most `limit`.
+pub async fn read(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+    after: i64,
+    until: Option<i64>,
+    limit: u64,
+) -> Result<Vec<event::Model>, sea_orm::DbErr> {
+    let mut query = event::Entity::find()
+        .filter(event::Column::ProgramId.eq(program_id))
+        .filter(event::Column::Sequence.gt(after));
+    if let Some(until) = until {
+        query = query.filter(event::Column::Sequence.lte(until));
+    }
+    query
+        .order_by_asc(event::Column::Sequence)
+        .limit(limit)
+        .all(conn)
+        .await
+}
+
+/// The last committed sequence number of every program.
+pub async fn heads(conn: &impl ConnectionTrait) -> Result<Vec<(i64, i64)>, sea_orm::DbErr> {
+    Ok(event_counter::Entity::find()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|c| (c.program_id, c.last_sequence))
+        .collect())
+}
+
+/// The last committed sequence number of one program (0 when none).
+pub async fn head(conn: &impl ConnectionTrait, program_id: i64) -> Result<i64, sea_orm::DbErr> {
+    Ok(event_counter::Entity::find_by_id(program_id)
+        .one(conn)
+        .await?
+        .map_or(0, |c| c.last_sequence))
+}
+
+/// The teams of an event, from their stored form.
+pub fn teams_of(row: &event::Model) -> Vec<i64> {
+    row.team_ids
+        .split(',')
+        .filter_map(|t| t.parse().ok())
+        .collect()
+}

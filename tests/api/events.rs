@@ -1,0 +1,320 @@
+//! The event log and live subscriptions over a real websocket
+//! (graphql-transport-ws): delivery, resume without gap or duplicate,
+//! visibility, and two server processes on one database.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN, TestApp, World, WsClient, str_at};
+
+const COMMIT: &str = "mutation($input: CommitDependencyInput!) { commitDependency(input: $input) { dependency { id } } }";
+const REQUEST: &str = "mutation($input: RequestDependencyInput!) { requestDependency(input: $input) { dependency { id } } }";
+const DEPENDENCY_UPDATES: &str = "subscription($p: ID!, $t: ID) { dependencyUpdates(programId: $p, teamId: $t) {
+    event { sequence cursor kind at actor { name } } dependency { id state provider { iteration { number } } } } }";
+const PROGRAM_EVENTS: &str = "subscription($p: ID!, $after: String, $kinds: [EventKind!]) { programEvents(programId: $p, after: $after, kinds: $kinds) {
+    event { sequence cursor kind subjectType } } }";
+
+async fn first_iteration(app: &TestApp, program: &str) -> String {
+    let pi = app.create_increment(program, "PI 1", "2026-01-05").await;
+    let data = app
+        .data(
+            ADMIN,
+            "query($id: ID!) { node(id: $id) { ... on Increment { iterations { id } } } }",
+            json!({ "id": pi }),
+        )
+        .await;
+    str_at(&data, "/node/iterations/0/id")
+}
+
+/// Makes dependency events for team A until the subscription shows one:
+/// graphql-transport-ws does not acknowledge a subscription, so this is how
+/// a test knows it is live. Returns the probe's messages.
+async fn until_live(app: &TestApp, w: &World, ws: &mut WsClient) -> Value {
+    let dependent = app.create_story(&w.team_a, "Probe needs", json!({})).await;
+    for i in 0..50 {
+        let provider = app
+            .create_story(&w.team_b, &format!("Probe gives {i}"), json!({}))
+            .await;
+        app.data(
+            ADMIN,
+            REQUEST,
+            json!({ "input": { "dependentStoryId": dependent, "providerStoryId": provider } }),
+        )
+        .await;
+        if let Some(msg) = ws.next_within(0.5).await {
+            return msg;
+        }
+    }
+    panic!("the subscription never became live");
+}
+
+#[tokio::test]
+async fn a_dependent_team_subscriber_sees_the_provider_commit() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let iteration = first_iteration(&app, &w.program).await;
+    let a = app.create_story(&w.team_a, "A", json!({})).await;
+    let b = app.create_story(&w.team_b, "B", json!({})).await;
+    let dep = str_at(
+        &app.data(
+            &w.member_a.token,
+            REQUEST,
+            json!({ "input": { "dependentStoryId": a, "providerStoryId": b } }),
+        )
+        .await,
+        "/requestDependency/dependency/id",
+    );
+    let mut ws = WsClient::connect(&app, Some(&w.member_a.token)).await;
+    ws.subscribe(
+        "1",
+        DEPENDENCY_UPDATES,
+        json!({ "p": w.program, "t": w.team_a }),
+    )
+    .await;
+    until_live(&app, &w, &mut ws).await;
+    // Drain the probe's own events (request, maybe at-risk) before the commit.
+    while ws.next_within(0.3).await.is_some() {}
+    app.data(
+        &w.po_b.token,
+        COMMIT,
+        json!({ "input": { "dependencyId": dep, "iterationId": iteration } }),
+    )
+    .await;
+    let msg = ws.next().await;
+    assert_eq!(msg["type"], "next", "{msg}");
+    let update = &msg["payload"]["data"]["dependencyUpdates"];
+    assert_eq!(update["event"]["kind"], "DEPENDENCY_COMMITTED");
+    assert_eq!(update["event"]["actor"]["name"], "Otto Owner");
+    assert!(update["event"]["sequence"].as_i64().unwrap() > 0);
+    assert_eq!(
+        update["dependency"],
+        json!({ "id": dep, "state": "COMMITTED", "provider": { "iteration": { "number": 1 } } })
+    );
+    ws.close().await;
+}
+
+fn sequences(messages: &[Value]) -> Vec<i64> {
+    messages
+        .iter()
+        .map(|m| {
+            m["payload"]["data"]["programEvents"]["event"]["sequence"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_client_resumes_from_its_cursor_without_gap_or_duplicate() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    // The log so far: program, teams, member (World) -> read the feed.
+    let feed = app
+        .data(&w.pm.token, "query($id: ID!) { program(id: $id) { events { totalCount edges { cursor node { sequence kind } } } } }", json!({ "id": w.program }))
+        .await;
+    let edges = feed["program"]["events"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let seqs: Vec<i64> = edges
+        .iter()
+        .map(|e| e["node"]["sequence"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "gap-free from 1"
+    );
+    assert_eq!(edges[0]["node"]["kind"], "PROGRAM_CREATED");
+    let first_cursor = str_at(&edges[0], "/cursor");
+    // Subscribe after the first event: the rest of the log arrives first.
+    let mut ws = WsClient::connect(&app, Some(&w.pm.token)).await;
+    ws.subscribe(
+        "1",
+        PROGRAM_EVENTS,
+        json!({ "p": w.program, "after": first_cursor }),
+    )
+    .await;
+    let mut got = Vec::new();
+    for _ in 1..seqs.len() {
+        got.push(ws.next().await);
+    }
+    assert_eq!(sequences(&got), seqs[1..].to_vec());
+    // A live one.
+    app.create_story(&w.team_a, "Live 1", json!({})).await;
+    got.push(ws.next().await);
+    let last = got.last().unwrap()["payload"]["data"]["programEvents"]["event"].clone();
+    assert_eq!(last["kind"], "STORY_CREATED");
+    let cursor = last["cursor"].as_str().unwrap().to_owned();
+    ws.close().await;
+    // While disconnected, things happen.
+    for i in 0..5 {
+        app.create_story(&w.team_b, &format!("Missed {i}"), json!({}))
+            .await;
+    }
+    let mut ws = WsClient::connect(&app, Some(&w.pm.token)).await;
+    ws.subscribe(
+        "2",
+        PROGRAM_EVENTS,
+        json!({ "p": w.program, "after": cursor }),
+    )
+    .await;
+    let mut resumed = Vec::new();
+    for _ in 0..5 {
+        resumed.push(ws.next().await);
+    }
+    // ... and live ones after the seam.
+    app.create_story(&w.team_a, "Live 2", json!({})).await;
+    resumed.push(ws.next().await);
+    let after_seam = sequences(&resumed);
+    let start = last["sequence"].as_i64().unwrap() + 1;
+    assert_eq!(
+        after_seam,
+        (start..start + 6).collect::<Vec<_>>(),
+        "each missed event once, in order"
+    );
+    assert!(
+        ws.next_within(0.5).await.is_none(),
+        "no duplicate at the seam"
+    );
+    // Kinds filter.
+    ws.subscribe(
+        "3",
+        PROGRAM_EVENTS,
+        json!({ "p": w.program, "after": cursor, "kinds": ["STORY_CREATED"] }),
+    )
+    .await;
+    let filtered = ws.next().await;
+    assert_eq!(filtered["id"], "3");
+    assert_eq!(
+        filtered["payload"]["data"]["programEvents"]["event"]["kind"],
+        "STORY_CREATED"
+    );
+    ws.close().await;
+}
+
+/// The error code of the next refusal, past any "complete" message.
+async fn refusal(ws: &mut WsClient) -> Value {
+    loop {
+        let msg = ws.next().await;
+        match msg["type"].as_str() {
+            Some("complete") => continue,
+            Some("error") => return msg["payload"][0]["extensions"]["code"].clone(),
+            _ => return msg["payload"]["errors"][0]["extensions"]["code"].clone(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn outsiders_and_anonymous_clients_get_nothing() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let mut ws = WsClient::connect(&app, Some(&w.outsider.token)).await;
+    ws.subscribe(
+        "1",
+        PROGRAM_EVENTS,
+        json!({ "p": w.program, "after": null }),
+    )
+    .await;
+    assert_eq!(refusal(&mut ws).await, "NOT_FOUND");
+    ws.subscribe(
+        "2",
+        DEPENDENCY_UPDATES,
+        json!({ "p": w.program, "t": null }),
+    )
+    .await;
+    assert_eq!(refusal(&mut ws).await, "NOT_FOUND");
+    ws.subscribe(
+        "3",
+        "subscription($t: ID!) { backlogUpdates(teamId: $t) { event { kind } } }",
+        json!({ "t": w.team_a }),
+    )
+    .await;
+    assert_eq!(refusal(&mut ws).await, "NOT_FOUND");
+    // Events of the program never reach it.
+    app.create_story(&w.team_a, "Secret", json!({})).await;
+    while let Some(m) = ws.next_within(0.5).await {
+        assert_ne!(m["type"], "next", "leaked: {m}");
+    }
+    ws.close().await;
+    let mut anon = WsClient::connect(&app, None).await;
+    anon.subscribe("1", PROGRAM_EVENTS, json!({ "p": w.program }))
+        .await;
+    assert_eq!(refusal(&mut anon).await, "UNAUTHENTICATED");
+    anon.close().await;
+}
+
+#[tokio::test]
+async fn a_mutation_on_one_process_reaches_a_subscriber_on_another() {
+    let on_postgres = std::env::var("PORTFOLIO_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
+    // On PostgreSQL only LISTEN/NOTIFY may deliver (the safety check is
+    // pushed out of reach); on SQLite the processes share the file and
+    // the dispatcher's check of the log delivers.
+    let poll_ms = if on_postgres { 3_600_000 } else { 100 };
+    let a = TestApp::spawn_with(|s| s.event_poll_ms = poll_ms).await;
+    let b = a.another_process(|s| s.event_poll_ms = poll_ms).await;
+    let w = World::build(&a).await;
+    let feed = b
+        .data(
+            &w.pm.token,
+            "query($id: ID!) { program(id: $id) { events(first: 100) { edges { cursor } } } }",
+            json!({ "id": w.program }),
+        )
+        .await;
+    let cursor = feed["program"]["events"]["edges"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["cursor"]
+        .clone();
+    let mut ws = WsClient::connect(&b, Some(&w.pm.token)).await;
+    ws.subscribe(
+        "1",
+        PROGRAM_EVENTS,
+        json!({ "p": w.program, "after": cursor }),
+    )
+    .await;
+    // Write on A until B's subscriber sees it (it cannot see it any other way).
+    let mut seen = None;
+    for i in 0..40 {
+        a.create_story(&w.team_a, &format!("From A {i}"), json!({}))
+            .await;
+        if let Some(msg) = ws.next_within(0.5).await {
+            seen = Some(msg);
+            break;
+        }
+    }
+    let msg = seen.expect("an event written on process A reached process B");
+    assert_eq!(
+        msg["payload"]["data"]["programEvents"]["event"]["kind"],
+        "STORY_CREATED"
+    );
+    if on_postgres {
+        // Kill B's LISTEN connection: it reconnects and catches up.
+        let store = portfolio::db::Store::connect(&b.settings).await.unwrap();
+        use sea_orm::ConnectionTrait;
+        let channel = store.channel().to_owned();
+        store
+            .conn()
+            .execute_unprepared(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE query LIKE 'LISTEN%{channel}%' AND pid <> pg_backend_pid()"
+            ))
+            .await
+            .unwrap();
+        while ws.next_within(0.3).await.is_some() {}
+        let mut again = None;
+        for i in 0..40 {
+            a.create_story(&w.team_b, &format!("After reconnect {i}"), json!({}))
+                .await;
+            if let Some(msg) = ws.next_within(0.5).await {
+                again = Some(msg);
+                break;
+            }
+        }
+        assert!(
+            again.is_some(),
+            "events flow again after the listener reconnects"
+        );
+    }
+    ws.close().await;
+}
