@@ -24,6 +24,16 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) to standard output.
     Schema,
+    /// Load a sample program (teams, increments, features, stories,
+    /// dependencies, clarifications, objectives); prints tokens to try it.
+    Demo {
+        /// How many teams.
+        #[arg(long, default_value_t = 4)]
+        teams: usize,
+        /// How many stories in each team backlog.
+        #[arg(long, default_value_t = 30)]
+        stories_per_team: usize,
+    },
     /// Manage users and their tokens.
     #[command(subcommand)]
     User(UserCommand),

@@ -14,6 +14,8 @@ pub mod clock;
 pub mod config;
 /// The store: pool, migrations, write transactions.
 pub mod db;
+/// Sample data for newcomers and benchmarks.
+pub mod demo;
 /// Dependencies between stories, risk, the program board.
 pub mod dependency;
 /// The one error type and its `extensions.code`.

@@ -35,6 +35,36 @@ async fn main() -> Result<(), BoxError> {
             tracing::info!("database is migrated");
         }
         Command::Schema => print!("{}", graphql::sdl()),
+        Command::Demo {
+            teams,
+            stories_per_team,
+        } => {
+            let store = app::open_store(&settings).await?;
+            let started = std::time::Instant::now();
+            let txn = store.begin_write().await.map_err(describe)?;
+            let demo = portfolio::demo::load(&*txn, chrono::Utc::now(), teams, stories_per_team)
+                .await
+                .map_err(describe)?;
+            txn.commit().await.map_err(describe)?;
+            let program = portfolio::graphql::id::encode(
+                portfolio::graphql::id::Kind::Program,
+                demo.program_id,
+            );
+            println!(
+                "loaded program {} in {:.1} s: {} teams, {} stories, {} dependencies, {} clarifications",
+                program.as_str(),
+                started.elapsed().as_secs_f64(),
+                teams,
+                demo.stories,
+                demo.dependencies,
+                demo.clarifications
+            );
+            for (team, token) in &demo.po_tokens {
+                println!("PO of {team}: {token}");
+            }
+            println!("a member of Team 01: {}", demo.member_token);
+            println!("the Product Manager: {}", demo.pm_token);
+        }
         Command::User(cmd) => {
             let store = app::open_store(&settings).await?;
             let txn = store.begin_write().await.map_err(describe)?;

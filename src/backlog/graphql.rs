@@ -23,8 +23,8 @@ use crate::{
         self as gql,
         id::{Kind, decode_as, encode},
         loaders::{
-            ClarificationsOfStory, DependenciesOfStory, DependentsOfStory, FeatureById,
-            IterationById, StoryBlocked, StoryPosition, TeamById,
+            BacklogPage, ClarificationsOfStory, DependenciesOfStory, DependentsOfStory,
+            FeatureById, IterationById, StoryBlocked, StoryPosition, TeamById,
         },
         pagination::{KeyedConnection, Page, connection_by_position},
     },
@@ -160,7 +160,8 @@ impl Story {
     }
 }
 
-/// `Team.backlog`.
+/// `Team.backlog`: through the loader, so the backlogs of many teams in one
+/// query cost two statements.
 pub async fn team_backlog(
     ctx: &Context<'_>,
     team: &team::Model,
@@ -170,14 +171,20 @@ pub async fn team_backlog(
     after: Option<String>,
 ) -> AppResult<KeyedConnection<Story>> {
     let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
-    let (rows, total) = service::backlog(
-        gql::store(ctx)?.conn(),
-        team.id,
-        states.as_deref(),
+    let states = states.map(|s| {
+        let mut names: Vec<&'static str> = s.iter().map(|s| s.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    });
+    let key = BacklogPage {
+        team: team.id,
+        states,
         blocked,
-        &page,
-    )
-    .await?;
+        offset: u64::try_from(page.after.unwrap_or(0)).unwrap_or(0),
+        limit: page.fetch(),
+    };
+    let (rows, total) = gql::load_one(ctx, key).await?.unwrap_or_default();
     Ok(connection_by_position(&page, rows, total, Story))
 }
 

@@ -5,17 +5,14 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{feature, increment, iteration, story, team};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel, QuerySelect,
+    Statement,
 };
 
 use super::lifecycle::{self, StoryState};
 use crate::{
     error::{AppError, AppResult},
-    graphql::{
-        id::{Kind, encode},
-        pagination::Page,
-    },
+    graphql::id::{Kind, encode},
     ranking::{Place, RankedList},
     text,
 };
@@ -315,33 +312,77 @@ pub async fn rank(
     Ok(updated)
 }
 
-/// One page of a team backlog in rank order and how many stories match.
-/// `after` is a position (offset) in the filtered list.
-pub async fn backlog(
+/// Pages of several team backlogs in rank order (rows `offset+1` to
+/// `offset+limit` of each), and each team's filtered total, in two statements.
+pub async fn pages(
     conn: &impl ConnectionTrait,
-    team_id: i64,
-    states: Option<&[StoryState]>,
+    teams: &[i64],
+    states: Option<&[&'static str]>,
     blocked: Option<bool>,
-    page: &Page,
-) -> AppResult<(Vec<story::Model>, u64)> {
-    let mut query = story::Entity::find().filter(story::Column::TeamId.eq(team_id));
+    offset: u64,
+    limit: u64,
+) -> Result<HashMap<i64, (Vec<story::Model>, u64)>, sea_orm::DbErr> {
+    let mut out: HashMap<i64, (Vec<story::Model>, u64)> =
+        teams.iter().map(|t| (*t, (Vec::new(), 0))).collect();
+    if teams.is_empty() {
+        return Ok(out);
+    }
+    // Only fixed strings and integers go into the text: states come from the
+    // StoryState enum, teams are ids.
+    let mut filter = format!(
+        "stories.team_id IN ({})",
+        teams
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    if let Some(states) = states {
+        let list = states
+            .iter()
+            .map(|s| format!("'{s}'"))
+            .collect::<Vec<_>>()
+            .join(",");
+        filter.push_str(&format!(" AND stories.state IN ({list})"));
+    }
     match blocked {
-        Some(true) => query = query.filter(Expr::cust(BLOCKED_SQL)),
-        Some(false) => query = query.filter(Expr::cust(format!("NOT ({BLOCKED_SQL})"))),
+        Some(true) => filter.push_str(&format!(" AND {BLOCKED_SQL}")),
+        Some(false) => filter.push_str(&format!(" AND NOT {BLOCKED_SQL}")),
         None => {}
     }
-    if let Some(states) = states {
-        query = query.filter(story::Column::State.is_in(states.iter().map(|s| s.as_str())));
-    }
-    let total = query.clone().count(conn).await?;
-    let offset = u64::try_from(page.after.unwrap_or(0)).unwrap_or(0);
-    let rows = query
-        .order_by_asc(story::Column::RankKey)
-        .offset(offset)
-        .limit(page.fetch())
-        .all(conn)
+    let backend = conn.get_database_backend();
+    let counts = conn
+        .query_all_raw(Statement::from_string(
+            backend,
+            format!("SELECT stories.team_id AS team_id, COUNT(*) AS n FROM stories WHERE {filter} GROUP BY stories.team_id"),
+        ))
         .await?;
-    Ok((rows, total))
+    for row in counts {
+        let team: i64 = row.try_get("", "team_id")?;
+        let n: i64 = row.try_get("", "n")?;
+        if let Some(entry) = out.get_mut(&team) {
+            entry.1 = u64::try_from(n).unwrap_or(0);
+        }
+    }
+    let (from, to) = (offset, offset + limit);
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            backend,
+            format!(
+                "SELECT * FROM (SELECT stories.*, ROW_NUMBER() OVER \
+                 (PARTITION BY stories.team_id ORDER BY stories.rank_key) AS rn \
+                 FROM stories WHERE {filter}) ranked \
+                 WHERE rn > {from} AND rn <= {to} ORDER BY team_id, rn"
+            ),
+        ))
+        .await?;
+    for row in rows {
+        let story = <story::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
+        if let Some(entry) = out.get_mut(&story.team_id) {
+            entry.0.push(story);
+        }
+    }
+    Ok(out)
 }
 
 /// The 1-based place of each story in its team's backlog, in one statement.

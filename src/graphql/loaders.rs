@@ -277,6 +277,58 @@ impl Loader<StoryBlocked> for AppLoader {
 /// A story by id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StoryById(pub i64);
+
+/// One page of a team backlog and the filtered total: pages of many teams
+/// load in two statements, whatever the number of teams.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BacklogPage {
+    pub team: i64,
+    pub states: Option<Vec<&'static str>>,
+    pub blocked: Option<bool>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+impl Loader<BacklogPage> for AppLoader {
+    type Value = (Vec<story::Model>, u64);
+    type Error = DbErr;
+
+    async fn load(&self, keys: &[BacklogPage]) -> Result<HashMap<BacklogPage, Self::Value>, DbErr> {
+        let mut out = HashMap::new();
+        let mut groups: HashMap<(Option<Vec<&'static str>>, Option<bool>, u64, u64), Vec<i64>> =
+            HashMap::new();
+        for k in keys {
+            groups
+                .entry((k.states.clone(), k.blocked, k.offset, k.limit))
+                .or_default()
+                .push(k.team);
+        }
+        for ((states, blocked, offset, limit), teams) in groups {
+            let pages = crate::backlog::service::pages(
+                &self.db,
+                &teams,
+                states.as_deref(),
+                blocked,
+                offset,
+                limit,
+            )
+            .await?;
+            for (team, page) in pages {
+                out.insert(
+                    BacklogPage {
+                        team,
+                        states: states.clone(),
+                        blocked,
+                        offset,
+                        limit,
+                    },
+                    page,
+                );
+            }
+        }
+        Ok(out)
+    }
+}
 /// The stories of a feature, by team then rank.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StoriesByFeature(pub i64);

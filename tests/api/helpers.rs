@@ -125,6 +125,12 @@ impl TestApp {
         }
     }
 
+    /// The server clock's time.
+    pub fn clock_now(&self) -> chrono::DateTime<Utc> {
+        use portfolio::clock::Clock;
+        self.clock.now()
+    }
+
     /// The websocket URL.
     pub fn ws_url(&self) -> String {
         format!("{}/graphql/ws", self.base.replacen("http", "ws", 1))

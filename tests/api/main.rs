@@ -8,6 +8,7 @@ mod helpers;
 mod auth;
 mod backlog;
 mod clarifications;
+mod dashboard;
 mod dependencies;
 mod events;
 mod programs;
