@@ -295,32 +295,30 @@ impl Loader<BacklogPage> for AppLoader {
 
     async fn load(&self, keys: &[BacklogPage]) -> Result<HashMap<BacklogPage, Self::Value>, DbErr> {
         let mut out = HashMap::new();
-        let mut groups: HashMap<(Option<Vec<&'static str>>, Option<bool>, u64, u64), Vec<i64>> =
-            HashMap::new();
+        // Keys that differ only by team share one query.
+        let mut groups: HashMap<BacklogPage, Vec<i64>> = HashMap::new();
         for k in keys {
-            groups
-                .entry((k.states.clone(), k.blocked, k.offset, k.limit))
-                .or_default()
-                .push(k.team);
+            let shape = BacklogPage {
+                team: 0,
+                ..k.clone()
+            };
+            groups.entry(shape).or_default().push(k.team);
         }
-        for ((states, blocked, offset, limit), teams) in groups {
+        for (shape, teams) in groups {
             let pages = crate::backlog::service::pages(
                 &self.db,
                 &teams,
-                states.as_deref(),
-                blocked,
-                offset,
-                limit,
+                shape.states.as_deref(),
+                shape.blocked,
+                shape.offset,
+                shape.limit,
             )
             .await?;
             for (team, page) in pages {
                 out.insert(
                     BacklogPage {
                         team,
-                        states: states.clone(),
-                        blocked,
-                        offset,
-                        limit,
+                        ..shape.clone()
                     },
                     page,
                 );
