@@ -1,7 +1,14 @@
-//! Benchmarks, run by hand (never in tests): `cargo run --release --bin bench -- --help`.
+//! Benchmarks, run by hand (never as tests): `cargo bench --bench bench -- --help`.
 //!
-//! `rank`: median and p99 latency of `rankStory` on backlogs of the given
-//! sizes, and how many rows each move writes.
+//! - `rank`: median and p99 latency of `rankStory` on backlogs of several
+//!   sizes, and the rows each move writes.
+//! - `dependency`: `requestDependency` on a program of 50,000 stories and
+//!   50,000 dependencies (the cycle check reads one level per query).
+//! - `subscribers`: N websocket subscribers on one server process: time from
+//!   a mutation's response to each subscriber, and memory per subscription.
+//! - `dashboard`: the dashboard query (tests/queries/dashboard.graphql) from C
+//!   concurrent clients for D seconds against a server process, and the same
+//!   for `{ __typename }` as the ceiling of the HTTP + GraphQL layer.
 
 use std::{sync::Arc, time::Instant};
 
@@ -25,7 +32,7 @@ use portfolio::{
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde_json::json;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Parser)]
 #[command(name = "bench", about = "Benchmarks of the portfolio server")]
@@ -40,6 +47,45 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// requestDependency latency on a large program.
+    Dependency {
+        /// Teams (stories are spread evenly over them).
+        #[arg(long, default_value_t = 50)]
+        teams: usize,
+        /// Stories in the program.
+        #[arg(long, default_value_t = 50_000)]
+        stories: usize,
+        /// Dependencies already there.
+        #[arg(long, default_value_t = 50_000)]
+        dependencies: usize,
+        /// Requests measured.
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+    },
+    /// Websocket subscribers on one server process.
+    Subscribers {
+        /// How many subscribers.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+        counts: Vec<usize>,
+        /// Mutations measured per count.
+        #[arg(long, default_value_t = 20)]
+        mutations: usize,
+    },
+    /// The dashboard query against a server process.
+    Dashboard {
+        /// Teams of the sample program.
+        #[arg(long, default_value_t = 12)]
+        teams: usize,
+        /// Stories per team.
+        #[arg(long, default_value_t = 250)]
+        stories_per_team: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// rankStory latency on backlogs of several sizes.
     Rank {
         /// Backlog sizes to measure.
@@ -52,7 +98,7 @@ enum Command {
 }
 
 /// A fresh database for one measurement.
-async fn fresh_store(
+pub async fn fresh_store(
     database: &str,
     label: &str,
 ) -> Result<(Store, Settings, Option<tempfile_dir::Dir>), BoxError> {
@@ -73,7 +119,7 @@ async fn fresh_store(
 }
 
 /// A temporary folder removed on drop (the bench avoids a dev-only crate).
-mod tempfile_dir {
+pub mod tempfile_dir {
     pub struct Dir {
         pub path: std::path::PathBuf,
     }
@@ -155,7 +201,7 @@ async fn seed_backlog(store: &Store, n: usize) -> Result<(i64, Vec<i64>), BoxErr
     Ok((team.id, ids))
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -226,10 +272,29 @@ async fn rank(database: &str, sizes: &[usize], moves: usize) -> Result<(), BoxEr
     Ok(())
 }
 
+mod load;
+use load::{dashboard, dependency, subscribers};
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let cli = Cli::parse();
+    // `cargo bench` adds a `--bench` flag of its own; drop it.
+    let cli = Cli::parse_from(std::env::args().filter(|a| a != "--bench"));
     match cli.command {
         Command::Rank { sizes, moves } => rank(&cli.database, &sizes, moves).await,
+        Command::Dependency {
+            teams,
+            stories,
+            dependencies,
+            requests,
+        } => dependency(&cli.database, teams, stories, dependencies, requests).await,
+        Command::Subscribers { counts, mutations } => {
+            subscribers(&cli.database, &counts, mutations).await
+        }
+        Command::Dashboard {
+            teams,
+            stories_per_team,
+            clients,
+            seconds,
+        } => dashboard(&cli.database, teams, stories_per_team, clients, seconds).await,
     }
 }

@@ -1,0 +1,621 @@
+//! The benchmarks that need volume or other processes: dependencies on a
+//! large program, many websocket subscribers, and the dashboard under load.
+
+use std::{
+    collections::HashMap,
+    process::Stdio,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use async_graphql::{Request, Variables};
+use chrono::Utc;
+use entity::{dependency, program, story, team, user};
+use futures_util::{SinkExt, StreamExt};
+use portfolio::{
+    auth::Viewer,
+    clock::SystemClock,
+    events::{bus::EventBus, log::start_counter},
+    graphql::{
+        build_schema,
+        id::{Kind, encode},
+    },
+    metrics::Metrics,
+    ranking::key,
+};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+
+use super::{BoxError, fresh_store, percentile};
+
+async fn insert_chunked<A>(
+    conn: &impl sea_orm::ConnectionTrait,
+    rows: Vec<A>,
+) -> Result<(), BoxError>
+where
+    A: ActiveModelTrait + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(1000).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn xorshift(state: &mut u64, below: usize) -> usize {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    (*state % below.max(1) as u64) as usize
+}
+
+pub async fn dependency(
+    database: &str,
+    teams: usize,
+    stories: usize,
+    dependencies: usize,
+    requests: usize,
+) -> Result<(), BoxError> {
+    let (store, settings, _dir) = fresh_store(database, "deps").await?;
+    let conn = store.conn();
+    let now = Utc::now();
+    let seeded = Instant::now();
+    let pm = user::ActiveModel {
+        name: Set("PM".into()),
+        email: Set("pm@example.com".into()),
+        admin: Set(false),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    let program = program::ActiveModel {
+        name: Set("Big".into()),
+        vision: Set(String::new()),
+        product_manager_id: Set(pm.id),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    start_counter(conn, program.id)
+        .await
+        .map_err(|e| e.message().to_owned())?;
+    let per_team = stories.div_ceil(teams.max(1));
+    let keys = key::spread(per_team);
+    for t in 0..teams {
+        let team = team::ActiveModel {
+            program_id: Set(program.id),
+            name: Set(format!("Team {t}")),
+            product_owner_id: Set(pm.id),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(conn)
+        .await?;
+        let rows = keys
+            .iter()
+            .map(|k| story::ActiveModel {
+                team_id: Set(team.id),
+                feature_id: Set(None),
+                title: Set(format!("T{t} {k}")),
+                description: Set(String::new()),
+                acceptance_criteria: Set(String::new()),
+                points: Set(None),
+                state: Set("DRAFT".into()),
+                iteration_id: Set(None),
+                rank_key: Set(k.clone()),
+                rejection_reason: Set(None),
+                ready_at: Set(None),
+                accepted_at: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+            .collect();
+        insert_chunked(conn, rows).await?;
+    }
+    let ids: Vec<i64> = story::Entity::find()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    // Edges from a later story to an earlier one: a DAG, as a real program is.
+    let mut rng = 0x1234_5678_9abc_def1u64;
+    let mut pairs = std::collections::HashSet::new();
+    while pairs.len() < dependencies {
+        let a = xorshift(&mut rng, ids.len());
+        let b = xorshift(&mut rng, ids.len());
+        if a != b {
+            pairs.insert((ids[a.max(b)], ids[a.min(b)]));
+        }
+    }
+    let rows = pairs
+        .iter()
+        .map(|(d, p)| dependency::ActiveModel {
+            program_id: Set(program.id),
+            dependent_story_id: Set(*d),
+            provider_story_id: Set(*p),
+            state: Set("REQUESTED".into()),
+            resolved_from: Set(None),
+            needed_by_iteration_id: Set(None),
+            decline_reason: Set(None),
+            requested_by_id: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .collect();
+    insert_chunked(conn, rows).await?;
+    let seed_secs = seeded.elapsed().as_secs_f64();
+    let bus = EventBus::start(store.clone(), 1024, Duration::from_secs(3600)).await?;
+    let schema = build_schema(
+        &settings,
+        store.clone(),
+        Arc::new(Metrics::new()),
+        Arc::new(SystemClock),
+        bus,
+    );
+    let mutation = "mutation($input: RequestDependencyInput!) { requestDependency(input: $input) { dependency { id } } }";
+    let mut accepted = Vec::new();
+    let mut refused = Vec::new();
+    let (reads_before, _) = store.statements().get();
+    while accepted.len() + refused.len() < requests {
+        let a = xorshift(&mut rng, ids.len());
+        let b = xorshift(&mut rng, ids.len());
+        // Half go "later needs earlier" (accepted after a full search),
+        // half the other way (often a cycle, refused with its path).
+        let (d, p) = if accepted.len() <= refused.len() {
+            (ids[a.max(b)], ids[a.min(b)])
+        } else {
+            (ids[a.min(b)], ids[a.max(b)])
+        };
+        if d == p || pairs.contains(&(d, p)) {
+            continue;
+        }
+        pairs.insert((d, p));
+        let vars = json!({ "input": { "dependentStoryId": encode(Kind::Story, d).0, "providerStoryId": encode(Kind::Story, p).0 } });
+        let request = Request::new(mutation)
+            .variables(Variables::from_json(vars))
+            .data(Viewer::BuiltinAdmin);
+        let started = Instant::now();
+        let resp = schema.execute(request).await;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if resp.errors.is_empty() {
+            accepted.push(ms);
+        } else if resp.errors[0].message.contains("cycle") {
+            refused.push(ms);
+        } else {
+            return Err(format!("requestDependency failed: {:?}", resp.errors).into());
+        }
+    }
+    let (reads_after, _) = store.statements().get();
+    let mut all: Vec<f64> = accepted.iter().chain(&refused).copied().collect();
+    for v in [&mut accepted, &mut refused, &mut all] {
+        v.sort_by(f64::total_cmp);
+    }
+    println!(
+        "requestDependency on {database}: {} stories, {} dependencies (seeded in {seed_secs:.1} s)",
+        ids.len(),
+        dependencies
+    );
+    println!(
+        "{:>10} {:>7} {:>10} {:>10} {:>10}",
+        "outcome", "count", "median ms", "p99 ms", "max ms"
+    );
+    for (label, v) in [("accepted", &accepted), ("cycle", &refused), ("all", &all)] {
+        println!(
+            "{label:>10} {:>7} {:>10.3} {:>10.3} {:>10.3}",
+            v.len(),
+            percentile(v, 50.0),
+            percentile(v, 99.0),
+            v.last().copied().unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "reads per request: {:.1}",
+        (reads_after - reads_before) as f64 / all.len().max(1) as f64
+    );
+    Ok(())
+}
+
+/// A `portfolio serve` child process on a fresh database.
+struct Server {
+    child: tokio::process::Child,
+    base: String,
+    pid: u32,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+fn portfolio_binary() -> &'static str {
+    env!("CARGO_BIN_EXE_portfolio")
+}
+
+fn database_args(database: &str, dir: &std::path::Path, label: &str) -> Vec<String> {
+    if database == "sqlite" {
+        vec![
+            "--database-url".into(),
+            format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()),
+        ]
+    } else {
+        vec![
+            "--database-url".into(),
+            database.into(),
+            "--database-schema".into(),
+            format!("bench_{label}_{}", Utc::now().timestamp_millis()),
+        ]
+    }
+}
+
+async fn start_server(db_args: &[String], extra: &[&str]) -> Result<Server, BoxError> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = tokio::process::Command::new(portfolio_binary())
+        .args(db_args)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--admin-token",
+            "bench-admin",
+        ])
+        .args(extra)
+        .arg("serve")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().unwrap_or(0);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return Ok(Server { child, base, pid });
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("server exited: {status}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err("server did not become ready".into())
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn gql(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    query: &str,
+    vars: Value,
+) -> Result<Value, BoxError> {
+    let resp: Value = client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": vars }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    if resp.get("errors").is_some() {
+        return Err(format!("GraphQL errors: {resp}").into());
+    }
+    Ok(resp["data"].clone())
+}
+
+pub async fn subscribers(
+    database: &str,
+    counts: &[usize],
+    mutations: usize,
+) -> Result<(), BoxError> {
+    println!("websocket subscribers to programEvents on one server process ({database})");
+    println!(
+        "{:>7} {:>9} {:>9} {:>9} {:>14} {:>12}",
+        "subs", "p50 ms", "p99 ms", "max ms", "KiB/idle sub", "connect s"
+    );
+    for &n in counts {
+        let dir = super::tempfile_dir::Dir::new(&format!("subs{n}"))?;
+        let server = start_server(
+            &database_args(database, &dir.path, &format!("subs{n}")),
+            &[],
+        )
+        .await?;
+        let client = reqwest::Client::new();
+        let admin = "bench-admin";
+        let pm = gql(&client, &server.base, admin, "mutation { createUser(input: {name: \"PM\", email: \"pm@example.com\"}) { user { id } token } }", json!({})).await?;
+        let pm_id = pm["createUser"]["user"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let pm_token = pm["createUser"]["token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let program = gql(&client, &server.base, admin, "mutation($pm: ID!) { createProgram(input: {name: \"P\", productManagerId: $pm}) { program { id } } }", json!({ "pm": pm_id })).await?;
+        let program_id = program["createProgram"]["program"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let team = gql(&client, &server.base, admin, "mutation($p: ID!, $po: ID!) { createTeam(input: {programId: $p, name: \"T\", productOwnerId: $po}) { team { id } } }", json!({ "p": program_id, "po": pm_id })).await?;
+        let team_id = team["createTeam"]["team"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let rss_before = rss_kib(server.pid);
+        // Connect n subscribers; each reports (sequence, arrival) to a collector.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(i64, Instant)>();
+        let connect_started = Instant::now();
+        let ws_url = format!("{}/graphql/ws", server.base.replacen("http", "ws", 1));
+        let mut tasks = Vec::new();
+        let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        for i in 0..n {
+            let (url, token, program_id, tx, ready_tx) = (
+                ws_url.clone(),
+                pm_token.clone(),
+                program_id.clone(),
+                tx.clone(),
+                ready_tx.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut request = url.into_client_request()?;
+                request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("graphql-transport-ws"));
+                let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+                socket.send(Message::text(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }).to_string())).await?;
+                let _ack = socket.next().await;
+                let sub = json!({ "type": "subscribe", "id": format!("{i}"), "payload": {
+                    "query": "subscription($p: ID!) { programEvents(programId: $p) { event { sequence } } }",
+                    "variables": { "p": program_id } } });
+                socket.send(Message::text(sub.to_string())).await?;
+                let _ = ready_tx.send(());
+                while let Some(Ok(msg)) = socket.next().await {
+                    if let Message::Text(text) = msg {
+                        let v: Value = serde_json::from_str(&text).unwrap_or_default();
+                        if let Some(seq) = v.pointer("/payload/data/programEvents/event/sequence").and_then(Value::as_i64) {
+                            let _ = tx.send((seq, Instant::now()));
+                        }
+                    }
+                }
+                Ok::<_, BoxError>(())
+            }));
+        }
+        for _ in 0..n {
+            ready_rx.recv().await;
+        }
+        // Until every subscriber has seen an event, they are not all live.
+        let mut live: HashMap<i64, usize> = HashMap::new();
+        let story_mutation =
+            "mutation($t: ID!) { createStory(input: {teamId: $t, title: \"S\"}) { story { id } } }";
+        let mut warm_until = 0;
+        'warm: for _ in 0..200 {
+            gql(
+                &client,
+                &server.base,
+                &pm_token,
+                story_mutation,
+                json!({ "t": team_id }),
+            )
+            .await?;
+            let deadline = Instant::now() + Duration::from_millis(500);
+            while let Ok(Some((seq, _))) = tokio::time::timeout_at(deadline.into(), rx.recv()).await
+            {
+                *live.entry(seq).or_default() += 1;
+                if live[&seq] == n {
+                    warm_until = seq;
+                    break 'warm;
+                }
+            }
+        }
+        let connect_secs = connect_started.elapsed().as_secs_f64();
+        // Drain, let the process settle, then read its memory.
+        while tokio::time::timeout(Duration::from_millis(300), rx.recv())
+            .await
+            .is_ok()
+        {}
+        let rss_idle = rss_kib(server.pid);
+        let mut sent_at: HashMap<i64, Instant> = HashMap::new();
+        let mut latencies = Vec::with_capacity(n * mutations);
+        for _ in 0..mutations {
+            let data = gql(&client, &server.base, &pm_token, "mutation($t: ID!) { createStory(input: {teamId: $t, title: \"M\"}) { story { id } } }", json!({ "t": team_id })).await?;
+            let responded = Instant::now();
+            let _ = data;
+            let mut got = 0;
+            let mut seq_of_this = None;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while got < n {
+                let Ok(Some((seq, at))) = tokio::time::timeout_at(deadline.into(), rx.recv()).await
+                else {
+                    break;
+                };
+                if seq <= warm_until {
+                    continue;
+                }
+                let t0 = *sent_at.entry(seq).or_insert(responded);
+                seq_of_this.get_or_insert(seq);
+                latencies.push(at.saturating_duration_since(t0).as_secs_f64() * 1000.0);
+                got += 1;
+            }
+        }
+        latencies.sort_by(f64::total_cmp);
+        let per_sub = (rss_idle.saturating_sub(rss_before)) as f64 / n as f64;
+        println!(
+            "{:>7} {:>9.1} {:>9.1} {:>9.1} {:>14.1} {:>12.1}",
+            n,
+            percentile(&latencies, 50.0),
+            percentile(&latencies, 99.0),
+            latencies.last().copied().unwrap_or(f64::NAN),
+            per_sub,
+            connect_secs
+        );
+        for t in tasks {
+            t.abort();
+        }
+    }
+    Ok(())
+}
+
+struct LoadResult {
+    requests: usize,
+    seconds: f64,
+    latencies: Vec<f64>,
+}
+
+async fn load(
+    base: &str,
+    token: &str,
+    body: Value,
+    clients: usize,
+    seconds: u64,
+) -> Result<LoadResult, BoxError> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    let stop = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (client, url, token, body) = (
+            client.clone(),
+            format!("{base}/graphql"),
+            token.to_owned(),
+            body.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < stop {
+                let t0 = Instant::now();
+                let resp = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await?;
+                let bytes = resp.bytes().await?;
+                latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
+                if bytes.starts_with(b"{\"errors\"") {
+                    return Err::<Vec<f64>, BoxError>(
+                        format!("errors: {}", String::from_utf8_lossy(&bytes)).into(),
+                    );
+                }
+            }
+            Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    Ok(LoadResult {
+        requests: latencies.len(),
+        seconds,
+        latencies,
+    })
+}
+
+async fn statements(base: &str) -> Result<u64, BoxError> {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("portfolio_db_statements{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum())
+}
+
+pub async fn dashboard(
+    database: &str,
+    teams: usize,
+    stories_per_team: usize,
+    clients: usize,
+    seconds: u64,
+) -> Result<(), BoxError> {
+    let dir = super::tempfile_dir::Dir::new("dashboard")?;
+    let db_args = database_args(database, &dir.path, "dash");
+    // Seed with `portfolio demo`, reading the program id and the PM's token.
+    let seeded = Instant::now();
+    let mut demo = tokio::process::Command::new(portfolio_binary())
+        .args(&db_args)
+        .args([
+            "demo",
+            "--teams",
+            &teams.to_string(),
+            "--stories-per-team",
+            &stories_per_team.to_string(),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(demo.stdout.take().ok_or("no stdout")?).lines();
+    let (mut program, mut token) = (String::new(), String::new());
+    while let Some(line) = lines.next_line().await? {
+        if let Some(rest) = line.strip_prefix("loaded program ") {
+            program = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+        }
+        if let Some(rest) = line.strip_prefix("the Product Manager: ") {
+            token = rest.trim().to_owned();
+        }
+    }
+    demo.wait().await?;
+    let seed_secs = seeded.elapsed().as_secs_f64();
+    let server = start_server(&db_args, &["--event-poll-ms", "3600000"]).await?;
+    let query = include_str!("../../tests/queries/dashboard.graphql");
+    let dashboard = json!({ "query": query, "variables": { "programId": program } });
+    let typename = json!({ "query": "{ __typename }" });
+    println!(
+        "dashboard on {database}: {teams} teams x {stories_per_team} stories (seeded in {seed_secs:.1} s), {clients} clients, {seconds} s each"
+    );
+    println!(
+        "{:>12} {:>8} {:>9} {:>10} {:>9} {:>9} {:>12}",
+        "query", "clients", "requests", "req/s", "p50 ms", "p99 ms", "stmts/req"
+    );
+    // Warm up.
+    load(&server.base, &token, dashboard.clone(), 2, 1).await?;
+    for (label, body, c) in [
+        ("dashboard", &dashboard, 1),
+        ("dashboard", &dashboard, clients),
+        ("__typename", &typename, clients),
+    ] {
+        let before = statements(&server.base).await?;
+        let r = load(&server.base, &token, body.clone(), c, seconds).await?;
+        let after = statements(&server.base).await?;
+        println!(
+            "{label:>12} {c:>8} {:>9} {:>10.1} {:>9.2} {:>9.2} {:>12.1}",
+            r.requests,
+            r.requests as f64 / r.seconds,
+            percentile(&r.latencies, 50.0),
+            percentile(&r.latencies, 99.0),
+            (after - before) as f64 / r.requests.max(1) as f64
+        );
+    }
+    Ok(())
+}
