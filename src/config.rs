@@ -145,6 +145,15 @@ pub struct Settings {
         global = true
     )]
     pub event_poll_ms: u64,
+    /// Microseconds a DataLoader waits to gather keys into one batch: longer
+    /// gathers more (fewer SQL statements), shorter answers sooner.
+    #[arg(
+        long,
+        env = "PORTFOLIO_LOADER_DELAY_US",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub loader_delay_us: u64,
     /// Largest `first` a connection accepts.
     #[arg(
         long,

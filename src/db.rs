@@ -112,7 +112,10 @@ impl Store {
         let mut db = Database::connect(opts).await?;
         let stats = Arc::new(StatementCounts::default());
         let counter = stats.clone();
-        db.set_metric_callback(move |info| counter.record(&info.statement.sql));
+        db.set_metric_callback(move |info| {
+            counter.record(&info.statement.sql);
+            tracing::trace!(target: "portfolio::sql", elapsed = ?info.elapsed, sql = %info.statement.sql);
+        });
         let sqlite_writer = match db.get_database_backend() {
             DbBackend::Sqlite => Some(Arc::new(Mutex::new(()))),
             _ => None,

@@ -79,7 +79,8 @@ pub fn build_schema(
     clock: Arc<dyn Clock>,
     bus: EventBus,
 ) -> AppSchema {
-    let loader = DataLoader::new(AppLoader::new(store.conn().clone()), tokio::spawn);
+    let loader = DataLoader::new(AppLoader::new(store.conn().clone()), tokio::spawn)
+        .delay(std::time::Duration::from_micros(settings.loader_delay_us));
     schema_builder(settings, metrics)
         .data(store)
         .data(loader)
