@@ -36,6 +36,7 @@ pub struct AppState {
     store: Store,
     metrics: Arc<Metrics>,
     admin_token: Option<Arc<str>>,
+    max_message_bytes: usize,
 }
 
 impl AppState {
@@ -61,6 +62,7 @@ pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>, bus: Eve
         store,
         metrics,
         admin_token: settings.admin_token.as_deref().map(Arc::from),
+        max_message_bytes: settings.max_body_bytes,
     };
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
@@ -229,8 +231,16 @@ async fn graphql_ws(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // Small buffers: an idle subscription should cost little; a stalled
+    // client's writes stop at 1 MiB (its subscription then falls behind the
+    // event buffer and is ended).
+    let max_message = state.max_message_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(max_message)
         .on_upgrade(move |socket| {
             let schema = state.schema.clone();
             GraphQLWebSocket::new(socket, schema, protocol)

@@ -276,15 +276,10 @@ pub async fn rank(
         ));
     }
     lock_team(conn, team_id).await?;
-    let story = story::Entity::find_by_id(story_id)
-        .one(conn)
+    if !backlog_list(team_id)
+        .move_next_to(conn, now, story_id, anchor_id, place)
         .await?
-        .ok_or_else(|| AppError::not_found("storyId: no such story"))?;
-    let anchor = story::Entity::find_by_id(anchor_id)
-        .one(conn)
-        .await?
-        .filter(|a| a.team_id == team_id);
-    let Some(anchor) = anchor else {
+    {
         let field = if place == Place::Before {
             "beforeId"
         } else {
@@ -294,22 +289,11 @@ pub async fn rank(
             "{field}: {} is not a story of the same team backlog",
             encode(Kind::Story, anchor_id).0
         )));
-    };
-    let list = backlog_list(team_id);
-    let key = list
-        .key_next_to(conn, story.id, &anchor.rank_key, place)
-        .await?;
-    let mut row = story.into_active_model();
-    row.rank_key = Set(key.clone());
-    row.updated_at = Set(now);
-    let updated = row.update(conn).await?;
-    if list.respace_if_long(conn, &key).await? > 0 {
-        return story::Entity::find_by_id(story_id)
-            .one(conn)
-            .await?
-            .ok_or_else(|| AppError::Internal("ranked story vanished".into()));
     }
-    Ok(updated)
+    story::Entity::find_by_id(story_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("storyId: no such story"))
 }
 
 /// Pages of several team backlogs in rank order (rows `offset+1` to

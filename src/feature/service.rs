@@ -201,15 +201,10 @@ pub async fn rank(
         ));
     }
     lock(conn, program_id).await?;
-    let feature = feature::Entity::find_by_id(feature_id)
-        .one(conn)
+    if !backlog_list(program_id)
+        .move_next_to(conn, now, feature_id, anchor_id, place)
         .await?
-        .ok_or_else(|| AppError::not_found("featureId: no such feature"))?;
-    let anchor = feature::Entity::find_by_id(anchor_id)
-        .one(conn)
-        .await?
-        .filter(|a| a.program_id == program_id);
-    let Some(anchor) = anchor else {
+    {
         let field = if place == Place::Before {
             "beforeId"
         } else {
@@ -219,22 +214,11 @@ pub async fn rank(
             "{field}: {} is not a feature of this program backlog",
             encode(Kind::Feature, anchor_id).0
         )));
-    };
-    let list = backlog_list(program_id);
-    let key = list
-        .key_next_to(conn, feature.id, &anchor.rank_key, place)
-        .await?;
-    let mut row = feature.into_active_model();
-    row.rank_key = Set(key.clone());
-    row.updated_at = Set(now);
-    let updated = row.update(conn).await?;
-    if list.respace_if_long(conn, &key).await? > 0 {
-        return feature::Entity::find_by_id(feature_id)
-            .one(conn)
-            .await?
-            .ok_or_else(|| AppError::Internal("ranked feature vanished".into()));
     }
-    Ok(updated)
+    feature::Entity::find_by_id(feature_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("featureId: no such feature"))
 }
 
 /// The feature `id` and its program, if the actor may read them.

@@ -93,6 +93,39 @@ impl RankedList {
         key::between(lo, hi).ok_or_else(|| corrupt(self, Some(anchor_key)))
     }
 
+    /// Moves row `item` right before or after row `anchor` of this list:
+    /// writes the item's new key (one row), then respaces the list if the key
+    /// grew too long. `Ok(false)` when the anchor is not in this list.
+    pub async fn move_next_to(
+        &self,
+        conn: &impl ConnectionTrait,
+        now: chrono::DateTime<chrono::Utc>,
+        item: i64,
+        anchor: i64,
+        place: Place,
+    ) -> AppResult<bool> {
+        let stmt = Query::select()
+            .column("rank_key")
+            .from(self.table)
+            .and_where(Expr::col("id").eq(anchor))
+            .and_where(Expr::col(self.scope_column).eq(self.scope))
+            .to_owned();
+        let anchor_key: String = match conn.query_one(&stmt).await? {
+            Some(row) => row.try_get("", "rank_key")?,
+            None => return Ok(false),
+        };
+        let key = self.key_next_to(conn, item, &anchor_key, place).await?;
+        let update = Query::update()
+            .table(self.table)
+            .value("rank_key", key.clone())
+            .value("updated_at", now)
+            .and_where(Expr::col("id").eq(item))
+            .to_owned();
+        conn.execute(&update).await?;
+        self.respace_if_long(conn, &key).await?;
+        Ok(true)
+    }
+
     /// Respaces the whole list, in its current order, when `new_key` is longer
     /// than [`key::MAX_LEN`]. Returns how many rows were rewritten (0 mostly).
     pub async fn respace_if_long(
