@@ -25,7 +25,10 @@ use crate::{
     db::Store,
     error::AppError,
     events::bus::EventBus,
-    graphql::{AppSchema, build_schema},
+    graphql::{
+        AppSchema, build_schema,
+        cache::{ResponseCache, Uncacheable, data_version, is_query},
+    },
     metrics::Metrics,
 };
 
@@ -37,6 +40,7 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     admin_token: Option<Arc<str>>,
     max_message_bytes: usize,
+    cache: Arc<ResponseCache>,
 }
 
 impl AppState {
@@ -63,6 +67,7 @@ pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>, bus: Eve
         metrics,
         admin_token: settings.admin_token.as_deref().map(Arc::from),
         max_message_bytes: settings.max_body_bytes,
+        cache: Arc::new(ResponseCache::new(settings.response_cache_entries)),
     };
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
@@ -213,7 +218,66 @@ async fn graphql(
         },
         Err(()) => Viewer::InvalidToken,
     };
-    GraphQLResponse::from(state.schema.execute_batch(request.data(viewer)).await).into_response()
+    let started = std::time::Instant::now();
+    let BatchRequest::Single(request) = request else {
+        return GraphQLResponse::from(state.schema.execute_batch(request.data(viewer)).await)
+            .into_response();
+    };
+    // A query may be answered from the cache while the data has not changed.
+    let cache_key = (state.cache.enabled() && is_query(&request)).then(|| viewer_key(&viewer));
+    let version = match &cache_key {
+        Some(key) => match data_version(state.store.conn()).await {
+            Ok(version) => {
+                if let Some(hit) = state.cache.get(key, &body, version) {
+                    let operation = request.operation_name.as_deref().unwrap_or("anonymous");
+                    state.metrics.record_request(
+                        operation,
+                        "cached",
+                        started.elapsed().as_secs_f64(),
+                    );
+                    return json_bytes(hit);
+                }
+                Some(version)
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the data version; not caching");
+                None
+            }
+        },
+        None => None,
+    };
+    let mark = Uncacheable::default();
+    let response = state
+        .schema
+        .execute(request.data(viewer).data(mark.clone()))
+        .await;
+    let cacheable = response.errors.is_empty() && !mark.is_marked();
+    let Ok(bytes) = serde_json::to_vec(&response) else {
+        return graphql_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error",
+        );
+    };
+    let bytes = Bytes::from(bytes);
+    if let (Some(key), Some(version), true) = (cache_key, version, cacheable) {
+        state.cache.put(key, body, version, bytes.clone());
+    }
+    json_bytes(bytes)
+}
+
+fn json_bytes(bytes: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+/// Who the response was computed for: responses differ by viewer.
+fn viewer_key(viewer: &Viewer) -> String {
+    match viewer {
+        Viewer::Anonymous => "anonymous".to_owned(),
+        Viewer::InvalidToken => "invalid".to_owned(),
+        Viewer::BuiltinAdmin => "admin".to_owned(),
+        Viewer::User(u) => format!("user:{}", u.id),
+    }
 }
 
 async fn graphiql() -> Html<String> {

@@ -154,6 +154,15 @@ pub struct Settings {
         global = true
     )]
     pub loader_delay_us: u64,
+    /// Query responses kept in memory, served only while no write has
+    /// committed since (0 turns the cache off).
+    #[arg(
+        long,
+        env = "PORTFOLIO_RESPONSE_CACHE_ENTRIES",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub response_cache_entries: usize,
     /// Largest `first` a connection accepts.
     #[arg(
         long,

@@ -1,6 +1,7 @@
 //! The GraphQL schema: roots merged from each domain, limits, loaders,
 //! pagination, IDs, and what every resolver needs from the context.
 
+pub mod cache;
 pub mod id;
 pub mod loaders;
 pub mod node;
@@ -117,8 +118,12 @@ pub fn store<'a>(ctx: &Context<'a>) -> AppResult<&'a Store> {
     ctx.data::<Store>().map_err(|_| missing("Store"))
 }
 
-/// The current time, from the app's clock.
+/// The current time, from the app's clock. A query that reads it is not
+/// stored in the response cache (its answer changes with time).
 pub fn now(ctx: &Context<'_>) -> AppResult<chrono::DateTime<chrono::Utc>> {
+    if let Ok(mark) = ctx.data::<cache::Uncacheable>() {
+        mark.mark();
+    }
     Ok(ctx
         .data::<Arc<dyn Clock>>()
         .map_err(|_| missing("Clock"))?

@@ -27,10 +27,12 @@ async fn statements(app: &TestApp) -> u64 {
 /// Loads a demo program and returns (statements of one dashboard query, teams shown, stories shown).
 async fn dashboard_cost(teams: usize, stories: usize) -> (u64, usize, usize) {
     // No periodic log check during the measurement; loader batches gather
-    // for 20 ms, so the count does not depend on how fast the machine is.
+    // for 20 ms, so the count does not depend on how fast the machine is;
+    // no response cache, so the query really runs.
     let app = TestApp::spawn_with(|s| {
         s.event_poll_ms = 3_600_000;
         s.loader_delay_us = 20_000;
+        s.response_cache_entries = 0;
     })
     .await;
     let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
@@ -69,4 +71,107 @@ async fn the_dashboard_costs_the_same_statements_at_any_size() {
         "statements per dashboard: {small} for 2 x 10, {large} for 20 x 100"
     );
     assert!(small <= 20, "{small} statements");
+}
+
+async fn cached_count(app: &TestApp) -> u64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("portfolio_graphql_requests_total{") && l.contains("outcome=\"cached\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn cached_answers_are_never_stale_after_a_write_is_acknowledged() {
+    use crate::helpers::{World, str_at};
+    let a = TestApp::spawn_with(|s| s.event_poll_ms = 3_600_000).await;
+    let b = a.another_process(|s| s.event_poll_ms = 3_600_000).await;
+    let w = World::build(&a).await;
+    let mut ids = Vec::new();
+    for t in ["A", "B", "C"] {
+        ids.push(a.create_story(&w.team_a, t, json!({})).await);
+    }
+    let query = "query($id: ID!) { node(id: $id) { ... on Team { backlog { edges { node { title } } } } } }";
+    async fn backlog(app: &TestApp, token: &str, query: &str, team: &str) -> Vec<String> {
+        let data = app.data(token, query, json!({ "id": team })).await;
+        data["node"]["backlog"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["title"].as_str().unwrap().to_owned())
+            .collect()
+    }
+    for app in [&a, &b] {
+        assert_eq!(
+            backlog(app, &w.po_a.token, query, &w.team_a).await,
+            ["A", "B", "C"]
+        );
+        assert_eq!(
+            backlog(app, &w.po_a.token, query, &w.team_a).await,
+            ["A", "B", "C"]
+        );
+    }
+    assert!(
+        cached_count(&a).await >= 1 && cached_count(&b).await >= 1,
+        "repeated reads are cached"
+    );
+    // A write acknowledged on A shows at once on A and on B.
+    let rank = "mutation($input: RankStoryInput!) { rankStory(input: $input) { story { id } } }";
+    a.data(
+        &w.po_a.token,
+        rank,
+        json!({ "input": { "storyId": ids[2], "beforeId": ids[0] } }),
+    )
+    .await;
+    assert_eq!(
+        backlog(&a, &w.po_a.token, query, &w.team_a).await,
+        ["C", "A", "B"]
+    );
+    assert_eq!(
+        backlog(&b, &w.po_a.token, query, &w.team_a).await,
+        ["C", "A", "B"]
+    );
+    b.data(
+        &w.po_a.token,
+        rank,
+        json!({ "input": { "storyId": ids[0], "beforeId": ids[2] } }),
+    )
+    .await;
+    assert_eq!(
+        backlog(&a, &w.po_a.token, query, &w.team_a).await,
+        ["A", "C", "B"]
+    );
+    assert_eq!(
+        backlog(&b, &w.po_a.token, query, &w.team_a).await,
+        ["A", "C", "B"]
+    );
+    // Answers that read the clock are not stored.
+    let pi = a.create_increment(&w.program, "PI 1", "2026-01-05").await;
+    a.data(
+        &w.member_a.token,
+        "mutation($input: AskClarificationInput!) { askClarification(input: $input) { clarification { id } } }",
+        json!({ "input": { "storyId": ids[1], "question": "?" } }),
+    )
+    .await;
+    let age = "query($id: ID!, $pi: ID!) { program(id: $id) { metrics(incrementId: $pi) { clarifications { overall { oldestOpenAgeHours } } } } }";
+    let read_age = || async {
+        a.data(&w.pm.token, age, json!({ "id": w.program, "pi": pi }))
+            .await["program"]["metrics"]["clarifications"]["overall"]["oldestOpenAgeHours"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(read_age().await, 0.0);
+    a.clock.advance(chrono::Duration::hours(5));
+    assert_eq!(read_age().await, 5.0);
+    let _ = str_at;
 }
