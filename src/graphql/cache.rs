@@ -101,7 +101,7 @@ impl ResponseCache {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         entries
             .get(&(viewer.to_owned(), body.clone()))
-            .filter(|e| e.version == version && e.viewer == viewer && &e.body == body)
+            .filter(|e| e.version == version && e.viewer == viewer && e.body == *body)
             .map(|e| e.response.clone())
     }
 
