@@ -57,6 +57,7 @@ pub async fn data_version(conn: &impl ConnectionTrait) -> Result<i64, DbErr> {
 }
 
 /// Whether the request is a query (not a mutation or subscription).
+/// A document of several operations needs `operationName` to say which.
 pub fn is_query(request: &Request) -> bool {
     let Ok(doc) = parse_query(&request.query) else {
         return false;
@@ -65,6 +66,9 @@ pub fn is_query(request: &Request) -> bool {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => {
             ops.get(name.as_str()).map(|op| op.node.ty)
+        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
         }
         (DocumentOperations::Multiple(_), None) => None,
     };
@@ -124,5 +128,24 @@ impl ResponseCache {
                 response,
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_queries_are_cacheable() {
+        assert!(is_query(&Request::new("{ viewer { id } }")));
+        assert!(is_query(&Request::new("query Named { viewer { id } }")));
+        assert!(!is_query(&Request::new("mutation { a }")));
+        assert!(!is_query(&Request::new("mutation Named { a }")));
+        assert!(!is_query(&Request::new("subscription { a }")));
+        let two = "query A { x } mutation B { y }";
+        assert!(!is_query(&Request::new(two)));
+        assert!(is_query(&Request::new(two).operation_name("A")));
+        assert!(!is_query(&Request::new(two).operation_name("B")));
+        assert!(!is_query(&Request::new("{ not closed")));
     }
 }
