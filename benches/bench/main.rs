@@ -162,6 +162,9 @@ async fn seed_backlog(store: &Store, n: usize) -> Result<(i64, Vec<i64>), BoxErr
     }
     .insert(conn)
     .await?;
+    portfolio::events::log::start_counter(conn, program.id)
+        .await
+        .map_err(|e| e.message().to_owned())?;
     let team = team::ActiveModel {
         program_id: Set(program.id),
         name: Set("Team".into()),
