@@ -9,11 +9,7 @@ use sea_orm::{
 };
 
 use super::status::{ClarificationStatus, MessageKind};
-use crate::{
-    error::{AppError, AppResult},
-    graphql::pagination::Page,
-    text,
-};
+use crate::{error::AppResult, graphql::pagination::Page, text};
 
 /// What a clarification is about, and who answers it.
 pub enum Subject {
@@ -30,17 +26,10 @@ pub enum Subject {
     },
 }
 
-/// The longest question, answer or reason in characters.
-const MAX_TEXT: usize = 10_000;
-
+/// A question, answer or reason: 1 to 10,000 characters after trimming
+/// (`text::required_text` checks both bounds).
 fn body(field: &str, value: &str) -> AppResult<String> {
-    let value = text::required_text(field, value)?;
-    if value.chars().count() > MAX_TEXT {
-        return Err(AppError::bad_input(format!(
-            "{field} must be at most {MAX_TEXT} characters"
-        )));
-    }
-    Ok(value)
+    text::required_text(field, value)
 }
 
 async fn add_message(
