@@ -11,6 +11,7 @@ use super::{
 use crate::{
     auth::{Actor, access},
     clarification::{graphql::Clarification, service as clarifications},
+    db::WriteTxn,
     dependency::{graphql::Dependency, service as dependencies},
     error::{AppError, AppResult},
     events::{
@@ -311,6 +312,31 @@ pub async fn readable_story(
     Ok((story, team, program))
 }
 
+/// After a story's state changed: its dependencies follow it (resolved or
+/// back to work), and the events of the change, of those dependencies and of
+/// risk changes are recorded.
+async fn state_changed(
+    ctx: &Context<'_>,
+    txn: &WriteTxn,
+    program_id: i64,
+    story: &story::Model,
+    from: &str,
+    reason: Option<&str>,
+    watch: RiskWatch,
+) -> AppResult<()> {
+    let followed = dependencies::follow_provider(&**txn, gql::now(ctx)?, story).await?;
+    let mut payload = serde_json::json!({ "from": from, "to": story.state });
+    if let Some(reason) = reason {
+        payload["reason"] = reason.into();
+    }
+    let changed = NewEvent::new(EventKind::StoryStateChanged, (Kind::Story, story.id))
+        .teams([story.team_id])
+        .payload(payload);
+    emit(ctx, txn, program_id, changed).await?;
+    crate::dependency::graphql::emit_followed(ctx, txn, &followed).await?;
+    watch.after(ctx, txn).await
+}
+
 #[derive(Default)]
 pub struct StoryMutation;
 
@@ -441,11 +467,11 @@ impl StoryMutation {
         let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
         let txn = gql::store(ctx)?.begin_write().await?;
         let (story, team, program) = readable_story(&*txn, actor, story_id).await?;
-        let from = story.state.clone();
-        let watch = RiskWatch::before(&txn, program.id, vec![story.id]).await?;
         access::team_role(&*txn, actor, &team)
             .await?
             .require_writer("change a story's state")?;
+        let from = story.state.clone();
+        let watch = RiskWatch::before(&txn, program.id, vec![story.id]).await?;
         let blocking = if input.state == StoryState::Ready {
             clarifications::open_blocking_questions(&*txn, story.id).await?
         } else {
@@ -453,13 +479,7 @@ impl StoryMutation {
         };
         let story =
             service::set_state(&*txn, gql::now(ctx)?, story, input.state, &blocking).await?;
-        let followed = dependencies::follow_provider(&*txn, gql::now(ctx)?, &story).await?;
-        let changed = NewEvent::new(EventKind::StoryStateChanged, (Kind::Story, story.id))
-            .teams([team.id])
-            .payload(serde_json::json!({ "from": from, "to": story.state }));
-        emit(ctx, &txn, program.id, changed).await?;
-        crate::dependency::graphql::emit_followed(ctx, &txn, &followed).await?;
-        watch.after(ctx, &txn).await?;
+        state_changed(ctx, &txn, program.id, &story, &from, None, watch).await?;
         txn.commit().await?;
         Ok(StoryPayload {
             story: Story(story),
@@ -476,19 +496,13 @@ impl StoryMutation {
         let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
         let txn = gql::store(ctx)?.begin_write().await?;
         let (story, team, program) = readable_story(&*txn, actor, story_id).await?;
-        let from = story.state.clone();
-        let watch = RiskWatch::before(&txn, program.id, vec![story.id]).await?;
         access::team_role(&*txn, actor, &team)
             .await?
             .require_owner("accept stories")?;
+        let from = story.state.clone();
+        let watch = RiskWatch::before(&txn, program.id, vec![story.id]).await?;
         let story = service::accept(&*txn, gql::now(ctx)?, story).await?;
-        let followed = dependencies::follow_provider(&*txn, gql::now(ctx)?, &story).await?;
-        let changed = NewEvent::new(EventKind::StoryStateChanged, (Kind::Story, story.id))
-            .teams([team.id])
-            .payload(serde_json::json!({ "from": from, "to": story.state }));
-        emit(ctx, &txn, program.id, changed).await?;
-        crate::dependency::graphql::emit_followed(ctx, &txn, &followed).await?;
-        watch.after(ctx, &txn).await?;
+        state_changed(ctx, &txn, program.id, &story, &from, None, watch).await?;
         txn.commit().await?;
         Ok(StoryPayload {
             story: Story(story),
@@ -506,21 +520,22 @@ impl StoryMutation {
         let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
         let txn = gql::store(ctx)?.begin_write().await?;
         let (story, team, program) = readable_story(&*txn, actor, story_id).await?;
-        let from = story.state.clone();
-        let watch = RiskWatch::before(&txn, program.id, vec![story.id]).await?;
         access::team_role(&*txn, actor, &team)
             .await?
             .require_owner("reject stories")?;
+        let from = story.state.clone();
+        let watch = RiskWatch::before(&txn, program.id, vec![story.id]).await?;
         let story = service::reject(&*txn, gql::now(ctx)?, story, &input.reason).await?;
-        let followed = dependencies::follow_provider(&*txn, gql::now(ctx)?, &story).await?;
-        let changed = NewEvent::new(EventKind::StoryStateChanged, (Kind::Story, story.id))
-            .teams([team.id])
-            .payload(
-                serde_json::json!({ "from": from, "to": story.state, "reason": input.reason }),
-            );
-        emit(ctx, &txn, program.id, changed).await?;
-        crate::dependency::graphql::emit_followed(ctx, &txn, &followed).await?;
-        watch.after(ctx, &txn).await?;
+        state_changed(
+            ctx,
+            &txn,
+            program.id,
+            &story,
+            &from,
+            Some(&input.reason),
+            watch,
+        )
+        .await?;
         txn.commit().await?;
         Ok(StoryPayload {
             story: Story(story),

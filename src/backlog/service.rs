@@ -140,17 +140,14 @@ pub struct StoryChange {
 impl StoryChange {
     /// The GraphQL names of the fields this change sets.
     pub fn field_names(&self) -> Vec<&'static str> {
-        [
+        crate::events::log::set_fields(&[
             ("featureId", self.feature_id.is_some()),
             ("title", self.title.is_some()),
             ("description", self.description.is_some()),
             ("acceptanceCriteria", self.acceptance_criteria.is_some()),
             ("points", self.points.is_some()),
             ("iterationId", self.iteration_id.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(f, set)| set.then_some(f))
-        .collect()
+        ])
     }
 }
 

@@ -53,6 +53,15 @@ impl NewEvent {
     }
 }
 
+/// The names of the fields an update sets, for an event's payload.
+pub fn set_fields<'a>(fields: &[(&'a str, bool)]) -> Vec<&'a str> {
+    fields
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(f, _)| *f)
+        .collect()
+}
+
 /// Creates the sequence counter of a new program.
 pub async fn start_counter(conn: &impl ConnectionTrait, program_id: i64) -> AppResult<()> {
     event_counter::ActiveModel {

@@ -117,7 +117,7 @@ pub struct FeatureChange {
 impl FeatureChange {
     /// The GraphQL names of the fields this change sets.
     pub fn field_names(&self) -> Vec<&'static str> {
-        [
+        crate::events::log::set_fields(&[
             ("title", self.title.is_some()),
             ("description", self.description.is_some()),
             ("businessValue", self.business_value.is_some()),
@@ -125,10 +125,7 @@ impl FeatureChange {
             ("riskReduction", self.risk_reduction.is_some()),
             ("jobSize", self.job_size.is_some()),
             ("targetIncrementId", self.target_increment_id.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(f, set)| set.then_some(f))
-        .collect()
+        ])
     }
 }
 

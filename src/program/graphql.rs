@@ -316,14 +316,11 @@ impl ProgramMutation {
         let new_pm = change
             .product_manager_id
             .filter(|pm| *pm != program.product_manager_id);
-        let fields: Vec<&str> = [
+        let fields: Vec<&str> = crate::events::log::set_fields(&[
             ("name", change.name.is_some()),
             ("vision", change.vision.is_some()),
             ("productManagerId", change.product_manager_id.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(f, set)| set.then_some(f))
-        .collect();
+        ]);
         let program = service::update(&*txn, program, change).await?;
         let updated = NewEvent::new(EventKind::ProgramUpdated, (Kind::Program, program.id))
             .payload(serde_json::json!({ "fields": fields }));

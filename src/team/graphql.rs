@@ -196,13 +196,10 @@ impl TeamMutation {
         let new_po = change
             .product_owner_id
             .filter(|po| *po != team.product_owner_id);
-        let fields: Vec<&str> = [
+        let fields: Vec<&str> = crate::events::log::set_fields(&[
             ("name", change.name.is_some()),
             ("productOwnerId", change.product_owner_id.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(f, set)| set.then_some(f))
-        .collect();
+        ]);
         let team = service::update(&*txn, team, change).await?;
         if let Some(po) = new_po {
             let moved =
