@@ -25,6 +25,10 @@ pub enum AppError {
     BadUserInput(String),
     /// Valid input that clashes with the current state (duplicate, wrong state).
     Conflict(String),
+    /// A subscription fell further behind than its buffer holds and was
+    /// ended; the client resumes after `cursor` (code CONFLICT, with the
+    /// cursor also in `extensions.resumeAfter`).
+    Lagged { message: String, cursor: String },
     /// A fault of the server; the cause is logged, not sent.
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -50,7 +54,7 @@ impl AppError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadUserInput(_) => "BAD_USER_INPUT",
-            Self::Conflict(_) => "CONFLICT",
+            Self::Conflict(_) | Self::Lagged { .. } => "CONFLICT",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -62,7 +66,8 @@ impl AppError {
             | Self::Forbidden(m)
             | Self::NotFound(m)
             | Self::BadUserInput(m)
-            | Self::Conflict(m) => m,
+            | Self::Conflict(m)
+            | Self::Lagged { message: m, .. } => m,
             Self::Internal(_) => "internal error",
         }
     }
@@ -88,7 +93,12 @@ impl From<AppError> for async_graphql::Error {
         if let AppError::Internal(cause) = &err {
             tracing::error!(error = %cause, "internal error");
         }
-        async_graphql::Error::new(err.message()).extend_with(|_, ext| ext.set("code", err.code()))
+        async_graphql::Error::new(err.message()).extend_with(|_, ext| {
+            ext.set("code", err.code());
+            if let AppError::Lagged { cursor, .. } = &err {
+                ext.set("resumeAfter", cursor.as_str());
+            }
+        })
     }
 }
 

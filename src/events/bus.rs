@@ -200,7 +200,16 @@ impl Follow {
                 return None;
             }
             if self.from_log {
-                match log::read(self.store.conn(), self.program_id, self.last, None, PAGE).await {
+                // Boxed: an idle subscription keeps its state, and a read's
+                // (large) future only exists while it runs.
+                let read = Box::pin(log::read(
+                    self.store.conn(),
+                    self.program_id,
+                    self.last,
+                    None,
+                    PAGE,
+                ));
+                match read.await {
                     Ok(rows) => {
                         self.from_log = rows.len() as u64 == PAGE;
                         for row in rows {
@@ -221,11 +230,11 @@ impl Follow {
                 // A gap (events published out of order): read it back from the log.
                 Ok(_) => self.from_log = true,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let cursor = cursor(self.last);
                     let message = format!(
-                        "this subscription fell behind and was ended; subscribe again with after: \"{}\" to resume",
-                        cursor(self.last)
+                        "this subscription fell behind and was ended; subscribe again with after: \"{cursor}\" to resume"
                     );
-                    return Some((Err(AppError::conflict(message)), self.end()));
+                    return Some((Err(AppError::Lagged { message, cursor }), self.end()));
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
             }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Json, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use entity::{event, program};
-use futures_util::{Stream, StreamExt};
+use futures_util::{Stream, StreamExt, future::BoxFuture, stream::BoxStream};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{bus::EventBus, kind::EventKind, log::teams_of};
@@ -217,12 +217,29 @@ fn bus<'a>(ctx: &Context<'a>) -> AppResult<&'a EventBus> {
 }
 
 /// The events of a program the viewer is part of, after `after`, filtered.
-async fn follow<F>(
+///
+/// Both the setup and the stream are boxed: async-graphql keeps a
+/// subscription's setup future and its stream side by side for as long as
+/// the subscription lives, so every byte of either is paid per idle
+/// subscriber.
+fn follow<'a, F>(
+    ctx: &'a Context<'_>,
+    program_id: &'a ID,
+    after: Option<String>,
+    keep: F,
+) -> BoxFuture<'a, AppResult<BoxStream<'static, Result<Event, AppError>>>>
+where
+    F: Fn(&event::Model) -> bool + Send + Sync + 'static,
+{
+    Box::pin(follow_inner(ctx, program_id, after, keep))
+}
+
+async fn follow_inner<F>(
     ctx: &Context<'_>,
     program_id: &ID,
     after: Option<String>,
     keep: F,
-) -> AppResult<impl Stream<Item = Result<Event, AppError>> + use<F>>
+) -> AppResult<BoxStream<'static, Result<Event, AppError>>>
 where
     F: Fn(&event::Model) -> bool + Send + Sync + 'static,
 {
@@ -238,14 +255,16 @@ where
         None => None,
     };
     let stream = bus(ctx)?.stream(program, after).await?;
-    Ok(stream.filter_map(move |item| {
-        let out = match item {
-            Ok(e) if keep(&e) => Some(Ok(Event(e))),
-            Ok(_) => None,
-            Err(err) => Some(Err(err)),
-        };
-        std::future::ready(out)
-    }))
+    Ok(stream
+        .filter_map(move |item| {
+            let out = match item {
+                Ok(e) if keep(&e) => Some(Ok(Event(e))),
+                Ok(_) => None,
+                Err(err) => Some(Err(err)),
+            };
+            std::future::ready(out)
+        })
+        .boxed())
 }
 
 fn kind_of(row: &event::Model) -> Option<EventKind> {
@@ -265,8 +284,10 @@ pub struct Subscription;
 impl Subscription {
     /// Every event of a program, optionally only some kinds. With `after`
     /// (a cursor) it first sends every event after it from the log, then
-    /// live ones: no gap, no duplicate. A subscriber that falls too far
-    /// behind is ended with an error naming the cursor to resume from.
+    /// live ones: no gap, no duplicate. Any subscription whose client falls
+    /// further behind than the server buffers (setting
+    /// `PORTFOLIO_SUBSCRIPTION_BUFFER`) is ended with a CONFLICT error whose
+    /// `extensions.resumeAfter` is the cursor to pass as `after`.
     async fn program_events(
         &self,
         ctx: &Context<'_>,
@@ -287,12 +308,14 @@ impl Subscription {
     }
 
     /// Dependency events of a program; with `teamId`, those where the team
-    /// is on either side.
+    /// is on either side. With `after` (an event's cursor) it first sends
+    /// the matching events after it from the log, then live ones.
     async fn dependency_updates(
         &self,
         ctx: &Context<'_>,
         program_id: ID,
         team_id: Option<ID>,
+        after: Option<String>,
     ) -> Result<impl Stream<Item = Result<DependencyUpdate>> + use<>> {
         let team = team_id
             .as_ref()
@@ -301,17 +324,20 @@ impl Subscription {
         let keep = move |e: &event::Model| {
             kind_of(e).is_some_and(EventKind::is_dependency) && has_team(e, team)
         };
-        let stream = follow(ctx, &program_id, None, keep).await?;
+        let stream = follow(ctx, &program_id, after, keep).await?;
         Ok(stream.map(|r| r.map(DependencyUpdate).map_err(Into::into)))
     }
 
-    /// Clarification events of a program; optionally only a team's, or one story's.
+    /// Clarification events of a program; optionally only a team's, or one
+    /// story's. With `after` (an event's cursor) it first sends the matching
+    /// events after it from the log, then live ones.
     async fn clarification_updates(
         &self,
         ctx: &Context<'_>,
         program_id: ID,
         team_id: Option<ID>,
         story_id: Option<ID>,
+        after: Option<String>,
     ) -> Result<impl Stream<Item = Result<ClarificationUpdate>> + use<>> {
         let team = team_id
             .as_ref()
@@ -331,23 +357,27 @@ impl Subscription {
                         == Some(s)
                 })
         };
-        let stream = follow(ctx, &program_id, None, keep).await?;
+        let stream = follow(ctx, &program_id, after, keep).await?;
         Ok(stream.map(|r| r.map(ClarificationUpdate).map_err(Into::into)))
     }
 
     /// Story events of a team backlog: created, changed, ranked, state.
+    /// With `after` (an event's cursor) it first sends the matching events
+    /// after it from the log, then live ones.
     async fn backlog_updates(
         &self,
         ctx: &Context<'_>,
         team_id: ID,
+        after: Option<String>,
     ) -> Result<impl Stream<Item = Result<BacklogUpdate>> + use<>> {
         let actor = gql::actor(ctx)?;
         let team = decode_as(Kind::Team, "teamId", &team_id)?;
-        let (_, program) = access::readable_team(gql::store(ctx)?.conn(), actor, team).await?;
+        let (_, program) =
+            Box::pin(access::readable_team(gql::store(ctx)?.conn(), actor, team)).await?;
         let keep = move |e: &event::Model| {
             kind_of(e).is_some_and(EventKind::is_story) && has_team(e, Some(team))
         };
-        let stream = follow(ctx, &encode(Kind::Program, program.id), None, keep).await?;
+        let stream = follow(ctx, &encode(Kind::Program, program.id), after, keep).await?;
         Ok(stream.map(|r| r.map(BacklogUpdate).map_err(Into::into)))
     }
 }

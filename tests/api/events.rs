@@ -318,3 +318,253 @@ async fn a_mutation_on_one_process_reaches_a_subscriber_on_another() {
     }
     ws.close().await;
 }
+
+/// The schema in this process, without a server: the test decides when a
+/// subscription's stream is polled, which a websocket client cannot (the
+/// kernel's socket buffers would absorb thousands of events first).
+struct InProcess {
+    schema: portfolio::graphql::AppSchema,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl InProcess {
+    async fn start(buffer: usize) -> Self {
+        use std::{sync::Arc, time::Duration};
+
+        use portfolio::{
+            app, clock::ManualClock, events::bus::EventBus, graphql::build_schema, metrics::Metrics,
+        };
+        let (settings, dir) = crate::helpers::fresh_database();
+        let store = app::open_store(&settings).await.expect("store opens");
+        let bus = EventBus::start(
+            store.clone(),
+            buffer,
+            Duration::from_millis(settings.event_poll_ms),
+        )
+        .await
+        .expect("bus starts");
+        let clock = Arc::new(ManualClock::new(crate::helpers::start_time()));
+        let schema = build_schema(&settings, store, Arc::new(Metrics::new()), clock, bus);
+        Self { schema, _dir: dir }
+    }
+
+    fn request(query: &str, variables: Value) -> async_graphql::Request {
+        async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables))
+            .data(portfolio::auth::Viewer::BuiltinAdmin)
+    }
+
+    async fn data(&self, query: &str, variables: Value) -> Value {
+        let resp = self.schema.execute(Self::request(query, variables)).await;
+        assert!(resp.errors.is_empty(), "{:?}", resp.errors);
+        resp.data.into_json().expect("json data")
+    }
+
+    /// The cursor of a program's first event.
+    async fn first_cursor(&self, program: &str) -> String {
+        let feed = self
+            .data(
+                "query($p: ID!) { program(id: $p) { events(first: 1) { edges { cursor } } } }",
+                json!({ "p": program }),
+            )
+            .await;
+        str_at(&feed, "/program/events/edges/0/cursor")
+    }
+
+    fn subscribe(
+        &self,
+        query: &str,
+        variables: Value,
+    ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
+        use futures_util::StreamExt;
+        self.schema
+            .execute_stream(Self::request(query, variables))
+            .boxed()
+    }
+}
+
+async fn next_of(
+    stream: &mut futures_util::stream::BoxStream<'static, async_graphql::Response>,
+) -> Option<Value> {
+    use futures_util::StreamExt;
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+        .await
+        .expect("the stream answers within 10 s")?;
+    Some(serde_json::to_value(&resp).expect("response serializes"))
+}
+
+fn sequence_of(resp: &Value) -> i64 {
+    resp["data"]["programEvents"]["event"]["sequence"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("an event: {resp}"))
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_is_ended_with_its_resume_cursor() {
+    const BUFFER: usize = 16;
+    let app = InProcess::start(BUFFER).await;
+    let user = app
+        .data(
+            "mutation { createUser(input: {name: \"Pam\", email: \"pam@example.com\"}) { user { id } } }",
+            json!({}),
+        )
+        .await;
+    let pm = str_at(&user, "/createUser/user/id");
+    let program = app
+        .data(
+            "mutation($pm: ID!) { createProgram(input: {name: \"P\", productManagerId: $pm}) { program { id } } }",
+            json!({ "pm": pm }),
+        )
+        .await;
+    let program = str_at(&program, "/createProgram/program/id");
+    let team = app
+        .data(
+            "mutation($p: ID!, $po: ID!) { createTeam(input: {programId: $p, name: \"T\", productOwnerId: $po}) { team { id } } }",
+            json!({ "p": program, "po": pm }),
+        )
+        .await;
+    let team = str_at(&team, "/createTeam/team/id");
+    let head = app
+        .data(
+            "query($p: ID!) { program(id: $p) { events { totalCount } } }",
+            json!({ "p": program }),
+        )
+        .await["program"]["events"]["totalCount"]
+        .as_i64()
+        .unwrap();
+    let create_story = "mutation($t: ID!, $title: String!) { createStory(input: {teamId: $t, title: $title}) { story { id } } }";
+
+    // Two subscribers from the first event on: both read the log up to the
+    // head, which also proves they are live.
+    let first = app.first_cursor(&program).await;
+    let mut slow = app.subscribe(PROGRAM_EVENTS, json!({ "p": program, "after": first }));
+    let mut keeping_up = app.subscribe(PROGRAM_EVENTS, json!({ "p": program, "after": first }));
+    for sequence in 2..=head {
+        assert_eq!(sequence_of(&next_of(&mut slow).await.unwrap()), sequence);
+        assert_eq!(
+            sequence_of(&next_of(&mut keeping_up).await.unwrap()),
+            sequence
+        );
+    }
+
+    // Three buffers' worth of events while `slow` is not polled. The other
+    // subscriber takes each before the next is made, so it never falls
+    // behind, and once it has them all the dispatcher has sent them all.
+    let missed = 3 * BUFFER as i64;
+    for i in 0..missed {
+        app.data(create_story, json!({ "t": team, "title": format!("S{i}") }))
+            .await;
+        let got = next_of(&mut keeping_up).await.unwrap();
+        assert_eq!(sequence_of(&got), head + 1 + i);
+    }
+
+    // The slow one is ended with an error that says where to resume.
+    let ended = next_of(&mut slow).await.expect("an error, not the end");
+    let error = &ended["errors"][0];
+    assert_eq!(error["extensions"]["code"], "CONFLICT", "{ended}");
+    let resume = error["extensions"]["resumeAfter"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a resume cursor: {ended}"))
+        .to_owned();
+    assert!(
+        error["message"].as_str().unwrap().contains(&resume),
+        "{ended}"
+    );
+    assert!(next_of(&mut slow).await.is_none(), "the stream has ended");
+
+    // Resuming from that cursor gives every missed event once, then live ones.
+    let mut resumed = app.subscribe(PROGRAM_EVENTS, json!({ "p": program, "after": resume }));
+    for sequence in head + 1..=head + missed {
+        assert_eq!(sequence_of(&next_of(&mut resumed).await.unwrap()), sequence);
+    }
+    app.data(create_story, json!({ "t": team, "title": "Live" }))
+        .await;
+    assert_eq!(
+        sequence_of(&next_of(&mut resumed).await.unwrap()),
+        head + missed + 1
+    );
+}
+
+#[tokio::test]
+async fn every_subscription_can_resume_after_a_cursor() {
+    let app = InProcess::start(64).await;
+    let user = app
+        .data(
+            "mutation { createUser(input: {name: \"Pam\", email: \"pam@example.com\"}) { user { id } } }",
+            json!({}),
+        )
+        .await;
+    let pm = str_at(&user, "/createUser/user/id");
+    let program = app
+        .data(
+            "mutation($pm: ID!) { createProgram(input: {name: \"P\", productManagerId: $pm}) { program { id } } }",
+            json!({ "pm": pm }),
+        )
+        .await;
+    let program = str_at(&program, "/createProgram/program/id");
+    let create_team = "mutation($p: ID!, $po: ID!, $name: String!) { createTeam(input: {programId: $p, name: $name, productOwnerId: $po}) { team { id } } }";
+    let mut teams = Vec::new();
+    for name in ["A", "B"] {
+        let team = app
+            .data(create_team, json!({ "p": program, "po": pm, "name": name }))
+            .await;
+        teams.push(str_at(&team, "/createTeam/team/id"));
+    }
+    let first = app.first_cursor(&program).await;
+    let create_story = "mutation($t: ID!, $title: String!) { createStory(input: {teamId: $t, title: $title}) { story { id } } }";
+    let mut stories = Vec::new();
+    for (team, title) in [(&teams[0], "A1"), (&teams[1], "B1"), (&teams[0], "A2")] {
+        let story = app
+            .data(create_story, json!({ "t": team, "title": title }))
+            .await;
+        stories.push(str_at(&story, "/createStory/story/id"));
+    }
+    app.data(
+        REQUEST,
+        json!({ "input": { "dependentStoryId": stories[0], "providerStoryId": stories[1] } }),
+    )
+    .await;
+    app.data(
+        "mutation($s: ID!) { askClarification(input: {storyId: $s, question: \"Which API?\"}) { clarification { id } } }",
+        json!({ "s": stories[2] }),
+    )
+    .await;
+
+    // Team A's backlog from the start of the log: its two stories, in order,
+    // then a live one.
+    let mut backlog = app.subscribe(
+        "subscription($t: ID!, $after: String) { backlogUpdates(teamId: $t, after: $after) {
+            event { kind } story { title } } }",
+        json!({ "t": teams[0], "after": first }),
+    );
+    let mut titles = Vec::new();
+    for _ in 0..2 {
+        let msg = next_of(&mut backlog).await.unwrap();
+        titles.push(msg["data"]["backlogUpdates"]["story"]["title"].clone());
+    }
+    app.data(create_story, json!({ "t": teams[0], "title": "A3" }))
+        .await;
+    let msg = next_of(&mut backlog).await.unwrap();
+    titles.push(msg["data"]["backlogUpdates"]["story"]["title"].clone());
+    assert_eq!(titles, vec![json!("A1"), json!("A2"), json!("A3")]);
+
+    // The dependency and the clarification, replayed from the log.
+    let mut dependencies = app.subscribe(
+        "subscription($p: ID!, $after: String) { dependencyUpdates(programId: $p, after: $after) { event { kind } } }",
+        json!({ "p": program, "after": first }),
+    );
+    let msg = next_of(&mut dependencies).await.unwrap();
+    assert_eq!(
+        msg["data"]["dependencyUpdates"]["event"]["kind"], "DEPENDENCY_REQUESTED",
+        "{msg}"
+    );
+    let mut clarifications = app.subscribe(
+        "subscription($p: ID!, $after: String) { clarificationUpdates(programId: $p, after: $after) { event { kind } clarification { question } } }",
+        json!({ "p": program, "after": first }),
+    );
+    let msg = next_of(&mut clarifications).await.unwrap();
+    assert_eq!(
+        msg["data"]["clarificationUpdates"]["clarification"]["question"], "Which API?",
+        "{msg}"
+    );
+}
