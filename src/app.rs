@@ -295,13 +295,14 @@ async fn graphql_ws(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    // Small buffers (1 KiB read, write through): an idle subscription should cost little; a stalled
-    // client's writes stop at 1 MiB (its subscription then falls behind the
-    // event buffer and is ended).
+    // Small buffers (512 B read, write through): an idle subscription should
+    // cost little, and clients send little (a larger message takes more
+    // reads). A stalled client's writes stop at 1 MiB (its subscription then
+    // falls behind the event buffer and is ended).
     let max_message = state.max_message_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .read_buffer_size(1024)
+        .read_buffer_size(512)
         .write_buffer_size(0)
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(max_message)

@@ -10,6 +10,12 @@ use tracing_subscriber::EnvFilter;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// mimalloc rather than the system allocator: a server holding many idle
+/// websocket subscriptions keeps less memory after bursts of connections
+/// (see README, "Benchmarks").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     tracing_subscriber::fmt()
