@@ -26,7 +26,9 @@ use portfolio::{
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+use tokio_tungstenite::tungstenite::{
+    Message, client::IntoClientRequest, http::HeaderValue, protocol::WebSocketConfig,
+};
 
 use super::{BoxError, fresh_store, percentile};
 
@@ -262,7 +264,18 @@ async fn start_server(db_args: &[String], extra: &[&str]) -> Result<Server, BoxE
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let mut child = tokio::process::Command::new(portfolio_binary())
+    // PORTFOLIO_BENCH_WRAPPER runs the server under a tool, e.g. "heaptrack -o /tmp/ht".
+    let wrapper = std::env::var("PORTFOLIO_BENCH_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    let mut command = match words.next() {
+        Some(tool) => {
+            let mut c = tokio::process::Command::new(tool);
+            c.args(words).arg(portfolio_binary());
+            c
+        }
+        None => tokio::process::Command::new(portfolio_binary()),
+    };
+    let mut child = command
         .args(db_args)
         .args([
             "--listen",
@@ -292,6 +305,16 @@ async fn start_server(db_args: &[String], extra: &[&str]) -> Result<Server, BoxE
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Err("server did not become ready".into())
+}
+
+/// The event sequence in a `next` message of the subscribers benchmark
+/// (`{"type":"next",...,"event":{"sequence":N}}`), without building a tree.
+fn sequence_in(text: &str) -> Option<i64> {
+    let rest = &text[text.find("\"sequence\":")? + "\"sequence\":".len()..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -382,7 +405,11 @@ pub async fn subscribers(
             tasks.push(tokio::spawn(async move {
                 let mut request = url.into_client_request()?;
                 request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("graphql-transport-ws"));
-                let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+                // A lean client (small read buffer, no JSON tree per message):
+                // it shares the 2 cores with the server it measures.
+                let config = WebSocketConfig::default().read_buffer_size(4096);
+                let (mut socket, _) =
+                    tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
                 socket.send(Message::text(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }).to_string())).await?;
                 let _ack = socket.next().await;
                 let sub = json!({ "type": "subscribe", "id": format!("{i}"), "payload": {
@@ -391,11 +418,10 @@ pub async fn subscribers(
                 socket.send(Message::text(sub.to_string())).await?;
                 let _ = ready_tx.send(());
                 while let Some(Ok(msg)) = socket.next().await {
-                    if let Message::Text(text) = msg {
-                        let v: Value = serde_json::from_str(&text).unwrap_or_default();
-                        if let Some(seq) = v.pointer("/payload/data/programEvents/event/sequence").and_then(Value::as_i64) {
-                            let _ = tx.send((seq, Instant::now()));
-                        }
+                    if let Message::Text(text) = msg
+                        && let Some(seq) = sequence_in(&text)
+                    {
+                        let _ = tx.send((seq, Instant::now()));
                     }
                 }
                 Ok::<_, BoxError>(())
@@ -429,11 +455,13 @@ pub async fn subscribers(
             }
         }
         let connect_secs = connect_started.elapsed().as_secs_f64();
-        // Drain, let the process settle, then read its memory.
+        // Drain, let the process settle (the allocator returns memory freed
+        // after the connection burst within a second or so), then read its memory.
         while tokio::time::timeout(Duration::from_millis(300), rx.recv())
             .await
             .is_ok()
         {}
+        tokio::time::sleep(Duration::from_secs(3)).await;
         let rss_idle = rss_kib(server.pid);
         let mut sent_at: HashMap<i64, Instant> = HashMap::new();
         let mut latencies = Vec::with_capacity(n * mutations);
