@@ -6,7 +6,11 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Json, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use entity::{event, program};
-use futures_util::{Stream, StreamExt, future::BoxFuture, stream::BoxStream};
+use futures_util::{
+    Stream, StreamExt,
+    future::{BoxFuture, Either},
+    stream::BoxStream,
+};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{bus::EventBus, kind::EventKind, log::teams_of};
@@ -254,17 +258,44 @@ where
         ),
         None => None,
     };
+    let store = gql::store(ctx)?.clone();
     let stream = bus(ctx)?.stream(program, after).await?;
-    Ok(stream
-        .filter_map(move |item| {
-            let out = match item {
-                Ok(e) if keep(&e) => Some(Ok(Event(e))),
-                Ok(_) => None,
-                Err(err) => Some(Err(err)),
-            };
-            std::future::ready(out)
+    let events = stream
+        .filter_map(move |item| match item {
+            // A change of membership or of a team's PO or the program's PM
+            // may have taken the program away from the viewer: check again
+            // before sending anything more.
+            Ok(e) if may_revoke_access(&e) => {
+                let store = store.clone();
+                let keep = keep(&e);
+                Either::Right(Box::pin(async move {
+                    match access::readable_program(store.conn(), actor, program).await {
+                        Ok(_) => keep.then(|| Ok(Event(e))),
+                        Err(err) => Some(Err(err)),
+                    }
+                }))
+            }
+            Ok(e) => Either::Left(std::future::ready(keep(&e).then(|| Ok(Event(e))))),
+            Err(err) => Either::Left(std::future::ready(Some(Err(err)))),
         })
-        .boxed())
+        .boxed();
+    // An error is the last thing a subscription sends: it ends right after.
+    Ok(
+        futures_util::stream::unfold(Some(events), |events| async move {
+            let mut events = events?;
+            let item = events.next().await?;
+            let rest = item.is_ok().then_some(events);
+            Some((item, rest))
+        })
+        .boxed(),
+    )
+}
+
+fn may_revoke_access(row: &event::Model) -> bool {
+    matches!(
+        kind_of(row),
+        Some(EventKind::TeamMemberRemoved | EventKind::TeamUpdated | EventKind::ProgramUpdated)
+    )
 }
 
 fn kind_of(row: &event::Model) -> Option<EventKind> {

@@ -244,6 +244,50 @@ async fn outsiders_and_anonymous_clients_get_nothing() {
 }
 
 #[tokio::test]
+async fn a_subscriber_removed_from_the_program_is_cut_off() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let mut ws = WsClient::connect(&app, Some(&w.member_a.token)).await;
+    // From after the first event: the log's events arrive, so it is live.
+    ws.subscribe(
+        "1",
+        PROGRAM_EVENTS,
+        json!({ "p": w.program, "after": "Y3Vyc29yOjE" }),
+    )
+    .await;
+    let seen = ws.next().await;
+    assert_eq!(seen["type"], "next", "{seen}");
+    // The team's PO removes them from their only team.
+    let removed = app
+        .gql(
+            Some(&w.po_a.token),
+            "mutation($t: ID!, $u: ID!) { removeTeamMember(input: {teamId: $t, userId: $u}) { team { id } } }",
+            json!({ "t": w.team_a, "u": w.member_a.id }),
+        )
+        .await;
+    assert!(removed.get("errors").is_none(), "{removed}");
+    // Whatever was sent before, the subscription ends with NOT_FOUND ...
+    let code = loop {
+        let msg = ws.next().await;
+        if let Some(errors) = msg["payload"]["errors"].as_array() {
+            break errors[0]["extensions"]["code"].clone();
+        }
+        assert_ne!(
+            msg["payload"]["data"]["programEvents"]["event"]["kind"], "TEAM_MEMBER_REMOVED",
+            "the removal itself is not shown: {msg}"
+        );
+    };
+    assert_eq!(code, "NOT_FOUND");
+    assert_eq!(ws.next().await["type"], "complete");
+    // ... and later events of the program never reach the connection.
+    app.create_story(&w.team_a, "After", json!({})).await;
+    while let Some(m) = ws.next_within(0.5).await {
+        assert_ne!(m["type"], "next", "leaked: {m}");
+    }
+    ws.close().await;
+}
+
+#[tokio::test]
 async fn a_mutation_on_one_process_reaches_a_subscriber_on_another() {
     let on_postgres = std::env::var("PORTFOLIO_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
     // On PostgreSQL only LISTEN/NOTIFY may deliver (the safety check is
