@@ -404,6 +404,35 @@ impl InProcess {
         resp.data.into_json().expect("json data")
     }
 
+    /// A program and teams of it, all led by one user; their global IDs.
+    async fn program_with_teams(&self, names: &[&str]) -> (String, Vec<String>) {
+        let user = self
+            .data(
+                "mutation { createUser(input: {name: \"Pam\", email: \"pam@example.com\"}) { user { id } } }",
+                json!({}),
+            )
+            .await;
+        let pm = str_at(&user, "/createUser/user/id");
+        let program = self
+            .data(
+                "mutation($pm: ID!) { createProgram(input: {name: \"P\", productManagerId: $pm}) { program { id } } }",
+                json!({ "pm": pm }),
+            )
+            .await;
+        let program = str_at(&program, "/createProgram/program/id");
+        let mut teams = Vec::new();
+        for name in names {
+            let team = self
+                .data(
+                    "mutation($p: ID!, $po: ID!, $name: String!) { createTeam(input: {programId: $p, name: $name, productOwnerId: $po}) { team { id } } }",
+                    json!({ "p": program, "po": pm, "name": name }),
+                )
+                .await;
+            teams.push(str_at(&team, "/createTeam/team/id"));
+        }
+        (program, teams)
+    }
+
     /// The cursor of a program's first event.
     async fn first_cursor(&self, program: &str) -> String {
         let feed = self
@@ -447,27 +476,8 @@ fn sequence_of(resp: &Value) -> i64 {
 async fn a_subscriber_that_falls_behind_is_ended_with_its_resume_cursor() {
     const BUFFER: usize = 16;
     let app = InProcess::start(BUFFER).await;
-    let user = app
-        .data(
-            "mutation { createUser(input: {name: \"Pam\", email: \"pam@example.com\"}) { user { id } } }",
-            json!({}),
-        )
-        .await;
-    let pm = str_at(&user, "/createUser/user/id");
-    let program = app
-        .data(
-            "mutation($pm: ID!) { createProgram(input: {name: \"P\", productManagerId: $pm}) { program { id } } }",
-            json!({ "pm": pm }),
-        )
-        .await;
-    let program = str_at(&program, "/createProgram/program/id");
-    let team = app
-        .data(
-            "mutation($p: ID!, $po: ID!) { createTeam(input: {programId: $p, name: \"T\", productOwnerId: $po}) { team { id } } }",
-            json!({ "p": program, "po": pm }),
-        )
-        .await;
-    let team = str_at(&team, "/createTeam/team/id");
+    let (program, teams) = app.program_with_teams(&["T"]).await;
+    let team = &teams[0];
     let head = app
         .data(
             "query($p: ID!) { program(id: $p) { events { totalCount } } }",
@@ -532,28 +542,7 @@ async fn a_subscriber_that_falls_behind_is_ended_with_its_resume_cursor() {
 #[tokio::test]
 async fn every_subscription_can_resume_after_a_cursor() {
     let app = InProcess::start(64).await;
-    let user = app
-        .data(
-            "mutation { createUser(input: {name: \"Pam\", email: \"pam@example.com\"}) { user { id } } }",
-            json!({}),
-        )
-        .await;
-    let pm = str_at(&user, "/createUser/user/id");
-    let program = app
-        .data(
-            "mutation($pm: ID!) { createProgram(input: {name: \"P\", productManagerId: $pm}) { program { id } } }",
-            json!({ "pm": pm }),
-        )
-        .await;
-    let program = str_at(&program, "/createProgram/program/id");
-    let create_team = "mutation($p: ID!, $po: ID!, $name: String!) { createTeam(input: {programId: $p, name: $name, productOwnerId: $po}) { team { id } } }";
-    let mut teams = Vec::new();
-    for name in ["A", "B"] {
-        let team = app
-            .data(create_team, json!({ "p": program, "po": pm, "name": name }))
-            .await;
-        teams.push(str_at(&team, "/createTeam/team/id"));
-    }
+    let (program, teams) = app.program_with_teams(&["A", "B"]).await;
     let first = app.first_cursor(&program).await;
     let create_story = "mutation($t: ID!, $title: String!) { createStory(input: {teamId: $t, title: $title}) { story { id } } }";
     let mut stories = Vec::new();
