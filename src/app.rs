@@ -67,7 +67,10 @@ pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>, bus: Eve
         metrics,
         admin_token: settings.admin_token.as_deref().map(Arc::from),
         max_message_bytes: settings.max_body_bytes,
-        cache: Arc::new(ResponseCache::new(settings.response_cache_entries)),
+        cache: Arc::new(ResponseCache::new(
+            settings.response_cache_entries,
+            settings.response_cache_bytes,
+        )),
     };
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))

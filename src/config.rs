@@ -163,6 +163,15 @@ pub struct Settings {
         global = true
     )]
     pub response_cache_entries: usize,
+    /// Bytes the response cache may hold in all (requests and responses); a
+    /// response larger than an eighth of it is not stored.
+    #[arg(
+        long,
+        env = "PORTFOLIO_RESPONSE_CACHE_BYTES",
+        default_value_t = 64 * 1024 * 1024,
+        global = true
+    )]
+    pub response_cache_bytes: usize,
     /// Largest `first` a connection accepts.
     #[arg(
         long,
