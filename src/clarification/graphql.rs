@@ -275,6 +275,34 @@ async fn readable(
     Ok(item)
 }
 
+/// Starts a change to one clarification: the actor, the write transaction,
+/// and the clarification if the actor may read it.
+async fn begin_change(
+    ctx: &Context<'_>,
+    raw_id: &ID,
+) -> AppResult<(Actor, WriteTxn, clarification::Model)> {
+    let actor = gql::actor(ctx)?;
+    let id = decode_as(Kind::Clarification, "clarificationId", raw_id)?;
+    let txn = gql::store(ctx)?.begin_write().await?;
+    let item = readable(&*txn, actor, id).await?;
+    Ok((actor, txn, item))
+}
+
+/// Ends a change to a clarification: records its event, commits, and
+/// answers with the clarification as it now is.
+async fn finish_change(
+    ctx: &Context<'_>,
+    txn: WriteTxn,
+    kind: EventKind,
+    item: clarification::Model,
+) -> Result<ClarificationPayload> {
+    emit(ctx, &txn, item.program_id, event_of(kind, &item)).await?;
+    txn.commit().await?;
+    Ok(ClarificationPayload {
+        clarification: Clarification(item),
+    })
+}
+
 #[derive(Default)]
 pub struct ClarificationMutation;
 
@@ -329,17 +357,7 @@ impl ClarificationMutation {
             input.blocking,
         )
         .await?;
-        emit(
-            ctx,
-            &txn,
-            program_id,
-            event_of(EventKind::ClarificationAsked, &item),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(ClarificationPayload {
-            clarification: Clarification(item),
-        })
+        finish_change(ctx, txn, EventKind::ClarificationAsked, item).await
     }
 
     /// Answers (the assignee or an admin). The first answer sets `answeredAt`.
@@ -348,14 +366,7 @@ impl ClarificationMutation {
         ctx: &Context<'_>,
         input: AnswerClarificationInput,
     ) -> Result<ClarificationPayload> {
-        let actor = gql::actor(ctx)?;
-        let id = decode_as(
-            Kind::Clarification,
-            "clarificationId",
-            &input.clarification_id,
-        )?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let item = readable(&*txn, actor, id).await?;
+        let (actor, txn, item) = begin_change(ctx, &input.clarification_id).await?;
         if !(actor.is_admin() || actor.is_user(item.assignee_id)) {
             return Err(AppError::forbidden(
                 "only the assignee or an admin may answer this clarification",
@@ -364,17 +375,7 @@ impl ClarificationMutation {
         }
         let item =
             service::answer(&*txn, gql::now(ctx)?, item, actor.user_id(), &input.answer).await?;
-        emit(
-            ctx,
-            &txn,
-            item.program_id,
-            event_of(EventKind::ClarificationAnswered, &item),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(ClarificationPayload {
-            clarification: Clarification(item),
-        })
+        finish_change(ctx, txn, EventKind::ClarificationAnswered, item).await
     }
 
     /// Resolves: the asker accepts the answer (the assignee or an admin may too).
@@ -383,14 +384,7 @@ impl ClarificationMutation {
         ctx: &Context<'_>,
         input: ResolveClarificationInput,
     ) -> Result<ClarificationPayload> {
-        let actor = gql::actor(ctx)?;
-        let id = decode_as(
-            Kind::Clarification,
-            "clarificationId",
-            &input.clarification_id,
-        )?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let item = readable(&*txn, actor, id).await?;
+        let (actor, txn, item) = begin_change(ctx, &input.clarification_id).await?;
         let asker = item.asker_id.is_some_and(|a| actor.is_user(a));
         if !(actor.is_admin() || asker || actor.is_user(item.assignee_id)) {
             return Err(AppError::forbidden(
@@ -399,17 +393,7 @@ impl ClarificationMutation {
             .into());
         }
         let item = service::resolve(&*txn, gql::now(ctx)?, item).await?;
-        emit(
-            ctx,
-            &txn,
-            item.program_id,
-            event_of(EventKind::ClarificationResolved, &item),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(ClarificationPayload {
-            clarification: Clarification(item),
-        })
+        finish_change(ctx, txn, EventKind::ClarificationResolved, item).await
     }
 
     /// Reopens an answered or resolved clarification with a reason (the
@@ -419,14 +403,7 @@ impl ClarificationMutation {
         ctx: &Context<'_>,
         input: ReopenClarificationInput,
     ) -> Result<ClarificationPayload> {
-        let actor = gql::actor(ctx)?;
-        let id = decode_as(
-            Kind::Clarification,
-            "clarificationId",
-            &input.clarification_id,
-        )?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let item = readable(&*txn, actor, id).await?;
+        let (actor, txn, item) = begin_change(ctx, &input.clarification_id).await?;
         let asker = item.asker_id.is_some_and(|a| actor.is_user(a));
         if !(actor.is_admin() || asker) {
             return Err(AppError::forbidden(
@@ -436,16 +413,6 @@ impl ClarificationMutation {
         }
         let item =
             service::reopen(&*txn, gql::now(ctx)?, item, actor.user_id(), &input.reason).await?;
-        emit(
-            ctx,
-            &txn,
-            item.program_id,
-            event_of(EventKind::ClarificationReopened, &item),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(ClarificationPayload {
-            clarification: Clarification(item),
-        })
+        finish_change(ctx, txn, EventKind::ClarificationReopened, item).await
     }
 }

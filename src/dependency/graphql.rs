@@ -278,6 +278,66 @@ pub async fn emit_followed(
 }
 
 /// The dependency `id` if the actor may read its program.
+/// The provider team's answer to a dependency (commit or decline), from the
+/// permission check to the commit of its transaction.
+struct ProviderDecision {
+    program_id: i64,
+    /// The teams of both stories, for the event.
+    teams: Vec<i64>,
+    watch: RiskWatch,
+}
+
+impl ProviderDecision {
+    /// Loads the dependency and its provider story, requires the provider
+    /// team's PO (or an admin) to `what`, and notes the risk before.
+    async fn begin(
+        txn: &WriteTxn,
+        actor: Actor,
+        id: i64,
+        what: &str,
+    ) -> AppResult<(dependency::Model, entity::story::Model, Self)> {
+        let (dep, program) = readable_dependency(&**txn, actor, id).await?;
+        let (provider, team, _) = readable_story(&**txn, actor, dep.provider_story_id).await?;
+        access::team_role(&**txn, actor, &team)
+            .await?
+            .require_owner(what)?;
+        let watch = RiskWatch::before(
+            txn,
+            program.id,
+            vec![dep.dependent_story_id, dep.provider_story_id],
+        )
+        .await?;
+        let teams = story_teams(&**txn, &dep).await?;
+        let decision = Self {
+            program_id: program.id,
+            teams,
+            watch,
+        };
+        Ok((dep, provider, decision))
+    }
+
+    /// Records the `kind` event of the changed dependency and any risk
+    /// changes, commits, and answers with the dependency.
+    async fn finish(
+        self,
+        ctx: &Context<'_>,
+        txn: WriteTxn,
+        changed: dependency::Model,
+        kind: EventKind,
+        payload: serde_json::Value,
+    ) -> Result<DependencyPayload> {
+        let event = NewEvent::new(kind, (Kind::Dependency, changed.id))
+            .teams(self.teams)
+            .payload(payload);
+        emit(ctx, &txn, self.program_id, event).await?;
+        self.watch.after(ctx, &txn).await?;
+        txn.commit().await?;
+        Ok(DependencyPayload {
+            dependency: changed.into(),
+        })
+    }
+}
+
 async fn readable_dependency(
     conn: &impl sea_orm::ConnectionTrait,
     actor: Actor,
@@ -387,28 +447,18 @@ impl DependencyMutation {
         let id = decode_as(Kind::Dependency, "dependencyId", &input.dependency_id)?;
         let iteration = decode_as(Kind::Iteration, "iterationId", &input.iteration_id)?;
         let txn = gql::store(ctx)?.begin_write().await?;
-        let (dep, program) = readable_dependency(&*txn, actor, id).await?;
-        let (provider, team, _) = readable_story(&*txn, actor, dep.provider_story_id).await?;
-        access::team_role(&*txn, actor, &team)
-            .await?
-            .require_owner("commit to a dependency on the team's story")?;
-        let watch = RiskWatch::before(
+        let (dep, provider, decision) = ProviderDecision::begin(
             &txn,
-            program.id,
-            vec![dep.dependent_story_id, dep.provider_story_id],
+            actor,
+            id,
+            "commit to a dependency on the team's story",
         )
         .await?;
-        let teams = story_teams(&*txn, &dep).await?;
         let dep = service::commit(&*txn, gql::now(ctx)?, dep, provider, iteration).await?;
-        let committed = NewEvent::new(EventKind::DependencyCommitted, (Kind::Dependency, dep.id))
-            .teams(teams)
-            .payload(serde_json::json!({ "iterationId": encode(Kind::Iteration, iteration).0 }));
-        emit(ctx, &txn, program.id, committed).await?;
-        watch.after(ctx, &txn).await?;
-        txn.commit().await?;
-        Ok(DependencyPayload {
-            dependency: dep.into(),
-        })
+        let event = serde_json::json!({ "iterationId": encode(Kind::Iteration, iteration).0 });
+        decision
+            .finish(ctx, txn, dep, EventKind::DependencyCommitted, event)
+            .await
     }
 
     /// The provider team's PO (or an admin) declines, with a reason.
@@ -420,28 +470,14 @@ impl DependencyMutation {
         let actor = gql::actor(ctx)?;
         let id = decode_as(Kind::Dependency, "dependencyId", &input.dependency_id)?;
         let txn = gql::store(ctx)?.begin_write().await?;
-        let (dep, program) = readable_dependency(&*txn, actor, id).await?;
-        let (_, team, _) = readable_story(&*txn, actor, dep.provider_story_id).await?;
-        access::team_role(&*txn, actor, &team)
-            .await?
-            .require_owner("decline a dependency on the team's story")?;
-        let watch = RiskWatch::before(
-            &txn,
-            program.id,
-            vec![dep.dependent_story_id, dep.provider_story_id],
-        )
-        .await?;
-        let teams = story_teams(&*txn, &dep).await?;
+        let (dep, _, decision) =
+            ProviderDecision::begin(&txn, actor, id, "decline a dependency on the team's story")
+                .await?;
         let dep = service::decline(&*txn, gql::now(ctx)?, dep, &input.reason).await?;
-        let declined = NewEvent::new(EventKind::DependencyDeclined, (Kind::Dependency, dep.id))
-            .teams(teams)
-            .payload(serde_json::json!({ "reason": dep.decline_reason }));
-        emit(ctx, &txn, program.id, declined).await?;
-        watch.after(ctx, &txn).await?;
-        txn.commit().await?;
-        Ok(DependencyPayload {
-            dependency: dep.into(),
-        })
+        let event = serde_json::json!({ "reason": dep.decline_reason });
+        decision
+            .finish(ctx, txn, dep, EventKind::DependencyDeclined, event)
+            .await
     }
 
     /// Removes a dependency: the dependent team's PO or members, or the PM
