@@ -10,12 +10,12 @@ use std::{
 
 use async_graphql::{Request, Variables};
 use chrono::Utc;
-use entity::{dependency, program, story, team, user};
+use entity::{dependency, story, team};
 use futures_util::{SinkExt, StreamExt};
 use portfolio::{
     auth::Viewer,
     clock::SystemClock,
-    events::{bus::EventBus, log::start_counter},
+    events::bus::EventBus,
     graphql::{
         build_schema,
         id::{Kind, encode},
@@ -67,27 +67,7 @@ pub async fn dependency(
     let conn = store.conn();
     let now = Utc::now();
     let seeded = Instant::now();
-    let pm = user::ActiveModel {
-        name: Set("PM".into()),
-        email: Set("pm@example.com".into()),
-        admin: Set(false),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    let program = program::ActiveModel {
-        name: Set("Big".into()),
-        vision: Set(String::new()),
-        product_manager_id: Set(pm.id),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    start_counter(conn, program.id)
-        .await
-        .map_err(|e| e.message().to_owned())?;
+    let (pm, program) = super::seed_program(conn, "PM", "Big").await?;
     let per_team = stories.div_ceil(teams.max(1));
     let keys = key::spread(per_team);
     for t in 0..teams {
@@ -102,23 +82,7 @@ pub async fn dependency(
         .await?;
         let rows = keys
             .iter()
-            .map(|k| story::ActiveModel {
-                team_id: Set(team.id),
-                feature_id: Set(None),
-                title: Set(format!("T{t} {k}")),
-                description: Set(String::new()),
-                acceptance_criteria: Set(String::new()),
-                points: Set(None),
-                state: Set("DRAFT".into()),
-                iteration_id: Set(None),
-                rank_key: Set(k.clone()),
-                rejection_reason: Set(None),
-                ready_at: Set(None),
-                accepted_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            })
+            .map(|k| super::draft_story(team.id, format!("T{t} {k}"), k, now))
             .collect();
         insert_chunked(conn, rows).await?;
     }

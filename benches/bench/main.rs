@@ -140,13 +140,16 @@ pub mod tempfile_dir {
     }
 }
 
-/// A user, program and team with `n` stories; returns (team id, story ids).
-async fn seed_backlog(store: &Store, n: usize) -> Result<(i64, Vec<i64>), BoxError> {
+/// A user (`who`) and a program (`name`) they manage, with its event counter.
+async fn seed_program(
+    conn: &sea_orm::DatabaseConnection,
+    who: &str,
+    name: &str,
+) -> Result<(user::Model, program::Model), BoxError> {
     let now = Utc::now();
-    let conn = store.conn();
-    let po = user::ActiveModel {
-        name: Set("PO".into()),
-        email: Set("po@example.com".into()),
+    let user = user::ActiveModel {
+        name: Set(who.into()),
+        email: Set(format!("{}@example.com", who.to_lowercase())),
         admin: Set(false),
         created_at: Set(now),
         ..Default::default()
@@ -154,9 +157,9 @@ async fn seed_backlog(store: &Store, n: usize) -> Result<(i64, Vec<i64>), BoxErr
     .insert(conn)
     .await?;
     let program = program::ActiveModel {
-        name: Set("Bench".into()),
+        name: Set(name.into()),
         vision: Set(String::new()),
-        product_manager_id: Set(po.id),
+        product_manager_id: Set(user.id),
         created_at: Set(now),
         ..Default::default()
     }
@@ -165,6 +168,40 @@ async fn seed_backlog(store: &Store, n: usize) -> Result<(i64, Vec<i64>), BoxErr
     portfolio::events::log::start_counter(conn, program.id)
         .await
         .map_err(|e| e.message().to_owned())?;
+    Ok((user, program))
+}
+
+/// A new DRAFT story row of `team` at rank `key`.
+fn draft_story(
+    team: i64,
+    title: String,
+    key: &str,
+    now: chrono::DateTime<Utc>,
+) -> story::ActiveModel {
+    story::ActiveModel {
+        team_id: Set(team),
+        feature_id: Set(None),
+        title: Set(title),
+        description: Set(String::new()),
+        acceptance_criteria: Set(String::new()),
+        points: Set(None),
+        state: Set("DRAFT".into()),
+        iteration_id: Set(None),
+        rank_key: Set(key.to_owned()),
+        rejection_reason: Set(None),
+        ready_at: Set(None),
+        accepted_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// A user, program and team with `n` stories; returns (team id, story ids).
+async fn seed_backlog(store: &Store, n: usize) -> Result<(i64, Vec<i64>), BoxError> {
+    let now = Utc::now();
+    let conn = store.conn();
+    let (po, program) = seed_program(conn, "PO", "Bench").await?;
     let team = team::ActiveModel {
         program_id: Set(program.id),
         name: Set("Team".into()),
@@ -176,23 +213,9 @@ async fn seed_backlog(store: &Store, n: usize) -> Result<(i64, Vec<i64>), BoxErr
     .await?;
     let keys = key::spread(n);
     for chunk in keys.chunks(1000) {
-        let rows = chunk.iter().map(|k| story::ActiveModel {
-            team_id: Set(team.id),
-            feature_id: Set(None),
-            title: Set(format!("Story {k}")),
-            description: Set(String::new()),
-            acceptance_criteria: Set(String::new()),
-            points: Set(None),
-            state: Set("DRAFT".into()),
-            iteration_id: Set(None),
-            rank_key: Set(k.clone()),
-            rejection_reason: Set(None),
-            ready_at: Set(None),
-            accepted_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        });
+        let rows = chunk
+            .iter()
+            .map(|k| draft_story(team.id, format!("Story {k}"), k, now));
         story::Entity::insert_many(rows).exec(conn).await?;
     }
     let ids = story::Entity::find()
