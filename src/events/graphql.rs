@@ -262,10 +262,10 @@ where
     let stream = bus(ctx)?.stream(program, after).await?;
     let events = stream
         .filter_map(move |item| match item {
-            // A change of membership or of a team's PO or the program's PM
-            // may have taken the program away from the viewer: check again
-            // before sending anything more.
-            Ok(e) if may_revoke_access(&e) => {
+            // The viewer's removal from a team, or a change of a team's PO
+            // or the program's PM, may have taken the program away from
+            // them: check again before sending anything more.
+            Ok(e) if may_revoke_access(&e, actor) => {
                 let store = store.clone();
                 let keep = keep(&e);
                 Either::Right(Box::pin(async move {
@@ -291,11 +291,26 @@ where
     )
 }
 
-fn may_revoke_access(row: &event::Model) -> bool {
-    matches!(
-        kind_of(row),
-        Some(EventKind::TeamMemberRemoved | EventKind::TeamUpdated | EventKind::ProgramUpdated)
-    )
+/// Whether `row` can have taken its program away from `actor`. Kept narrow:
+/// each subscriber of the program asks the database when it says yes.
+fn may_revoke_access(row: &event::Model, actor: crate::auth::Actor) -> bool {
+    let Some(user) = actor.user_id().filter(|_| !actor.is_admin()) else {
+        return false;
+    };
+    let payload = || serde_json::from_str::<serde_json::Value>(&row.payload).unwrap_or_default();
+    let set = |field: &str| {
+        payload()["fields"]
+            .as_array()
+            .is_some_and(|fields| fields.iter().any(|f| f == field))
+    };
+    match kind_of(row) {
+        Some(EventKind::TeamMemberRemoved) => {
+            payload()["userId"] == encode(Kind::User, user).0.as_str()
+        }
+        Some(EventKind::TeamUpdated) => set("productOwnerId"),
+        Some(EventKind::ProgramUpdated) => set("productManagerId"),
+        _ => false,
+    }
 }
 
 fn kind_of(row: &event::Model) -> Option<EventKind> {
@@ -486,5 +501,69 @@ impl RiskWatch {
             emit(ctx, txn, self.program_id, event).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Actor;
+
+    fn row(kind: EventKind, payload: serde_json::Value) -> event::Model {
+        event::Model {
+            id: 1,
+            program_id: 1,
+            sequence: 1,
+            kind: kind.as_str().to_owned(),
+            subject_type: "Team".to_owned(),
+            subject_id: 1,
+            team_ids: String::new(),
+            actor_id: None,
+            at: chrono::Utc::now(),
+            payload: payload.to_string(),
+        }
+    }
+
+    #[test]
+    fn only_changes_that_can_take_the_program_away_are_checked_again() {
+        let mia = Actor::User {
+            id: 7,
+            admin: false,
+        };
+        let removed = |user: i64| {
+            row(
+                EventKind::TeamMemberRemoved,
+                serde_json::json!({ "userId": encode(Kind::User, user).0 }),
+            )
+        };
+        let fields = |kind, fields: &[&str]| row(kind, serde_json::json!({ "fields": fields }));
+        assert!(may_revoke_access(&removed(7), mia));
+        assert!(!may_revoke_access(&removed(8), mia));
+        assert!(may_revoke_access(
+            &fields(EventKind::TeamUpdated, &["name", "productOwnerId"]),
+            mia
+        ));
+        assert!(!may_revoke_access(
+            &fields(EventKind::TeamUpdated, &["name"]),
+            mia
+        ));
+        assert!(may_revoke_access(
+            &fields(EventKind::ProgramUpdated, &["productManagerId"]),
+            mia
+        ));
+        assert!(!may_revoke_access(
+            &fields(EventKind::ProgramUpdated, &["vision"]),
+            mia
+        ));
+        assert!(!may_revoke_access(
+            &row(EventKind::StoryCreated, serde_json::json!({})),
+            mia
+        ));
+        // Administrators read every program.
+        assert!(!may_revoke_access(&removed(7), Actor::BuiltinAdmin));
+        assert!(!may_revoke_access(
+            &removed(7),
+            Actor::User { id: 7, admin: true }
+        ));
     }
 }
