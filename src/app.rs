@@ -103,13 +103,23 @@ impl Server {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        (&mut self.task).await.unwrap_or(Ok(()))
+        joined((&mut self.task).await)
     }
 
     /// Waits until the server ends (after a shutdown signal).
     pub async fn wait(mut self) -> std::io::Result<()> {
-        (&mut self.task).await.unwrap_or(Ok(()))
+        joined((&mut self.task).await)
     }
+}
+
+/// The server task's outcome; a task that panicked or was cancelled is an
+/// error too, never a clean stop.
+fn joined(outcome: Result<std::io::Result<()>, tokio::task::JoinError>) -> std::io::Result<()> {
+    outcome.unwrap_or_else(|err| {
+        Err(std::io::Error::other(format!(
+            "the server task failed: {err}"
+        )))
+    })
 }
 
 impl Drop for Server {
@@ -354,4 +364,17 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
             .render(open, idle, state.store.statements().get()),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_server_task_that_panicked_is_not_a_clean_stop() {
+        let task = tokio::spawn(async { panic!("boom") });
+        let outcome: Result<std::io::Result<()>, _> = task.await;
+        assert!(joined(outcome).is_err());
+        assert!(joined(Ok(Ok(()))).is_ok());
+    }
 }

@@ -10,7 +10,7 @@
 //! `From<Display>` conversion and lose its code.
 
 use async_graphql::ErrorExtensions;
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// An error a request can end with. The variant is the `extensions.code`.
 #[derive(Debug)]
@@ -70,6 +70,25 @@ impl AppError {
             | Self::Lagged { message: m, .. } => m,
             Self::Internal(_) => "internal error",
         }
+    }
+
+    /// Whether this is PostgreSQL reporting a deadlock (40P01) or a
+    /// serialization failure (40001): the transaction may simply run again.
+    pub fn is_contention(&self) -> bool {
+        let Self::Internal(cause) = self else {
+            return false;
+        };
+        let Some(
+            DbErr::Exec(RuntimeErr::SqlxError(err))
+            | DbErr::Query(RuntimeErr::SqlxError(err))
+            | DbErr::Conn(RuntimeErr::SqlxError(err)),
+        ) = cause.downcast_ref::<DbErr>()
+        else {
+            return false;
+        };
+        err.as_database_error()
+            .and_then(|db| db.code())
+            .is_some_and(|code| code == "40P01" || code == "40001")
     }
 
     /// Maps a unique-constraint violation to CONFLICT with `msg`; any other

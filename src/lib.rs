@@ -26,6 +26,8 @@ pub mod events;
 pub mod feature;
 /// Schema assembly, IDs, loaders, pagination, observability.
 pub mod graphql;
+/// Typed IDs of stored rows and their global form.
+pub mod ids;
 /// Program Increments and their iterations.
 pub mod increment;
 /// Program and team metrics per increment.
@@ -44,3 +46,5 @@ pub mod team;
 pub mod text;
 /// Users and tokens.
 pub mod user;
+/// The unit of work: the one path every change takes.
+pub mod work;

@@ -51,7 +51,10 @@ pub struct Metrics {
     latency: HistogramFamily,
     subscriptions: Gauge,
     pool: Family<PoolLabels, Gauge>,
-    statements: Family<StatementLabels, Gauge>,
+    statements: Family<StatementLabels, Counter>,
+    /// Held while the statement counters catch up with the driver's counts,
+    /// so two scrapes at once never add the same statements twice.
+    statements_sync: Mutex<()>,
     known_operations: Mutex<HashSet<String>>,
 }
 
@@ -73,7 +76,7 @@ impl Metrics {
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
         let subscriptions = Gauge::default();
         let pool = Family::<PoolLabels, Gauge>::default();
-        let statements = Family::<StatementLabels, Gauge>::default();
+        let statements = Family::<StatementLabels, Counter>::default();
         registry.register(
             "graphql_requests",
             "GraphQL operations by operation name and outcome (ok or the first error code)",
@@ -106,6 +109,7 @@ impl Metrics {
             latency,
             subscriptions,
             pool,
+            statements_sync: Mutex::new(()),
             known_operations: Mutex::new(HashSet::new()),
         }
     }
@@ -146,13 +150,16 @@ impl Metrics {
 
     /// The Prometheus text exposition, with the database figures read now.
     pub fn render(&self, pool_open: u32, pool_idle: usize, statements: (u64, u64)) -> String {
-        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        self.statements
-            .get_or_create(&StatementLabels { kind: "read" })
-            .set(count(statements.0));
-        self.statements
-            .get_or_create(&StatementLabels { kind: "write" })
-            .set(count(statements.1));
+        // The driver's counts only grow; the counters catch up with them.
+        let sync = self
+            .statements_sync
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (kind, sent) in [("read", statements.0), ("write", statements.1)] {
+            let counter = self.statements.get_or_create(&StatementLabels { kind });
+            counter.inc_by(sent.saturating_sub(counter.get()));
+        }
+        drop(sync);
         let idle = i64::try_from(pool_idle).unwrap_or(i64::MAX);
         self.pool
             .get_or_create(&PoolLabels { state: "idle" })

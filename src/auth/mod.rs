@@ -1,7 +1,7 @@
 //! Who is asking: the viewer, resolved once at the edge (HTTP header or the
 //! websocket's `connection_init` payload), and the rules of who may do what.
 
-pub mod access;
+pub mod policy;
 pub mod token;
 
 use entity::{token as token_row, user};

@@ -6,31 +6,25 @@ use entity::{story, team};
 
 use super::{
     lifecycle::StoryState,
-    service::{self, NewStory, StoryChange},
+    service::{NewStory, StoryChange},
+    usecase,
 };
 use crate::{
-    auth::{Actor, access},
-    clarification::{graphql::Clarification, service as clarifications},
-    db::WriteTxn,
-    dependency::{graphql::Dependency, service as dependencies},
+    clarification::graphql::Clarification,
+    dependency::graphql::Dependency,
     error::{AppError, AppResult},
-    events::{
-        graphql::{RiskWatch, emit},
-        kind::EventKind,
-        log::NewEvent,
-    },
     feature::graphql::Feature,
     graphql::{
         self as gql,
-        id::{Kind, decode_as, encode},
+        id::{self, Kind, encode},
         loaders::{
             BacklogPage, ClarificationsOfStory, DependenciesOfStory, DependentsOfStory,
             FeatureById, IterationById, StoryBlocked, StoryPosition, TeamById,
         },
         pagination::{KeyedConnection, Page, connection_by_position},
     },
+    ids::TypedId,
     increment::graphql::Iteration,
-    ranking::Place,
     team::graphql::Team,
 };
 
@@ -278,63 +272,18 @@ fn text_change(value: MaybeUndefined<String>) -> Option<String> {
     }
 }
 
-fn id_change(
-    kind: Kind,
-    field: &str,
-    value: &MaybeUndefined<ID>,
-) -> AppResult<Option<Option<i64>>> {
+fn id_change<T: TypedId>(field: &str, value: &MaybeUndefined<ID>) -> AppResult<Option<Option<T>>> {
     Ok(match value {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(id) => Some(Some(decode_as(kind, field, id)?)),
+        MaybeUndefined::Value(id) => Some(Some(id::typed(field, id)?)),
     })
 }
 
-/// The story `id`, its team and program, if the actor may read them.
-pub async fn readable_story(
-    conn: &impl sea_orm::ConnectionTrait,
-    actor: Actor,
-    id: i64,
-) -> AppResult<(story::Model, team::Model, entity::program::Model)> {
-    use sea_orm::EntityTrait;
-    let not_found =
-        || AppError::not_found(format!("no story with id {}", encode(Kind::Story, id).0));
-    let story = story::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .ok_or_else(not_found)?;
-    let (team, program) = access::readable_team(conn, actor, story.team_id)
-        .await
-        .map_err(|e| match e {
-            AppError::NotFound(_) => not_found(),
-            other => other,
-        })?;
-    Ok((story, team, program))
-}
-
-/// After a story's state changed: its dependencies follow it (resolved or
-/// back to work), and the events of the change, of those dependencies and of
-/// risk changes are recorded.
-async fn state_changed(
-    ctx: &Context<'_>,
-    txn: &WriteTxn,
-    program_id: i64,
-    story: &story::Model,
-    from: &str,
-    reason: Option<&str>,
-    watch: RiskWatch,
-) -> AppResult<()> {
-    let followed = dependencies::follow_provider(&**txn, gql::now(ctx)?, story).await?;
-    let mut payload = serde_json::json!({ "from": from, "to": story.state });
-    if let Some(reason) = reason {
-        payload["reason"] = reason.into();
+fn story_payload(story: story::Model) -> StoryPayload {
+    StoryPayload {
+        story: Story(story),
     }
-    let changed = NewEvent::new(EventKind::StoryStateChanged, (Kind::Story, story.id))
-        .teams([story.team_id])
-        .payload(payload);
-    emit(ctx, txn, program_id, changed).await?;
-    crate::dependency::graphql::emit_followed(ctx, txn, &followed).await?;
-    watch.after(ctx, txn).await
 }
 
 #[derive(Default)]
@@ -349,38 +298,19 @@ impl StoryMutation {
         ctx: &Context<'_>,
         input: CreateStoryInput,
     ) -> Result<StoryPayload> {
-        let actor = gql::actor(ctx)?;
-        let team_id = decode_as(Kind::Team, "teamId", &input.team_id)?;
-        let feature_id = input
-            .feature_id
-            .as_ref()
-            .map(|id| decode_as(Kind::Feature, "featureId", id))
-            .transpose()?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (team, _) = access::readable_team(&*txn, actor, team_id).await?;
-        access::team_role(&*txn, actor, &team)
-            .await?
-            .require_writer("create stories")?;
-        let story = service::create(
-            &*txn,
-            gql::now(ctx)?,
-            &team,
-            NewStory {
-                feature_id,
-                title: input.title,
-                description: input.description,
-                acceptance_criteria: input.acceptance_criteria,
-                points: input.points,
-            },
-        )
-        .await?;
-        let created =
-            NewEvent::new(EventKind::StoryCreated, (Kind::Story, story.id)).teams([team.id]);
-        emit(ctx, &txn, team.program_id, created).await?;
-        txn.commit().await?;
-        Ok(StoryPayload {
-            story: Story(story),
+        let team = id::typed("teamId", &input.team_id)?;
+        let new = NewStory {
+            feature_id: id::typed_opt("featureId", input.feature_id.as_ref())?,
+            title: input.title,
+            description: input.description,
+            acceptance_criteria: input.acceptance_criteria,
+            points: input.points,
+        };
+        let story = gql::perform(ctx, |w| {
+            Box::pin(usecase::create_story(w, team, new.clone()))
         })
+        .await?;
+        Ok(story_payload(story))
     }
 
     /// Changes a story (the team's PO, its members or an admin).
@@ -389,10 +319,9 @@ impl StoryMutation {
         ctx: &Context<'_>,
         input: UpdateStoryInput,
     ) -> Result<StoryPayload> {
-        let actor = gql::actor(ctx)?;
-        let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
+        let story = id::typed("storyId", &input.story_id)?;
         let change = StoryChange {
-            feature_id: id_change(Kind::Feature, "featureId", &input.feature_id)?,
+            feature_id: id_change("featureId", &input.feature_id)?,
             title: match input.title {
                 MaybeUndefined::Null => {
                     return Err(AppError::bad_input("title cannot be null").into());
@@ -406,53 +335,29 @@ impl StoryMutation {
                 MaybeUndefined::Null => Some(None),
                 MaybeUndefined::Value(p) => Some(Some(p)),
             },
-            iteration_id: id_change(Kind::Iteration, "iterationId", &input.iteration_id)?,
+            iteration_id: id_change("iterationId", &input.iteration_id)?,
         };
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (story, team, program) = readable_story(&*txn, actor, story_id).await?;
-        access::team_role(&*txn, actor, &team)
-            .await?
-            .require_writer("change stories")?;
-        let fields = change.field_names();
-        let watch = RiskWatch::before(&txn, program.id, vec![story.id]).await?;
-        let story = service::update(&*txn, gql::now(ctx)?, program.id, story, change).await?;
-        let updated = NewEvent::new(EventKind::StoryUpdated, (Kind::Story, story.id))
-            .teams([team.id])
-            .payload(serde_json::json!({ "fields": fields }));
-        emit(ctx, &txn, program.id, updated).await?;
-        watch.after(ctx, &txn).await?;
-        txn.commit().await?;
-        Ok(StoryPayload {
-            story: Story(story),
+        let story = gql::perform(ctx, |w| {
+            Box::pin(usecase::update_story(w, story, change.clone()))
         })
+        .await?;
+        Ok(story_payload(story))
     }
 
     /// Moves a story right before or right after another story of the same
     /// backlog (the team's PO or an admin). To the top: before the first;
     /// to the bottom: after the last.
     async fn rank_story(&self, ctx: &Context<'_>, input: RankStoryInput) -> Result<StoryPayload> {
-        let actor = gql::actor(ctx)?;
-        let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
-        let (anchor, place) = match (&input.before_id, &input.after_id) {
-            (Some(id), None) => (decode_as(Kind::Story, "beforeId", id)?, Place::Before),
-            (None, Some(id)) => (decode_as(Kind::Story, "afterId", id)?, Place::After),
-            _ => {
-                return Err(AppError::bad_input("give exactly one of beforeId and afterId").into());
-            }
-        };
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (_, team, program) = readable_story(&*txn, actor, story_id).await?;
-        access::team_role(&*txn, actor, &team)
-            .await?
-            .require_owner("rank the team backlog")?;
-        let story = service::rank(&*txn, gql::now(ctx)?, team.id, story_id, anchor, place).await?;
-        let ranked =
-            NewEvent::new(EventKind::StoryRanked, (Kind::Story, story.id)).teams([team.id]);
-        emit(ctx, &txn, program.id, ranked).await?;
-        txn.commit().await?;
-        Ok(StoryPayload {
-            story: Story(story),
+        let story = id::typed("storyId", &input.story_id)?;
+        let (anchor, place) = usecase::place_of(
+            id::typed_opt("beforeId", input.before_id.as_ref())?,
+            id::typed_opt("afterId", input.after_id.as_ref())?,
+        )?;
+        let story = gql::perform(ctx, |w| {
+            Box::pin(usecase::rank_story(w, story, anchor, place))
         })
+        .await?;
+        Ok(story_payload(story))
     }
 
     /// Moves a story one step: DRAFT ⇄ READY ⇄ IN_PROGRESS ⇄ DONE (the
@@ -463,27 +368,11 @@ impl StoryMutation {
         ctx: &Context<'_>,
         input: SetStoryStateInput,
     ) -> Result<StoryPayload> {
-        let actor = gql::actor(ctx)?;
-        let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (story, team, program) = readable_story(&*txn, actor, story_id).await?;
-        access::team_role(&*txn, actor, &team)
-            .await?
-            .require_writer("change a story's state")?;
-        let from = story.state.clone();
-        let watch = RiskWatch::before(&txn, program.id, vec![story.id]).await?;
-        let blocking = if input.state == StoryState::Ready {
-            clarifications::open_blocking_questions(&*txn, story.id).await?
-        } else {
-            Vec::new()
-        };
+        let story = id::typed("storyId", &input.story_id)?;
+        let state = input.state;
         let story =
-            service::set_state(&*txn, gql::now(ctx)?, story, input.state, &blocking).await?;
-        state_changed(ctx, &txn, program.id, &story, &from, None, watch).await?;
-        txn.commit().await?;
-        Ok(StoryPayload {
-            story: Story(story),
-        })
+            gql::perform(ctx, |w| Box::pin(usecase::set_story_state(w, story, state))).await?;
+        Ok(story_payload(story))
     }
 
     /// Accepts a DONE story (the team's PO or an admin).
@@ -492,21 +381,9 @@ impl StoryMutation {
         ctx: &Context<'_>,
         input: AcceptStoryInput,
     ) -> Result<StoryPayload> {
-        let actor = gql::actor(ctx)?;
-        let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (story, team, program) = readable_story(&*txn, actor, story_id).await?;
-        access::team_role(&*txn, actor, &team)
-            .await?
-            .require_owner("accept stories")?;
-        let from = story.state.clone();
-        let watch = RiskWatch::before(&txn, program.id, vec![story.id]).await?;
-        let story = service::accept(&*txn, gql::now(ctx)?, story).await?;
-        state_changed(ctx, &txn, program.id, &story, &from, None, watch).await?;
-        txn.commit().await?;
-        Ok(StoryPayload {
-            story: Story(story),
-        })
+        let story = id::typed("storyId", &input.story_id)?;
+        let story = gql::perform(ctx, |w| Box::pin(usecase::accept_story(w, story))).await?;
+        Ok(story_payload(story))
     }
 
     /// Rejects a DONE story back to IN_PROGRESS with a reason (the team's PO
@@ -516,29 +393,11 @@ impl StoryMutation {
         ctx: &Context<'_>,
         input: RejectStoryInput,
     ) -> Result<StoryPayload> {
-        let actor = gql::actor(ctx)?;
-        let story_id = decode_as(Kind::Story, "storyId", &input.story_id)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (story, team, program) = readable_story(&*txn, actor, story_id).await?;
-        access::team_role(&*txn, actor, &team)
-            .await?
-            .require_owner("reject stories")?;
-        let from = story.state.clone();
-        let watch = RiskWatch::before(&txn, program.id, vec![story.id]).await?;
-        let story = service::reject(&*txn, gql::now(ctx)?, story, &input.reason).await?;
-        state_changed(
-            ctx,
-            &txn,
-            program.id,
-            &story,
-            &from,
-            Some(&input.reason),
-            watch,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(StoryPayload {
-            story: Story(story),
+        let story = id::typed("storyId", &input.story_id)?;
+        let story = gql::perform(ctx, |w| {
+            Box::pin(usecase::reject_story(w, story, input.reason.clone()))
         })
+        .await?;
+        Ok(story_payload(story))
     }
 }

@@ -4,3 +4,4 @@
 pub mod graphql;
 pub mod lifecycle;
 pub mod service;
+pub mod usecase;

@@ -12,7 +12,7 @@ use sea_orm::{
 use super::lifecycle::{self, StoryState};
 use crate::{
     error::{AppError, AppResult},
-    graphql::id::{Kind, encode},
+    ids::{FeatureId, IterationId, Kind, global},
     ranking::{Place, RankedList},
     text,
 };
@@ -81,8 +81,9 @@ fn optional_points(value: Option<i32>) -> AppResult<Option<i32>> {
 }
 
 /// A new story's fields.
+#[derive(Clone, Debug)]
 pub struct NewStory {
-    pub feature_id: Option<i64>,
+    pub feature_id: Option<FeatureId>,
     pub title: String,
     pub description: String,
     pub acceptance_criteria: String,
@@ -100,14 +101,15 @@ pub async fn create(
     let description = text::long_text("description", &new.description)?;
     let acceptance_criteria = text::long_text("acceptanceCriteria", &new.acceptance_criteria)?;
     let points = optional_points(new.points)?;
-    if let Some(feature) = new.feature_id {
+    let feature_id = new.feature_id.map(|f| f.0);
+    if let Some(feature) = feature_id {
         require_feature_of(conn, team.program_id, feature).await?;
     }
     lock_team(conn, team.id).await?;
     let rank_key = backlog_list(team.id).bottom_key(conn).await?;
     Ok(story::ActiveModel {
         team_id: Set(team.id),
-        feature_id: Set(new.feature_id),
+        feature_id: Set(feature_id),
         title: Set(title),
         description: Set(description),
         acceptance_criteria: Set(acceptance_criteria),
@@ -127,14 +129,14 @@ pub async fn create(
 }
 
 /// A change to a story: `None` leaves a field; `Some(None)` clears it.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub struct StoryChange {
-    pub feature_id: Option<Option<i64>>,
+    pub feature_id: Option<Option<FeatureId>>,
     pub title: Option<String>,
     pub description: Option<String>,
     pub acceptance_criteria: Option<String>,
     pub points: Option<Option<i32>>,
-    pub iteration_id: Option<Option<i64>>,
+    pub iteration_id: Option<Option<IterationId>>,
 }
 
 impl StoryChange {
@@ -164,9 +166,9 @@ pub async fn update(
     let mut row = story.into_active_model();
     if let Some(feature) = change.feature_id {
         if let Some(id) = feature {
-            require_feature_of(conn, program_id, id).await?;
+            require_feature_of(conn, program_id, id.0).await?;
         }
-        row.feature_id = Set(feature);
+        row.feature_id = Set(feature.map(|f| f.0));
     }
     if let Some(title) = change.title {
         row.title = Set(text::name("title", &title)?);
@@ -195,9 +197,9 @@ pub async fn update(
     }
     if let Some(iteration) = change.iteration_id {
         if let Some(id) = iteration {
-            require_iteration_of(conn, program_id, id).await?;
+            require_iteration_of(conn, program_id, id.0).await?;
         }
-        row.iteration_id = Set(iteration);
+        row.iteration_id = Set(iteration.map(|i| i.0));
     }
     row.updated_at = Set(now);
     Ok(row.update(conn).await?)
@@ -284,7 +286,7 @@ pub async fn rank(
         };
         return Err(AppError::bad_input(format!(
             "{field}: {} is not a story of the same team backlog",
-            encode(Kind::Story, anchor_id).0
+            global(Kind::Story, anchor_id)
         )));
     }
     story::Entity::find_by_id(story_id)

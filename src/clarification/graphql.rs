@@ -5,19 +5,17 @@ use chrono::{DateTime, Utc};
 use entity::{clarification, clarification_message};
 
 use super::{
-    service::{self, ListFilter, Subject},
+    service::{self, ListFilter},
     status::{ClarificationStatus, MessageKind},
+    usecase::{self, About},
 };
 use crate::{
-    auth::{Actor, access},
-    backlog::graphql::{Story, readable_story},
-    db::WriteTxn,
+    backlog::graphql::Story,
     error::{AppError, AppResult},
-    events::{graphql::emit, kind::EventKind, log::NewEvent},
-    feature::{graphql::Feature, service as features},
+    feature::graphql::Feature,
     graphql::{
         self as gql,
-        id::{Kind, decode_as, encode},
+        id::{self, Kind, encode},
         loaders::{FeatureById, MessagesOfClarification, StoryById, UserById},
         pagination::{KeyedConnection, Page, connection},
     },
@@ -180,37 +178,6 @@ pub async fn list(
     Ok(connection(&page, rows, total, |c| c.id, Clarification))
 }
 
-/// The event of a clarification: its team (for a story), and the story or
-/// feature in the payload (the `storyId` filter reads it).
-fn event_of(kind: EventKind, item: &clarification::Model) -> NewEvent {
-    NewEvent::new(kind, (Kind::Clarification, item.id))
-        .teams(item.team_id)
-        .payload(serde_json::json!({
-            "storyId": item.story_id,
-            "featureId": item.feature_id,
-            "status": item.status,
-            "assigneeId": encode(Kind::User, item.assignee_id).0,
-        }))
-}
-
-/// Records CLARIFICATION_REASSIGNED for each moved clarification.
-pub async fn emit_reassigned(
-    ctx: &Context<'_>,
-    txn: &WriteTxn,
-    moved: &[clarification::Model],
-) -> AppResult<()> {
-    for item in moved {
-        emit(
-            ctx,
-            txn,
-            item.program_id,
-            event_of(EventKind::ClarificationReassigned, item),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
 /// Input of `askClarification`: exactly one of `storyId` and `featureId`.
 #[derive(InputObject)]
 pub struct AskClarificationInput {
@@ -257,50 +224,10 @@ pub struct ClarificationPayload {
     pub clarification: Clarification,
 }
 
-async fn readable(
-    conn: &impl sea_orm::ConnectionTrait,
-    actor: Actor,
-    id: i64,
-) -> AppResult<clarification::Model> {
-    let not_found = || {
-        AppError::not_found(format!(
-            "no clarification with id {}",
-            encode(Kind::Clarification, id).0
-        ))
-    };
-    let item = service::find(conn, id).await?.ok_or_else(not_found)?;
-    access::readable_program(conn, actor, item.program_id)
-        .await
-        .map_err(|_| not_found())?;
-    Ok(item)
-}
-
-/// Starts a change to one clarification: the actor, the write transaction,
-/// and the clarification if the actor may read it.
-async fn begin_change(
-    ctx: &Context<'_>,
-    raw_id: &ID,
-) -> AppResult<(Actor, WriteTxn, clarification::Model)> {
-    let actor = gql::actor(ctx)?;
-    let id = decode_as(Kind::Clarification, "clarificationId", raw_id)?;
-    let txn = gql::store(ctx)?.begin_write().await?;
-    let item = readable(&*txn, actor, id).await?;
-    Ok((actor, txn, item))
-}
-
-/// Ends a change to a clarification: records its event, commits, and
-/// answers with the clarification as it now is.
-async fn finish_change(
-    ctx: &Context<'_>,
-    txn: WriteTxn,
-    kind: EventKind,
-    item: clarification::Model,
-) -> Result<ClarificationPayload> {
-    emit(ctx, &txn, item.program_id, event_of(kind, &item)).await?;
-    txn.commit().await?;
-    Ok(ClarificationPayload {
+fn payload(item: clarification::Model) -> ClarificationPayload {
+    ClarificationPayload {
         clarification: Clarification(item),
-    })
+    }
 }
 
 #[derive(Default)]
@@ -315,49 +242,25 @@ impl ClarificationMutation {
         ctx: &Context<'_>,
         input: AskClarificationInput,
     ) -> Result<ClarificationPayload> {
-        let actor = gql::actor(ctx)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (program_id, subject) = match (&input.story_id, &input.feature_id) {
-            (Some(id), None) => {
-                let id = decode_as(Kind::Story, "storyId", id)?;
-                let (story, team, program) = readable_story(&*txn, actor, id).await?;
-                (
-                    program.id,
-                    Subject::Story {
-                        story_id: story.id,
-                        team_id: team.id,
-                        product_owner_id: team.product_owner_id,
-                    },
-                )
-            }
-            (None, Some(id)) => {
-                let id = decode_as(Kind::Feature, "featureId", id)?;
-                let (feature, program) = features::readable(&*txn, actor, id).await?;
-                (
-                    program.id,
-                    Subject::Feature {
-                        feature_id: feature.id,
-                        product_manager_id: program.product_manager_id,
-                    },
-                )
-            }
+        let about = match (&input.story_id, &input.feature_id) {
+            (Some(story), None) => About::Story(id::typed("storyId", story)?),
+            (None, Some(feature)) => About::Feature(id::typed("featureId", feature)?),
             _ => {
                 return Err(
                     AppError::bad_input("give exactly one of storyId and featureId").into(),
                 );
             }
         };
-        let item = service::ask(
-            &*txn,
-            gql::now(ctx)?,
-            program_id,
-            subject,
-            actor.user_id(),
-            &input.question,
-            input.blocking,
-        )
+        let item = gql::perform(ctx, |w| {
+            Box::pin(usecase::ask_clarification(
+                w,
+                about,
+                input.question.clone(),
+                input.blocking,
+            ))
+        })
         .await?;
-        finish_change(ctx, txn, EventKind::ClarificationAsked, item).await
+        Ok(payload(item))
     }
 
     /// Answers (the assignee or an admin). The first answer sets `answeredAt`.
@@ -366,16 +269,16 @@ impl ClarificationMutation {
         ctx: &Context<'_>,
         input: AnswerClarificationInput,
     ) -> Result<ClarificationPayload> {
-        let (actor, txn, item) = begin_change(ctx, &input.clarification_id).await?;
-        if !(actor.is_admin() || actor.is_user(item.assignee_id)) {
-            return Err(AppError::forbidden(
-                "only the assignee or an admin may answer this clarification",
-            )
-            .into());
-        }
-        let item =
-            service::answer(&*txn, gql::now(ctx)?, item, actor.user_id(), &input.answer).await?;
-        finish_change(ctx, txn, EventKind::ClarificationAnswered, item).await
+        let item_id = id::typed("clarificationId", &input.clarification_id)?;
+        let item = gql::perform(ctx, |w| {
+            Box::pin(usecase::answer_clarification(
+                w,
+                item_id,
+                input.answer.clone(),
+            ))
+        })
+        .await?;
+        Ok(payload(item))
     }
 
     /// Resolves: the asker accepts the answer (the assignee or an admin may too).
@@ -384,16 +287,12 @@ impl ClarificationMutation {
         ctx: &Context<'_>,
         input: ResolveClarificationInput,
     ) -> Result<ClarificationPayload> {
-        let (actor, txn, item) = begin_change(ctx, &input.clarification_id).await?;
-        let asker = item.asker_id.is_some_and(|a| actor.is_user(a));
-        if !(actor.is_admin() || asker || actor.is_user(item.assignee_id)) {
-            return Err(AppError::forbidden(
-                "only the asker, the assignee or an admin may resolve this clarification",
-            )
-            .into());
-        }
-        let item = service::resolve(&*txn, gql::now(ctx)?, item).await?;
-        finish_change(ctx, txn, EventKind::ClarificationResolved, item).await
+        let item_id = id::typed("clarificationId", &input.clarification_id)?;
+        let item = gql::perform(ctx, |w| {
+            Box::pin(usecase::resolve_clarification(w, item_id))
+        })
+        .await?;
+        Ok(payload(item))
     }
 
     /// Reopens an answered or resolved clarification with a reason (the
@@ -403,16 +302,15 @@ impl ClarificationMutation {
         ctx: &Context<'_>,
         input: ReopenClarificationInput,
     ) -> Result<ClarificationPayload> {
-        let (actor, txn, item) = begin_change(ctx, &input.clarification_id).await?;
-        let asker = item.asker_id.is_some_and(|a| actor.is_user(a));
-        if !(actor.is_admin() || asker) {
-            return Err(AppError::forbidden(
-                "only the asker or an admin may reopen this clarification",
-            )
-            .into());
-        }
-        let item =
-            service::reopen(&*txn, gql::now(ctx)?, item, actor.user_id(), &input.reason).await?;
-        finish_change(ctx, txn, EventKind::ClarificationReopened, item).await
+        let item_id = id::typed("clarificationId", &input.clarification_id)?;
+        let item = gql::perform(ctx, |w| {
+            Box::pin(usecase::reopen_clarification(
+                w,
+                item_id,
+                input.reason.clone(),
+            ))
+        })
+        .await?;
+        Ok(payload(item))
     }
 }

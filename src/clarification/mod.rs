@@ -5,3 +5,4 @@ pub mod graphql;
 pub mod response;
 pub mod service;
 pub mod status;
+pub mod usecase;

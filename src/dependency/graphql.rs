@@ -8,23 +8,18 @@ use entity::{dependency, program};
 use super::{
     risk::{DependencyState, RiskReason},
     service::{self, Assessed, Filter},
+    usecase::{self, Request},
 };
 use crate::{
-    auth::{Actor, access},
-    backlog::graphql::{Story, readable_story},
-    db::WriteTxn,
-    error::{AppError, AppResult},
-    events::{
-        graphql::{RiskWatch, emit},
-        kind::EventKind,
-        log::NewEvent,
-    },
+    backlog::graphql::Story,
+    error::AppResult,
     graphql::{
         self as gql,
-        id::{Kind, decode_as, encode},
+        id::{self, Kind, decode_as, encode},
         loaders::{AssessedDependency, IterationById, StoryById, UserById},
         pagination::{KeyedConnection, Page, connection},
     },
+    ids::DependencyId,
     increment::graphql::Iteration,
     user::graphql::User,
 };
@@ -241,119 +236,10 @@ pub struct RemoveDependencyPayload {
     pub dependency: Dependency,
 }
 
-/// The teams of a dependency's two stories.
-async fn story_teams(
-    conn: &impl sea_orm::ConnectionTrait,
-    dep: &dependency::Model,
-) -> AppResult<Vec<i64>> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    Ok(entity::story::Entity::find()
-        .filter(entity::story::Column::Id.is_in([dep.dependent_story_id, dep.provider_story_id]))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|s| s.team_id)
-        .collect())
-}
-
-/// Records DEPENDENCY_RESOLVED or DEPENDENCY_REOPENED for dependencies that
-/// followed their provider story.
-pub async fn emit_followed(
-    ctx: &Context<'_>,
-    txn: &WriteTxn,
-    followed: &[dependency::Model],
-) -> AppResult<()> {
-    for dep in followed {
-        let kind = if dep.state == DependencyState::Resolved.as_str() {
-            EventKind::DependencyResolved
-        } else {
-            EventKind::DependencyReopened
-        };
-        let event = NewEvent::new(kind, (Kind::Dependency, dep.id))
-            .teams(story_teams(&**txn, dep).await?)
-            .payload(serde_json::json!({ "state": dep.state }));
-        emit(ctx, txn, dep.program_id, event).await?;
+fn payload(dep: dependency::Model) -> DependencyPayload {
+    DependencyPayload {
+        dependency: dep.into(),
     }
-    Ok(())
-}
-
-/// The dependency `id` if the actor may read its program.
-/// The provider team's answer to a dependency (commit or decline), from the
-/// permission check to the commit of its transaction.
-struct ProviderDecision {
-    program_id: i64,
-    /// The teams of both stories, for the event.
-    teams: Vec<i64>,
-    watch: RiskWatch,
-}
-
-impl ProviderDecision {
-    /// Loads the dependency and its provider story, requires the provider
-    /// team's PO (or an admin) to `what`, and notes the risk before.
-    async fn begin(
-        txn: &WriteTxn,
-        actor: Actor,
-        id: i64,
-        what: &str,
-    ) -> AppResult<(dependency::Model, entity::story::Model, Self)> {
-        let (dep, program) = readable_dependency(&**txn, actor, id).await?;
-        let (provider, team, _) = readable_story(&**txn, actor, dep.provider_story_id).await?;
-        access::team_role(&**txn, actor, &team)
-            .await?
-            .require_owner(what)?;
-        let watch = RiskWatch::before(
-            txn,
-            program.id,
-            vec![dep.dependent_story_id, dep.provider_story_id],
-        )
-        .await?;
-        let teams = story_teams(&**txn, &dep).await?;
-        let decision = Self {
-            program_id: program.id,
-            teams,
-            watch,
-        };
-        Ok((dep, provider, decision))
-    }
-
-    /// Records the `kind` event of the changed dependency and any risk
-    /// changes, commits, and answers with the dependency.
-    async fn finish(
-        self,
-        ctx: &Context<'_>,
-        txn: WriteTxn,
-        changed: dependency::Model,
-        kind: EventKind,
-        payload: serde_json::Value,
-    ) -> Result<DependencyPayload> {
-        let event = NewEvent::new(kind, (Kind::Dependency, changed.id))
-            .teams(self.teams)
-            .payload(payload);
-        emit(ctx, &txn, self.program_id, event).await?;
-        self.watch.after(ctx, &txn).await?;
-        txn.commit().await?;
-        Ok(DependencyPayload {
-            dependency: changed.into(),
-        })
-    }
-}
-
-async fn readable_dependency(
-    conn: &impl sea_orm::ConnectionTrait,
-    actor: Actor,
-    id: i64,
-) -> AppResult<(dependency::Model, program::Model)> {
-    let not_found = || {
-        AppError::not_found(format!(
-            "no dependency with id {}",
-            encode(Kind::Dependency, id).0
-        ))
-    };
-    let dep = service::find(conn, id).await?.ok_or_else(not_found)?;
-    let program = access::readable_program(conn, actor, dep.program_id)
-        .await
-        .map_err(|_| not_found())?;
-    Ok((dep, program))
 }
 
 #[derive(Default)]
@@ -370,70 +256,13 @@ impl DependencyMutation {
         ctx: &Context<'_>,
         input: RequestDependencyInput,
     ) -> Result<DependencyPayload> {
-        let actor = gql::actor(ctx)?;
-        let dependent_id = decode_as(Kind::Story, "dependentStoryId", &input.dependent_story_id)?;
-        let provider_id = decode_as(Kind::Story, "providerStoryId", &input.provider_story_id)?;
-        let needed_by = input
-            .needed_by_iteration_id
-            .as_ref()
-            .map(|id| decode_as(Kind::Iteration, "neededByIterationId", id))
-            .transpose()?;
-        if dependent_id == provider_id {
-            return Err(AppError::bad_input("a story cannot depend on itself").into());
-        }
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (dependent, team, program) = readable_story(&*txn, actor, dependent_id).await?;
-        let role = access::team_role(&*txn, actor, &team).await?;
-        if !(role.admin
-            || role.product_owner
-            || role.member
-            || actor.is_user(program.product_manager_id))
-        {
-            return Err(AppError::forbidden(
-                "only the program's PM, or the dependent team's PO or members, may request a dependency",
-            )
-            .into());
-        }
-        let provider = match readable_story(&*txn, actor, provider_id).await {
-            Ok((story, _, p)) if p.id == program.id => story,
-            Ok(_) => {
-                return Err(AppError::bad_input(
-                    "providerStoryId: the story belongs to another program",
-                )
-                .into());
-            }
-            Err(AppError::NotFound(_)) => {
-                return Err(AppError::bad_input(
-                    "providerStoryId: no story of this program has that ID",
-                )
-                .into());
-            }
-            Err(e) => return Err(e.into()),
+        let request = Request {
+            dependent: id::typed("dependentStoryId", &input.dependent_story_id)?,
+            provider: id::typed("providerStoryId", &input.provider_story_id)?,
+            needed_by: id::typed_opt("neededByIterationId", input.needed_by_iteration_id.as_ref())?,
         };
-        let watch = RiskWatch::before(&txn, program.id, vec![dependent.id, provider.id]).await?;
-        let dep = service::request(
-            &*txn,
-            gql::now(ctx)?,
-            program.id,
-            actor.user_id(),
-            &dependent,
-            &provider,
-            needed_by,
-        )
-        .await?;
-        let requested = NewEvent::new(EventKind::DependencyRequested, (Kind::Dependency, dep.id))
-            .teams([dependent.team_id, provider.team_id]);
-        emit(ctx, &txn, program.id, requested).await?;
-        if dep.state == DependencyState::Resolved.as_str() {
-            let resolved = NewEvent::new(EventKind::DependencyResolved, (Kind::Dependency, dep.id))
-                .teams([dependent.team_id, provider.team_id]);
-            emit(ctx, &txn, program.id, resolved).await?;
-        }
-        watch.after(ctx, &txn).await?;
-        txn.commit().await?;
-        Ok(DependencyPayload {
-            dependency: dep.into(),
-        })
+        let dep = gql::perform(ctx, |w| Box::pin(usecase::request_dependency(w, request))).await?;
+        Ok(payload(dep))
     }
 
     /// The provider team's PO (or an admin) commits: plans the provider story
@@ -443,22 +272,13 @@ impl DependencyMutation {
         ctx: &Context<'_>,
         input: CommitDependencyInput,
     ) -> Result<DependencyPayload> {
-        let actor = gql::actor(ctx)?;
-        let id = decode_as(Kind::Dependency, "dependencyId", &input.dependency_id)?;
-        let iteration = decode_as(Kind::Iteration, "iterationId", &input.iteration_id)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (dep, provider, decision) = ProviderDecision::begin(
-            &txn,
-            actor,
-            id,
-            "commit to a dependency on the team's story",
-        )
+        let dep_id = id::typed("dependencyId", &input.dependency_id)?;
+        let iteration = id::typed("iterationId", &input.iteration_id)?;
+        let dep = gql::perform(ctx, |w| {
+            Box::pin(usecase::commit_dependency(w, dep_id, iteration))
+        })
         .await?;
-        let dep = service::commit(&*txn, gql::now(ctx)?, dep, provider, iteration).await?;
-        let event = serde_json::json!({ "iterationId": encode(Kind::Iteration, iteration).0 });
-        decision
-            .finish(ctx, txn, dep, EventKind::DependencyCommitted, event)
-            .await
+        Ok(payload(dep))
     }
 
     /// The provider team's PO (or an admin) declines, with a reason.
@@ -467,17 +287,12 @@ impl DependencyMutation {
         ctx: &Context<'_>,
         input: DeclineDependencyInput,
     ) -> Result<DependencyPayload> {
-        let actor = gql::actor(ctx)?;
-        let id = decode_as(Kind::Dependency, "dependencyId", &input.dependency_id)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (dep, _, decision) =
-            ProviderDecision::begin(&txn, actor, id, "decline a dependency on the team's story")
-                .await?;
-        let dep = service::decline(&*txn, gql::now(ctx)?, dep, &input.reason).await?;
-        let event = serde_json::json!({ "reason": dep.decline_reason });
-        decision
-            .finish(ctx, txn, dep, EventKind::DependencyDeclined, event)
-            .await
+        let dep_id = id::typed("dependencyId", &input.dependency_id)?;
+        let dep = gql::perform(ctx, |w| {
+            Box::pin(usecase::decline_dependency(w, dep_id, input.reason.clone()))
+        })
+        .await?;
+        Ok(payload(dep))
     }
 
     /// Removes a dependency: the dependent team's PO or members, or the PM
@@ -487,46 +302,11 @@ impl DependencyMutation {
         ctx: &Context<'_>,
         input: RemoveDependencyInput,
     ) -> Result<RemoveDependencyPayload> {
-        let actor = gql::actor(ctx)?;
-        let id = decode_as(Kind::Dependency, "dependencyId", &input.dependency_id)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (dep, program) = readable_dependency(&*txn, actor, id).await?;
-        let (_, team, _) = readable_story(&*txn, actor, dep.dependent_story_id).await?;
-        let role = access::team_role(&*txn, actor, &team).await?;
-        if !(role.admin
-            || role.product_owner
-            || role.member
-            || actor.is_user(program.product_manager_id))
-        {
-            return Err(AppError::forbidden(
-                "only the dependent team's PO or members, or the program's PM, may remove a dependency",
-            )
-            .into());
-        }
-        let filter = Filter {
-            ids: Some(vec![dep.id]),
-            ..Default::default()
-        };
-        let before = service::assessed(&*txn, &filter)
-            .await
-            .map_err(AppError::from)?;
-        let teams = story_teams(&*txn, &dep).await?;
-        service::remove(&*txn, dep.clone()).await?;
-        let removed = NewEvent::new(EventKind::DependencyRemoved, (Kind::Dependency, dep.id))
-            .teams(teams)
-            .payload(serde_json::json!({
-                "dependentStoryId": encode(Kind::Story, dep.dependent_story_id).0,
-                "providerStoryId": encode(Kind::Story, dep.provider_story_id).0,
-            }));
-        emit(ctx, &txn, program.id, removed).await?;
-        txn.commit().await?;
-        let dependency = match before.into_iter().next() {
-            Some(assessed) => Dependency::from(assessed),
-            None => Dependency::from(dep.clone()),
-        };
+        let dep_id: DependencyId = id::typed("dependencyId", &input.dependency_id)?;
+        let before = gql::perform(ctx, |w| Box::pin(usecase::remove_dependency(w, dep_id))).await?;
         Ok(RemoveDependencyPayload {
-            removed_dependency_id: encode(Kind::Dependency, dep.id),
-            dependency,
+            removed_dependency_id: id::of(dep_id),
+            dependency: Dependency::from(before),
         })
     }
 }

@@ -6,3 +6,5 @@ pub mod cycle;
 pub mod graphql;
 pub mod risk;
 pub mod service;
+pub mod usecase;
+pub mod watch;

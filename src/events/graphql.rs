@@ -15,7 +15,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 
 use super::{bus::EventBus, kind::EventKind, log::teams_of};
 use crate::{
-    auth::access,
+    auth::policy,
     backlog::graphql::Story,
     clarification::{graphql::Clarification, service as clarifications},
     dependency::graphql::Dependency,
@@ -27,6 +27,7 @@ use crate::{
         node::{Node, load_node},
         pagination::{KeyedConnection, Page, connection, cursor},
     },
+    ids::{ProgramId, TeamId},
     program::graphql::Program,
     team::graphql::Team,
     user::graphql::User,
@@ -79,13 +80,13 @@ impl Event {
     }
 
     /// The global ID of what it is about.
-    async fn subject_id(&self) -> ID {
-        subject_id(&self.0)
+    async fn subject_id(&self) -> Result<ID> {
+        Ok(subject_id(&self.0)?)
     }
 
     /// What it is about, as it is now; null once deleted.
     async fn subject(&self, ctx: &Context<'_>) -> Result<Option<Node>> {
-        load_node(ctx, &subject_id(&self.0)).await
+        load_node(ctx, &subject_id(&self.0)?).await
     }
 
     /// The teams involved.
@@ -100,8 +101,11 @@ impl Event {
     }
 
     /// What changed.
-    async fn payload(&self) -> Json<serde_json::Value> {
-        Json(serde_json::from_str(&self.0.payload).unwrap_or(serde_json::Value::Null))
+    async fn payload(&self) -> Result<Json<serde_json::Value>> {
+        let payload = serde_json::from_str(&self.0.payload).map_err(|err| {
+            AppError::Internal(format!("event {} has a malformed payload: {err}", self.0.id).into())
+        })?;
+        Ok(Json(payload))
     }
 
     /// The program.
@@ -112,9 +116,19 @@ impl Event {
     }
 }
 
-fn subject_id(row: &event::Model) -> ID {
-    let kind = Kind::from_name(&row.subject_type).unwrap_or(Kind::Program);
-    encode(kind, row.subject_id)
+/// The global ID of an event's subject; INTERNAL (and logged) for a
+/// subject type this server does not know, never some other object's ID.
+fn subject_id(row: &event::Model) -> AppResult<ID> {
+    let kind = Kind::from_name(&row.subject_type).ok_or_else(|| {
+        AppError::Internal(
+            format!(
+                "event {} is about an unknown type {:?}",
+                row.id, row.subject_type
+            )
+            .into(),
+        )
+    })?;
+    Ok(encode(kind, row.subject_id))
 }
 
 /// `Program.events`: the activity feed, oldest first.
@@ -249,7 +263,7 @@ where
 {
     let actor = gql::actor(ctx)?;
     let program = decode_as(Kind::Program, "programId", program_id)?;
-    access::readable_program(gql::store(ctx)?.conn(), actor, program).await?;
+    policy::program(gql::store(ctx)?.conn(), actor, ProgramId(program)).await?;
     let after = match after {
         Some(c) => Some(
             Page::new(gql::page_limits(ctx)?, None, Some(&c))?
@@ -269,7 +283,7 @@ where
                 let store = store.clone();
                 let keep = keep(&e);
                 Either::Right(Box::pin(async move {
-                    match access::readable_program(store.conn(), actor, program).await {
+                    match policy::program(store.conn(), actor, ProgramId(program)).await {
                         Ok(_) => keep.then(|| Ok(Event(e))),
                         Err(err) => Some(Err(err)),
                     }
@@ -297,19 +311,31 @@ fn may_revoke_access(row: &event::Model, actor: crate::auth::Actor) -> bool {
     let Some(user) = actor.user_id().filter(|_| !actor.is_admin()) else {
         return false;
     };
-    let payload = || serde_json::from_str::<serde_json::Value>(&row.payload).unwrap_or_default();
-    let set = |field: &str| {
-        payload()["fields"]
-            .as_array()
-            .is_some_and(|fields| fields.iter().any(|f| f == field))
+    // An event this server cannot read is checked again: when in doubt,
+    // ask the database rather than keep sending.
+    let Some(kind) = kind_of(row) else {
+        return true;
     };
-    match kind_of(row) {
-        Some(EventKind::TeamMemberRemoved) => {
-            payload()["userId"] == encode(Kind::User, user).0.as_str()
-        }
-        Some(EventKind::TeamUpdated) => set("productOwnerId"),
-        Some(EventKind::ProgramUpdated) => set("productManagerId"),
-        _ => false,
+    if !matches!(
+        kind,
+        EventKind::TeamMemberRemoved | EventKind::TeamUpdated | EventKind::ProgramUpdated
+    ) {
+        return false;
+    }
+    let Ok(payload) = serde_json::from_str::<serde_json::Value>(&row.payload) else {
+        return true;
+    };
+    let set = |field: &str| {
+        payload["fields"]
+            .as_array()
+            .is_none_or(|fields| fields.iter().any(|f| f == field))
+    };
+    match kind {
+        EventKind::TeamMemberRemoved => payload["userId"]
+            .as_str()
+            .is_none_or(|removed| removed == encode(Kind::User, user).0.as_str()),
+        EventKind::TeamUpdated => set("productOwnerId"),
+        _ => set("productManagerId"),
     }
 }
 
@@ -419,88 +445,12 @@ impl Subscription {
         let actor = gql::actor(ctx)?;
         let team = decode_as(Kind::Team, "teamId", &team_id)?;
         let (_, program) =
-            Box::pin(access::readable_team(gql::store(ctx)?.conn(), actor, team)).await?;
+            Box::pin(policy::team(gql::store(ctx)?.conn(), actor, TeamId(team))).await?;
         let keep = move |e: &event::Model| {
             kind_of(e).is_some_and(EventKind::is_story) && has_team(e, Some(team))
         };
         let stream = follow(ctx, &encode(Kind::Program, program.id), after, keep).await?;
         Ok(stream.map(|r| r.map(BacklogUpdate).map_err(Into::into)))
-    }
-}
-
-/// Records an event of `program_id` in the mutation's transaction, by the
-/// request's actor at the app clock's time.
-pub async fn emit(
-    ctx: &Context<'_>,
-    txn: &crate::db::WriteTxn,
-    program_id: i64,
-    event: super::log::NewEvent,
-) -> AppResult<()> {
-    let actor = gql::actor(ctx)?.user_id();
-    super::log::record(txn, gql::now(ctx)?, program_id, actor, event).await?;
-    Ok(())
-}
-
-/// Watches the risk of the dependencies touching some stories across a
-/// change, to record DEPENDENCY_AT_RISK and DEPENDENCY_NO_LONGER_AT_RISK.
-pub struct RiskWatch {
-    program_id: i64,
-    stories: Vec<i64>,
-    before: std::collections::HashMap<i64, bool>,
-}
-
-impl RiskWatch {
-    /// Notes the risk of the dependencies touching `stories` now.
-    pub async fn before(
-        txn: &crate::db::WriteTxn,
-        program_id: i64,
-        stories: Vec<i64>,
-    ) -> AppResult<Self> {
-        let before = Self::snapshot(txn, program_id, &stories)
-            .await?
-            .into_iter()
-            .map(|a| (a.row.id, a.at_risk()))
-            .collect();
-        Ok(Self {
-            program_id,
-            stories,
-            before,
-        })
-    }
-
-    async fn snapshot(
-        txn: &crate::db::WriteTxn,
-        program_id: i64,
-        stories: &[i64],
-    ) -> AppResult<Vec<crate::dependency::service::Assessed>> {
-        let filter = crate::dependency::service::Filter {
-            program: Some(program_id),
-            touching: Some(stories.to_vec()),
-            ..Default::default()
-        };
-        Ok(crate::dependency::service::assessed(&**txn, &filter).await?)
-    }
-
-    /// Records an event for every dependency whose risk changed (a new one
-    /// counts as "not at risk" before).
-    pub async fn after(self, ctx: &Context<'_>, txn: &crate::db::WriteTxn) -> AppResult<()> {
-        for a in Self::snapshot(txn, self.program_id, &self.stories).await? {
-            let was = self.before.get(&a.row.id).copied().unwrap_or(false);
-            if was == a.at_risk() {
-                continue;
-            }
-            let kind = if a.at_risk() {
-                EventKind::DependencyAtRisk
-            } else {
-                EventKind::DependencyNoLongerAtRisk
-            };
-            let reasons: Vec<&str> = a.reasons.iter().map(|r| r.name()).collect();
-            let event = super::log::NewEvent::new(kind, (Kind::Dependency, a.row.id))
-                .teams([a.dependent_team, a.provider_team])
-                .payload(serde_json::json!({ "riskReasons": reasons }));
-            emit(ctx, txn, self.program_id, event).await?;
-        }
-        Ok(())
     }
 }
 
@@ -559,6 +509,21 @@ mod tests {
             &row(EventKind::StoryCreated, serde_json::json!({})),
             mia
         ));
+        // What cannot be read is checked again (fails closed).
+        let mut unknown = row(EventKind::StoryCreated, serde_json::json!({}));
+        unknown.kind = "SOMETHING_NEW".to_owned();
+        assert!(may_revoke_access(&unknown, mia));
+        let mut garbled = fields(EventKind::TeamUpdated, &["name"]);
+        garbled.payload = "{not json".to_owned();
+        assert!(may_revoke_access(&garbled, mia));
+        assert!(may_revoke_access(
+            &row(EventKind::TeamMemberRemoved, serde_json::json!({})),
+            mia
+        ));
+        // An unknown subject type is an error, not a Program's ID.
+        let mut odd = row(EventKind::StoryCreated, serde_json::json!({}));
+        odd.subject_type = "Gadget".to_owned();
+        assert_eq!(subject_id(&odd).unwrap_err().code(), "INTERNAL");
         // Administrators read every program.
         assert!(!may_revoke_access(&removed(7), Actor::BuiltinAdmin));
         assert!(!may_revoke_access(

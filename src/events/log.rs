@@ -15,7 +15,7 @@ use super::kind::EventKind;
 use crate::{
     db::WriteTxn,
     error::{AppError, AppResult},
-    graphql::id::Kind,
+    ids::Kind,
 };
 
 /// An event about to be recorded.
@@ -176,6 +176,11 @@ pub async fn head(conn: &impl ConnectionTrait, program_id: i64) -> Result<i64, s
         .one(conn)
         .await?
         .map_or(0, |c| c.last_sequence))
+}
+
+/// The event with row id `id`, if any.
+pub async fn find(conn: &impl ConnectionTrait, id: i64) -> AppResult<Option<event::Model>> {
+    Ok(event::Entity::find_by_id(id).one(conn).await?)
 }
 
 /// The teams of an event, from their stored form.

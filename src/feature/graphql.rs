@@ -8,17 +8,16 @@ use entity::{feature, program};
 use super::{
     service::{self, BacklogOrder, FeatureChange, NewFeature},
     state::FeatureState,
+    usecase,
     wsjf::Wsjf,
 };
 use crate::{
-    auth::access,
     backlog::graphql::Story,
     clarification::graphql::Clarification,
     error::{AppError, AppResult},
-    events::{graphql::emit, kind::EventKind, log::NewEvent},
     graphql::{
         self as gql,
-        id::{Kind, decode_as, encode},
+        id::{self, Kind, encode},
         loaders::{
             ClarificationsOfFeature, IncrementById, IncrementsByProgram, ProgramById,
             StoriesByFeature, TeamById,
@@ -344,6 +343,12 @@ fn optional(value: MaybeUndefined<i32>) -> Option<Option<i32>> {
     }
 }
 
+fn payload(feature: feature::Model) -> FeaturePayload {
+    FeaturePayload {
+        feature: Feature(feature),
+    }
+}
+
 #[derive(Default)]
 pub struct FeatureMutation;
 
@@ -356,42 +361,24 @@ impl FeatureMutation {
         ctx: &Context<'_>,
         input: CreateFeatureInput,
     ) -> Result<FeaturePayload> {
-        let actor = gql::actor(ctx)?;
-        let program_id = decode_as(Kind::Program, "programId", &input.program_id)?;
-        let target = input
-            .target_increment_id
-            .as_ref()
-            .map(|id| decode_as(Kind::Increment, "targetIncrementId", id))
-            .transpose()?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let program = access::readable_program(&*txn, actor, program_id).await?;
-        access::require_program_manager(actor, &program, "change the program backlog")?;
-        let feature = service::create(
-            &*txn,
-            gql::now(ctx)?,
-            &program,
-            NewFeature {
-                title: input.title,
-                description: input.description,
-                business_value: input.business_value,
-                time_criticality: input.time_criticality,
-                risk_reduction: input.risk_reduction,
-                job_size: input.job_size,
-                target_increment_id: target,
-            },
-        )
-        .await?;
-        emit(
-            ctx,
-            &txn,
-            program.id,
-            NewEvent::new(EventKind::FeatureCreated, (Kind::Feature, feature.id)),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(FeaturePayload {
-            feature: Feature(feature),
+        let program = id::typed("programId", &input.program_id)?;
+        let new = NewFeature {
+            title: input.title,
+            description: input.description,
+            business_value: input.business_value,
+            time_criticality: input.time_criticality,
+            risk_reduction: input.risk_reduction,
+            job_size: input.job_size,
+            target_increment_id: id::typed_opt(
+                "targetIncrementId",
+                input.target_increment_id.as_ref(),
+            )?,
+        };
+        let feature = gql::perform(ctx, |w| {
+            Box::pin(usecase::create_feature(w, program, new.clone()))
         })
+        .await?;
+        Ok(payload(feature))
     }
 
     /// Changes a feature's title, description, WSJF inputs or target
@@ -401,8 +388,7 @@ impl FeatureMutation {
         ctx: &Context<'_>,
         input: UpdateFeatureInput,
     ) -> Result<FeaturePayload> {
-        let actor = gql::actor(ctx)?;
-        let feature_id = decode_as(Kind::Feature, "featureId", &input.feature_id)?;
+        let feature_id = id::typed("featureId", &input.feature_id)?;
         let mut change = FeatureChange::default();
         match input.title {
             MaybeUndefined::Undefined => {}
@@ -421,22 +407,13 @@ impl FeatureMutation {
         change.target_increment_id = match &input.target_increment_id {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(id) => {
-                Some(Some(decode_as(Kind::Increment, "targetIncrementId", id)?))
-            }
+            MaybeUndefined::Value(id) => Some(Some(id::typed("targetIncrementId", id)?)),
         };
-        let fields = change.field_names();
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (feature, program) = service::readable(&*txn, actor, feature_id).await?;
-        access::require_program_manager(actor, &program, "change features")?;
-        let feature = service::update(&*txn, gql::now(ctx)?, feature, change).await?;
-        let updated = NewEvent::new(EventKind::FeatureUpdated, (Kind::Feature, feature.id))
-            .payload(serde_json::json!({ "fields": fields }));
-        emit(ctx, &txn, program.id, updated).await?;
-        txn.commit().await?;
-        Ok(FeaturePayload {
-            feature: Feature(feature),
+        let feature = gql::perform(ctx, |w| {
+            Box::pin(usecase::update_feature(w, feature_id, change.clone()))
         })
+        .await?;
+        Ok(payload(feature))
     }
 
     /// Moves a feature right before or right after another feature of the
@@ -447,31 +424,19 @@ impl FeatureMutation {
         ctx: &Context<'_>,
         input: RankFeatureInput,
     ) -> Result<FeaturePayload> {
-        let actor = gql::actor(ctx)?;
-        let feature_id = decode_as(Kind::Feature, "featureId", &input.feature_id)?;
+        let feature_id = id::typed("featureId", &input.feature_id)?;
         let (anchor, place) = match (&input.before_id, &input.after_id) {
-            (Some(id), None) => (decode_as(Kind::Feature, "beforeId", id)?, Place::Before),
-            (None, Some(id)) => (decode_as(Kind::Feature, "afterId", id)?, Place::After),
+            (Some(id), None) => (id::typed("beforeId", id)?, Place::Before),
+            (None, Some(id)) => (id::typed("afterId", id)?, Place::After),
             _ => {
                 return Err(AppError::bad_input("give exactly one of beforeId and afterId").into());
             }
         };
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (_, program) = service::readable(&*txn, actor, feature_id).await?;
-        access::require_program_manager(actor, &program, "rank the program backlog")?;
-        let feature =
-            service::rank(&*txn, gql::now(ctx)?, program.id, feature_id, anchor, place).await?;
-        emit(
-            ctx,
-            &txn,
-            program.id,
-            NewEvent::new(EventKind::FeatureRanked, (Kind::Feature, feature.id)),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(FeaturePayload {
-            feature: Feature(feature),
+        let feature = gql::perform(ctx, |w| {
+            Box::pin(usecase::rank_feature(w, feature_id, anchor, place))
         })
+        .await?;
+        Ok(payload(feature))
     }
 
     /// Moves a feature one step along FUNNEL → ANALYZING → BACKLOG →
@@ -482,24 +447,12 @@ impl FeatureMutation {
         ctx: &Context<'_>,
         input: SetFeatureStateInput,
     ) -> Result<FeaturePayload> {
-        let actor = gql::actor(ctx)?;
-        let feature_id = decode_as(Kind::Feature, "featureId", &input.feature_id)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (feature, program) = service::readable(&*txn, actor, feature_id).await?;
-        let action = if input.state == FeatureState::Done {
-            "accept features"
-        } else {
-            "change a feature's state"
-        };
-        access::require_program_manager(actor, &program, action)?;
-        let from = feature.state.clone();
-        let feature = service::set_state(&*txn, gql::now(ctx)?, feature, input.state).await?;
-        let changed = NewEvent::new(EventKind::FeatureStateChanged, (Kind::Feature, feature.id))
-            .payload(serde_json::json!({ "from": from, "to": feature.state }));
-        emit(ctx, &txn, program.id, changed).await?;
-        txn.commit().await?;
-        Ok(FeaturePayload {
-            feature: Feature(feature),
+        let feature_id = id::typed("featureId", &input.feature_id)?;
+        let state = input.state;
+        let feature = gql::perform(ctx, |w| {
+            Box::pin(usecase::set_feature_state(w, feature_id, state))
         })
+        .await?;
+        Ok(payload(feature))
     }
 }

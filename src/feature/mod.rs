@@ -3,4 +3,5 @@
 pub mod graphql;
 pub mod service;
 pub mod state;
+pub mod usecase;
 pub mod wsjf;

@@ -12,12 +12,9 @@ use super::{
     wsjf::{self, Wsjf},
 };
 use crate::{
-    auth::{Actor, access},
     error::{AppError, AppResult},
-    graphql::{
-        id::{Kind, encode},
-        pagination::Page,
-    },
+    graphql::pagination::Page,
+    ids::{IncrementId, Kind, global},
     increment,
     program::service::lock,
     ranking::{Place, RankedList},
@@ -34,6 +31,7 @@ fn backlog_list(program_id: i64) -> RankedList {
 }
 
 /// A new feature's fields (WSJF inputs unchecked).
+#[derive(Clone, Debug)]
 pub struct NewFeature {
     pub title: String,
     pub description: String,
@@ -41,7 +39,7 @@ pub struct NewFeature {
     pub time_criticality: Option<i32>,
     pub risk_reduction: Option<i32>,
     pub job_size: Option<i32>,
-    pub target_increment_id: Option<i64>,
+    pub target_increment_id: Option<IncrementId>,
 }
 
 fn check_input(field: &str, value: Option<i32>) -> AppResult<Option<i32>> {
@@ -75,7 +73,8 @@ pub async fn create(
     let time_criticality = check_input("timeCriticality", new.time_criticality)?;
     let risk_reduction = check_input("riskReduction", new.risk_reduction)?;
     let job_size = check_input("jobSize", new.job_size)?;
-    if let Some(target) = new.target_increment_id {
+    let target = new.target_increment_id.map(|t| t.0);
+    if let Some(target) = target {
         increment::service::require_in_program(conn, "targetIncrementId", program.id, target)
             .await?;
     }
@@ -91,7 +90,7 @@ pub async fn create(
         risk_reduction: Set(risk_reduction),
         job_size: Set(job_size),
         wsjf_score: Set(None),
-        target_increment_id: Set(new.target_increment_id),
+        target_increment_id: Set(target),
         rank_key: Set(rank_key),
         created_at: Set(now),
         updated_at: Set(now),
@@ -103,7 +102,7 @@ pub async fn create(
 
 /// A change to a feature: `None` leaves a field as it is; `Some(None)`
 /// clears an optional one.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub struct FeatureChange {
     pub title: Option<String>,
     pub description: Option<String>,
@@ -111,7 +110,7 @@ pub struct FeatureChange {
     pub time_criticality: Option<Option<i32>>,
     pub risk_reduction: Option<Option<i32>>,
     pub job_size: Option<Option<i32>>,
-    pub target_increment_id: Option<Option<i64>>,
+    pub target_increment_id: Option<Option<IncrementId>>,
 }
 
 impl FeatureChange {
@@ -158,10 +157,10 @@ pub async fn update(
     }
     if let Some(target) = change.target_increment_id {
         if let Some(id) = target {
-            increment::service::require_in_program(conn, "targetIncrementId", program_id, id)
+            increment::service::require_in_program(conn, "targetIncrementId", program_id, id.0)
                 .await?;
         }
-        row.target_increment_id = Set(target);
+        row.target_increment_id = Set(target.map(|t| t.0));
     }
     row.wsjf_score = Set(score(&row));
     row.updated_at = Set(now);
@@ -209,38 +208,13 @@ pub async fn rank(
         };
         return Err(AppError::bad_input(format!(
             "{field}: {} is not a feature of this program backlog",
-            encode(Kind::Feature, anchor_id).0
+            global(Kind::Feature, anchor_id)
         )));
     }
     feature::Entity::find_by_id(feature_id)
         .one(conn)
         .await?
         .ok_or_else(|| AppError::not_found("featureId: no such feature"))
-}
-
-/// The feature `id` and its program, if the actor may read them.
-pub async fn readable(
-    conn: &impl ConnectionTrait,
-    actor: Actor,
-    id: i64,
-) -> AppResult<(feature::Model, program::Model)> {
-    let not_found = || {
-        AppError::not_found(format!(
-            "no feature with id {}",
-            encode(Kind::Feature, id).0
-        ))
-    };
-    let feature = feature::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .ok_or_else(not_found)?;
-    let program = access::readable_program(conn, actor, feature.program_id)
-        .await
-        .map_err(|e| match e {
-            AppError::NotFound(_) => not_found(),
-            other => other,
-        })?;
-    Ok((feature, program))
 }
 
 /// How the program backlog is ordered.

@@ -33,6 +33,7 @@ use crate::{
     program::graphql::{ProgramMutation, ProgramQuery},
     team::graphql::TeamMutation,
     user::graphql::{UserMutation, UserQuery},
+    work::{Change, Work},
 };
 use loaders::AppLoader;
 use pagination::PageLimits;
@@ -128,6 +129,17 @@ pub fn now(ctx: &Context<'_>) -> AppResult<chrono::DateTime<chrono::Utc>> {
         .data::<Arc<dyn Clock>>()
         .map_err(|_| missing("Clock"))?
         .now())
+}
+
+/// Runs a use case as one unit of work by this request's actor, at the
+/// app clock's time (`crate::work::perform`).
+pub async fn perform<T>(
+    ctx: &Context<'_>,
+    change: impl for<'w> Fn(&'w mut Work) -> Change<'w, T>,
+) -> AppResult<T> {
+    let actor = actor(ctx)?;
+    let clock = ctx.data::<Arc<dyn Clock>>().map_err(|_| missing("Clock"))?;
+    crate::work::perform(store(ctx)?, clock.as_ref(), actor, change).await
 }
 
 /// The page-size settings.

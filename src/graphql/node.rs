@@ -10,22 +10,21 @@ use super::{
         FeatureById, IncrementById, IterationById, ProgramById, StoryById, TeamById, UserById,
     },
 };
-use sea_orm::EntityTrait;
 
 use crate::{
-    auth::{Actor, access},
+    auth::{Actor, policy},
     backlog::graphql::Story,
     clarification::{graphql::Clarification, service as clarifications},
     dependency::{graphql::Dependency, service as dependencies},
-    error::AppError,
     error::AppResult,
     events::graphql::Event,
     feature::graphql::Feature,
+    ids::UserId,
     increment::graphql::{Increment, Iteration},
     objective::{graphql::Objective, service as objectives},
     program::graphql::Program,
     team::graphql::Team,
-    user::graphql::{User, can_see_user},
+    user::graphql::User,
 };
 
 /// An object with a global ID.
@@ -48,7 +47,7 @@ pub enum Node {
 /// Whether the actor may read program `program_id`.
 async fn readable(ctx: &Context<'_>, actor: Actor, program_id: i64) -> AppResult<bool> {
     match gql::load_one(ctx, ProgramById(program_id)).await? {
-        Some(p) => access::can_read_program(gql::store(ctx)?.conn(), actor, &p).await,
+        Some(p) => policy::can_read_program(gql::store(ctx)?.conn(), actor, &p).await,
         None => Ok(false),
     }
 }
@@ -71,7 +70,11 @@ pub async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
     let (kind, n) = decode(id)?;
     let node = match kind {
         Kind::User => match gql::load_one(ctx, UserById(n)).await? {
-            Some(u) if can_see_user(ctx, actor, u.id).await? => Some(Node::User(User(u))),
+            Some(u)
+                if policy::can_see_user(gql::store(ctx)?.conn(), actor, UserId(u.id)).await? =>
+            {
+                Some(Node::User(User(u)))
+            }
             _ => None,
         },
         Kind::Program => match gql::load_one(ctx, ProgramById(n)).await? {
@@ -122,11 +125,7 @@ pub async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             }
             _ => None,
         },
-        Kind::Event => match entity::event::Entity::find_by_id(n)
-            .one(gql::store(ctx)?.conn())
-            .await
-            .map_err(AppError::from)?
-        {
+        Kind::Event => match crate::events::log::find(gql::store(ctx)?.conn(), n).await? {
             Some(e) if readable(ctx, actor, e.program_id).await? => {
                 Some(Node::Event(Event(std::sync::Arc::new(e))))
             }

@@ -3,13 +3,11 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use entity::{increment, iteration};
 
-use super::service;
+use super::usecase::{self, NewIncrement};
 use crate::{
-    auth::access,
-    events::{graphql::emit, kind::EventKind, log::NewEvent},
     graphql::{
         self as gql,
-        id::{Kind, decode_as, encode},
+        id::{self, Kind, encode},
         loaders::{IncrementById, IterationsByIncrement, ProgramById},
         scalars::Date,
     },
@@ -132,24 +130,17 @@ impl IncrementMutation {
         ctx: &Context<'_>,
         input: CreateIncrementInput,
     ) -> Result<IncrementPayload> {
-        let actor = gql::actor(ctx)?;
-        let program_id = decode_as(Kind::Program, "programId", &input.program_id)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let program = access::readable_program(&*txn, actor, program_id).await?;
-        access::require_program_manager(actor, &program, "plan increments")?;
-        let (increment, _) = service::create(
-            &*txn,
-            gql::now(ctx)?,
-            &program,
-            &input.name,
-            input.start_date.0,
-            input.iteration_count,
-            input.iteration_length_days,
-        )
+        let program = id::typed("programId", &input.program_id)?;
+        let new = NewIncrement {
+            name: input.name,
+            start_date: input.start_date.0,
+            iteration_count: input.iteration_count,
+            iteration_length_days: input.iteration_length_days,
+        };
+        let increment = gql::perform(ctx, |w| {
+            Box::pin(usecase::create_increment(w, program, new.clone()))
+        })
         .await?;
-        let created = NewEvent::new(EventKind::IncrementCreated, (Kind::Increment, increment.id));
-        emit(ctx, &txn, program.id, created).await?;
-        txn.commit().await?;
         Ok(IncrementPayload {
             increment: Increment(increment),
         })

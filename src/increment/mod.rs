@@ -3,3 +3,4 @@
 pub mod graphql;
 pub mod schedule;
 pub mod service;
+pub mod usecase;

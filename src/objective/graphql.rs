@@ -4,14 +4,11 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::objective;
 
-use super::service;
+use super::usecase::{self, NewObjective};
 use crate::{
-    auth::{Actor, access},
-    error::{AppError, AppResult},
-    events::{graphql::emit, kind::EventKind, log::NewEvent},
     graphql::{
         self as gql,
-        id::{Kind, decode_as, encode},
+        id::{self, Kind, encode},
         loaders::{IncrementById, TeamById},
     },
     increment::graphql::Increment,
@@ -102,20 +99,9 @@ pub struct ObjectivePayload {
     pub objective: Objective,
 }
 
-fn require_po_or_pm(
-    actor: Actor,
-    team: &entity::team::Model,
-    program: &entity::program::Model,
-) -> AppResult<()> {
-    if actor.is_admin()
-        || actor.is_user(program.product_manager_id)
-        || actor.is_user(team.product_owner_id)
-    {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(
-            "only the team's Product Owner, the program's Product Manager or an admin may set objectives",
-        ))
+fn payload(objective: objective::Model) -> ObjectivePayload {
+    ObjectivePayload {
+        objective: Objective(objective),
     }
 }
 
@@ -130,29 +116,16 @@ impl ObjectiveMutation {
         ctx: &Context<'_>,
         input: SetObjectiveInput,
     ) -> Result<ObjectivePayload> {
-        let actor = gql::actor(ctx)?;
-        let team_id = decode_as(Kind::Team, "teamId", &input.team_id)?;
-        let increment_id = decode_as(Kind::Increment, "incrementId", &input.increment_id)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (team, program) = access::readable_team(&*txn, actor, team_id).await?;
-        require_po_or_pm(actor, &team, &program)?;
-        let objective = service::set(
-            &*txn,
-            gql::now(ctx)?,
-            &team,
-            increment_id,
-            &input.description,
-            input.planned_value,
-            input.committed,
-        )
-        .await?;
-        let set = NewEvent::new(EventKind::ObjectiveSet, (Kind::Objective, objective.id))
-            .teams([team.id]);
-        emit(ctx, &txn, program.id, set).await?;
-        txn.commit().await?;
-        Ok(ObjectivePayload {
-            objective: Objective(objective),
-        })
+        let new = NewObjective {
+            team: id::typed("teamId", &input.team_id)?,
+            increment: id::typed("incrementId", &input.increment_id)?,
+            description: input.description,
+            planned_value: input.planned_value,
+            committed: input.committed,
+        };
+        let objective =
+            gql::perform(ctx, |w| Box::pin(usecase::set_objective(w, new.clone()))).await?;
+        Ok(payload(objective))
     }
 
     /// Scores the business value an objective achieved (the program's PM or
@@ -162,23 +135,15 @@ impl ObjectiveMutation {
         ctx: &Context<'_>,
         input: ScoreObjectiveInput,
     ) -> Result<ObjectivePayload> {
-        let actor = gql::actor(ctx)?;
-        let id = decode_as(Kind::Objective, "objectiveId", &input.objective_id)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let not_found = || AppError::not_found("objectiveId: no such objective");
-        let (objective, team) = service::find(&*txn, id).await?.ok_or_else(not_found)?;
-        let (_, program) = access::readable_team(&*txn, actor, team.id)
-            .await
-            .map_err(|_| not_found())?;
-        access::require_program_manager(actor, &program, "score objectives")?;
-        let objective = service::score(&*txn, objective, input.actual_value).await?;
-        let scored = NewEvent::new(EventKind::ObjectiveScored, (Kind::Objective, objective.id))
-            .teams([team.id])
-            .payload(serde_json::json!({ "actualValue": objective.actual_value }));
-        emit(ctx, &txn, program.id, scored).await?;
-        txn.commit().await?;
-        Ok(ObjectivePayload {
-            objective: Objective(objective),
+        let objective_id = id::typed("objectiveId", &input.objective_id)?;
+        let objective = gql::perform(ctx, |w| {
+            Box::pin(usecase::score_objective(
+                w,
+                objective_id,
+                input.actual_value,
+            ))
         })
+        .await?;
+        Ok(payload(objective))
     }
 }

@@ -3,3 +3,4 @@
 pub mod graphql;
 pub mod predictability;
 pub mod service;
+pub mod usecase;

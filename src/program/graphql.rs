@@ -4,20 +4,17 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 use chrono::{DateTime, Utc};
 use entity::program;
 
-use super::service::{self, ProgramChange};
+use super::{
+    service::{self, ProgramChange},
+    usecase,
+};
 use crate::{
-    auth::access,
     clarification::{
         self, graphql::Clarification, service::ListFilter, status::ClarificationStatus,
     },
     dependency::{self, board::Board, graphql::Dependency, risk::DependencyState},
     error::AppError,
-    events::{
-        self,
-        graphql::{Event, emit},
-        kind::EventKind,
-        log::NewEvent,
-    },
+    events::{self, graphql::Event, kind::EventKind},
     feature::{
         self,
         graphql::{Feature, Roadmap},
@@ -26,7 +23,7 @@ use crate::{
     },
     graphql::{
         self as gql,
-        id::{Kind, decode_as, encode},
+        id::{self, Kind, decode_as, encode},
         loaders::{IncrementsByProgram, TeamsByProgram, UserById},
         pagination::{KeyedConnection, Page, connection},
     },
@@ -204,12 +201,9 @@ impl ProgramQuery {
     /// A program by ID; null when it does not exist or the viewer is not part of it.
     async fn program(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Program>> {
         let actor = gql::actor(ctx)?;
-        let id = decode_as(Kind::Program, "id", &id)?;
-        match access::readable_program(gql::store(ctx)?.conn(), actor, id).await {
-            Ok(p) => Ok(Some(Program(p))),
-            Err(AppError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        let id = id::typed("id", &id)?;
+        let found = service::visible(gql::store(ctx)?.conn(), actor, id).await?;
+        Ok(found.map(Program))
     }
 }
 
@@ -245,6 +239,12 @@ pub struct ProgramPayload {
     pub program: Program,
 }
 
+fn payload(program: program::Model) -> ProgramPayload {
+    ProgramPayload {
+        program: Program(program),
+    }
+}
+
 #[derive(Default)]
 pub struct ProgramMutation;
 
@@ -256,23 +256,17 @@ impl ProgramMutation {
         ctx: &Context<'_>,
         input: CreateProgramInput,
     ) -> Result<ProgramPayload> {
-        let actor = gql::actor(ctx)?;
-        access::require_admin(actor, "create programs")?;
-        let pm = decode_as(Kind::User, "productManagerId", &input.product_manager_id)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let program =
-            service::create(&*txn, gql::now(ctx)?, &input.name, &input.vision, pm).await?;
-        emit(
-            ctx,
-            &txn,
-            program.id,
-            NewEvent::new(EventKind::ProgramCreated, (Kind::Program, program.id)),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(ProgramPayload {
-            program: Program(program),
+        let pm = id::typed("productManagerId", &input.product_manager_id)?;
+        let program = gql::perform(ctx, |w| {
+            Box::pin(usecase::create_program(
+                w,
+                input.name.clone(),
+                input.vision.clone(),
+                pm,
+            ))
         })
+        .await?;
+        Ok(payload(program))
     }
 
     /// Changes a program's name or vision (its PM or an admin), or its
@@ -282,8 +276,7 @@ impl ProgramMutation {
         ctx: &Context<'_>,
         input: UpdateProgramInput,
     ) -> Result<ProgramPayload> {
-        let actor = gql::actor(ctx)?;
-        let program_id = decode_as(Kind::Program, "programId", &input.program_id)?;
+        let program_id = id::typed("programId", &input.program_id)?;
         let mut change = ProgramChange::default();
         match input.name {
             MaybeUndefined::Undefined => {}
@@ -307,33 +300,10 @@ impl ProgramMutation {
                 change.product_manager_id = Some(decode_as(Kind::User, "productManagerId", id)?);
             }
         }
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let program = access::readable_program(&*txn, actor, program_id).await?;
-        access::require_program_manager(actor, &program, "change the program")?;
-        if change.product_manager_id.is_some() {
-            access::require_admin(actor, "assign a program's Product Manager")?;
-        }
-        let new_pm = change
-            .product_manager_id
-            .filter(|pm| *pm != program.product_manager_id);
-        let fields: Vec<&str> = crate::events::log::set_fields(&[
-            ("name", change.name.is_some()),
-            ("vision", change.vision.is_some()),
-            ("productManagerId", change.product_manager_id.is_some()),
-        ]);
-        let program = service::update(&*txn, program, change).await?;
-        let updated = NewEvent::new(EventKind::ProgramUpdated, (Kind::Program, program.id))
-            .payload(serde_json::json!({ "fields": fields }));
-        emit(ctx, &txn, program.id, updated).await?;
-        if let Some(pm) = new_pm {
-            let moved =
-                clarification::service::reassign_program(&*txn, gql::now(ctx)?, program.id, pm)
-                    .await?;
-            clarification::graphql::emit_reassigned(ctx, &txn, &moved).await?;
-        }
-        txn.commit().await?;
-        Ok(ProgramPayload {
-            program: Program(program),
+        let program = gql::perform(ctx, |w| {
+            Box::pin(usecase::update_program(w, program_id, change.clone()))
         })
+        .await?;
+        Ok(payload(program))
     }
 }

@@ -8,9 +8,10 @@ use sea_orm::{
 };
 
 use crate::{
-    auth::{Actor, access},
-    error::AppResult,
+    auth::{Actor, policy},
+    error::{AppError, AppResult},
     graphql::pagination::Page,
+    ids::ProgramId,
     text, user,
 };
 
@@ -39,7 +40,7 @@ pub async fn create(
 }
 
 /// A change to a program; `None` leaves a field as it is.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ProgramChange {
     pub name: Option<String>,
     pub vision: Option<String>,
@@ -73,7 +74,7 @@ pub async fn list_readable(
     actor: Actor,
     page: &Page,
 ) -> AppResult<(Vec<program::Model>, u64)> {
-    let readable = program::Entity::find().filter(access::readable_programs(actor));
+    let readable = program::Entity::find().filter(policy::readable_programs(actor));
     let total = readable.clone().count(conn).await?;
     let mut query = readable
         .order_by_asc(program::Column::Id)
@@ -82,6 +83,19 @@ pub async fn list_readable(
         query = query.filter(program::Column::Id.gt(after));
     }
     Ok((query.all(conn).await?, total))
+}
+
+/// The program, if it exists and the actor may read it.
+pub async fn visible(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    id: ProgramId,
+) -> AppResult<Option<program::Model>> {
+    match policy::program(conn, actor, id).await {
+        Ok(p) => Ok(Some(p)),
+        Err(AppError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Locks the program row until the transaction ends (PostgreSQL; SQLite has

@@ -4,17 +4,14 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 use chrono::{DateTime, Utc};
 use entity::team;
 
-use super::service::{self, TeamChange};
+use super::{service::TeamChange, usecase};
 use crate::{
-    auth::access,
     backlog::{self, graphql::Story, lifecycle::StoryState},
-    clarification,
     error::AppError,
-    events::{graphql::emit, kind::EventKind, log::NewEvent},
     graphql::pagination::KeyedConnection,
     graphql::{
         self as gql,
-        id::{Kind, decode_as, encode},
+        id::{self, Kind, decode_as, encode},
         loaders::{MembersByTeam, ObjectivesOfTeam, ProgramById, UserById},
     },
     increment::service::require_in_program,
@@ -132,12 +129,21 @@ pub struct UpdateTeamInput {
     pub product_owner_id: MaybeUndefined<ID>,
 }
 
-/// Input of `addTeamMember` and `removeTeamMember`.
+/// Input of `addTeamMember`.
 #[derive(InputObject)]
-pub struct TeamMemberInput {
+pub struct AddTeamMemberInput {
     /// The team.
     pub team_id: ID,
-    /// The user to add or remove.
+    /// The user to add.
+    pub user_id: ID,
+}
+
+/// Input of `removeTeamMember`.
+#[derive(InputObject)]
+pub struct RemoveTeamMemberInput {
+    /// The team.
+    pub team_id: ID,
+    /// The user to remove.
     pub user_id: ID,
 }
 
@@ -148,6 +154,10 @@ pub struct TeamPayload {
     pub team: Team,
 }
 
+fn payload(team: team::Model) -> TeamPayload {
+    TeamPayload { team: Team(team) }
+}
+
 #[derive(Default)]
 pub struct TeamMutation;
 
@@ -155,23 +165,18 @@ pub struct TeamMutation;
 impl TeamMutation {
     /// Creates a team in a program (the program's PM or an admin).
     async fn create_team(&self, ctx: &Context<'_>, input: CreateTeamInput) -> Result<TeamPayload> {
-        let actor = gql::actor(ctx)?;
-        let program_id = decode_as(Kind::Program, "programId", &input.program_id)?;
-        let po = decode_as(Kind::User, "productOwnerId", &input.product_owner_id)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let program = access::readable_program(&*txn, actor, program_id).await?;
-        access::require_program_manager(actor, &program, "create teams")?;
-        let team = service::create(&*txn, gql::now(ctx)?, &program, &input.name, po).await?;
-        let created = NewEvent::new(EventKind::TeamCreated, (Kind::Team, team.id)).teams([team.id]);
-        emit(ctx, &txn, program.id, created).await?;
-        txn.commit().await?;
-        Ok(TeamPayload { team: Team(team) })
+        let program = id::typed("programId", &input.program_id)?;
+        let po = id::typed("productOwnerId", &input.product_owner_id)?;
+        let team = gql::perform(ctx, |w| {
+            Box::pin(usecase::create_team(w, program, input.name.clone(), po))
+        })
+        .await?;
+        Ok(payload(team))
     }
 
     /// Renames a team or assigns its Product Owner (the program's PM or an admin).
     async fn update_team(&self, ctx: &Context<'_>, input: UpdateTeamInput) -> Result<TeamPayload> {
-        let actor = gql::actor(ctx)?;
-        let team_id = decode_as(Kind::Team, "teamId", &input.team_id)?;
+        let team_id = id::typed("teamId", &input.team_id)?;
         let mut change = TeamChange::default();
         match input.name {
             MaybeUndefined::Undefined => {}
@@ -190,69 +195,40 @@ impl TeamMutation {
                 change.product_owner_id = Some(decode_as(Kind::User, "productOwnerId", id)?);
             }
         }
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (team, program) = access::readable_team(&*txn, actor, team_id).await?;
-        access::require_program_manager(actor, &program, "change teams")?;
-        let new_po = change
-            .product_owner_id
-            .filter(|po| *po != team.product_owner_id);
-        let fields: Vec<&str> = crate::events::log::set_fields(&[
-            ("name", change.name.is_some()),
-            ("productOwnerId", change.product_owner_id.is_some()),
-        ]);
-        let team = service::update(&*txn, team, change).await?;
-        if let Some(po) = new_po {
-            let moved =
-                clarification::service::reassign_team(&*txn, gql::now(ctx)?, team.id, po).await?;
-            clarification::graphql::emit_reassigned(ctx, &txn, &moved).await?;
-        }
-        let updated = NewEvent::new(EventKind::TeamUpdated, (Kind::Team, team.id))
-            .teams([team.id])
-            .payload(serde_json::json!({ "fields": fields }));
-        emit(ctx, &txn, team.program_id, updated).await?;
-        txn.commit().await?;
-        Ok(TeamPayload { team: Team(team) })
+        let team = gql::perform(ctx, |w| {
+            Box::pin(usecase::update_team(w, team_id, change.clone()))
+        })
+        .await?;
+        Ok(payload(team))
     }
 
     /// Adds a user to a team (the program's PM, the team's PO or an admin).
     async fn add_team_member(
         &self,
         ctx: &Context<'_>,
-        input: TeamMemberInput,
+        input: AddTeamMemberInput,
     ) -> Result<TeamPayload> {
-        let actor = gql::actor(ctx)?;
-        let team_id = decode_as(Kind::Team, "teamId", &input.team_id)?;
-        let user_id = decode_as(Kind::User, "userId", &input.user_id)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (team, program) = access::readable_team(&*txn, actor, team_id).await?;
-        service::require_member_manager(actor, &program, &team)?;
-        service::add_member(&*txn, gql::now(ctx)?, &team, user_id).await?;
-        let added = NewEvent::new(EventKind::TeamMemberAdded, (Kind::Team, team.id))
-            .teams([team.id])
-            .payload(serde_json::json!({ "userId": encode(Kind::User, user_id).0 }));
-        emit(ctx, &txn, program.id, added).await?;
-        txn.commit().await?;
-        Ok(TeamPayload { team: Team(team) })
+        let team_id = id::typed("teamId", &input.team_id)?;
+        let user = id::typed("userId", &input.user_id)?;
+        let team = gql::perform(ctx, |w| {
+            Box::pin(usecase::add_team_member(w, team_id, user))
+        })
+        .await?;
+        Ok(payload(team))
     }
 
     /// Removes a user from a team (the program's PM, the team's PO or an admin).
     async fn remove_team_member(
         &self,
         ctx: &Context<'_>,
-        input: TeamMemberInput,
+        input: RemoveTeamMemberInput,
     ) -> Result<TeamPayload> {
-        let actor = gql::actor(ctx)?;
-        let team_id = decode_as(Kind::Team, "teamId", &input.team_id)?;
-        let user_id = decode_as(Kind::User, "userId", &input.user_id)?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (team, program) = access::readable_team(&*txn, actor, team_id).await?;
-        service::require_member_manager(actor, &program, &team)?;
-        service::remove_member(&*txn, &team, user_id).await?;
-        let removed = NewEvent::new(EventKind::TeamMemberRemoved, (Kind::Team, team.id))
-            .teams([team.id])
-            .payload(serde_json::json!({ "userId": encode(Kind::User, user_id).0 }));
-        emit(ctx, &txn, program.id, removed).await?;
-        txn.commit().await?;
-        Ok(TeamPayload { team: Team(team) })
+        let team_id = id::typed("teamId", &input.team_id)?;
+        let user = id::typed("userId", &input.user_id)?;
+        let team = gql::perform(ctx, |w| {
+            Box::pin(usecase::remove_team_member(w, team_id, user))
+        })
+        .await?;
+        Ok(payload(team))
     }
 }

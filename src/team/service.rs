@@ -59,7 +59,7 @@ pub async fn create(
 }
 
 /// A change to a team; `None` leaves a field as it is.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub struct TeamChange {
     pub name: Option<String>,
     pub product_owner_id: Option<i64>,

@@ -6,16 +6,16 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::user;
 
-use super::service;
+use super::usecase;
 use crate::{
-    auth::{Actor, Viewer, access},
+    auth::{Actor, Viewer},
     clarification::{
         self, graphql::Clarification, service::ListFilter, status::ClarificationStatus,
     },
     graphql::pagination::KeyedConnection,
     graphql::{
         self as gql,
-        id::{Kind, decode_as, encode},
+        id::{self, Kind, encode},
         loaders::{ProgramsOfUser, TeamsOfUser},
     },
     program::graphql::Program,
@@ -229,18 +229,15 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: CreateUserInput,
     ) -> Result<CreateUserPayload> {
-        let actor = gql::actor(ctx)?;
-        access::require_admin(actor, "create users")?;
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let (user, token) = service::create(
-            &*txn,
-            gql::now(ctx)?,
-            &input.name,
-            &input.email,
-            input.admin,
-        )
+        let (user, token) = gql::perform(ctx, |w| {
+            Box::pin(usecase::create_user(
+                w,
+                input.name.clone(),
+                input.email.clone(),
+                input.admin,
+            ))
+        })
         .await?;
-        txn.commit().await?;
         Ok(CreateUserPayload {
             user: User(user),
             token,
@@ -253,15 +250,9 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: IssueTokenInput,
     ) -> Result<IssueTokenPayload> {
-        let actor = gql::actor(ctx)?;
-        let user_id = decode_as(Kind::User, "userId", &input.user_id)?;
-        if !actor.is_user(user_id) {
-            access::require_admin(actor, "issue tokens for other users")?;
-        }
-        let txn = gql::store(ctx)?.begin_write().await?;
-        let user = service::require(&*txn, "userId", user_id).await?;
-        let token = service::issue_token(&*txn, gql::now(ctx)?, user.id).await?;
-        txn.commit().await?;
+        let user_id = id::typed("userId", &input.user_id)?;
+        let (user, token) =
+            gql::perform(ctx, |w| Box::pin(usecase::issue_token(w, user_id))).await?;
         Ok(IssueTokenPayload {
             user: User(user),
             token,

@@ -19,7 +19,7 @@ async fn statements(app: &TestApp) -> u64 {
         .await
         .unwrap();
     text.lines()
-        .filter(|l| l.starts_with("portfolio_db_statements{"))
+        .filter(|l| l.starts_with("portfolio_db_statements_total{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
 }

@@ -220,7 +220,7 @@ impl TestApp {
     pub async fn add_member_as(&self, token: &str, team: &str, user: &str) -> Value {
         self.gql(
             Some(token),
-            "mutation($input: TeamMemberInput!) { addTeamMember(input: $input) { team { id members { id } } } }",
+            "mutation($input: AddTeamMemberInput!) { addTeamMember(input: $input) { team { id members { id } } } }",
             json!({ "input": { "teamId": team, "userId": user } }),
         )
         .await

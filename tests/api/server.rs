@@ -29,7 +29,7 @@ async fn health_readiness_and_metrics_answer() {
         "portfolio_graphql_request_duration_seconds_bucket",
         "portfolio_graphql_subscriptions_open 0",
         r#"portfolio_db_pool_connections{state="idle"}"#,
-        r#"portfolio_db_statements{kind="read"}"#,
+        r#"portfolio_db_statements_total{kind="read"}"#,
     ] {
         assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
     }

@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::helpers::{ADMIN, TestApp, World, code, str_at};
 
 const UPDATE: &str = "mutation($input: UpdateTeamInput!) { updateTeam(input: $input) { team { name productOwner { name } } } }";
-const REMOVE: &str = "mutation($input: TeamMemberInput!) { removeTeamMember(input: $input) { team { members { name } } } }";
+const REMOVE: &str = "mutation($input: RemoveTeamMemberInput!) { removeTeamMember(input: $input) { team { members { name } } } }";
 
 #[tokio::test]
 async fn the_pm_creates_teams_with_unique_names() {

@@ -1,0 +1,363 @@
+//! The one authorization policy: the roles table of DESIGN.md, in one place.
+//!
+//! Two questions, asked by use cases and loaders, never by resolvers:
+//! - **May the actor see it?** One visibility function per entity
+//!   ([`program`], [`team`], [`story`], [`feature`], [`dependency`],
+//!   [`clarification`], [`objective`], [`can_see_user`]). A program is
+//!   visible to admins, its PM, and the PO and members of its teams; to
+//!   everyone else it and everything in it does not exist (NOT_FOUND, never
+//!   FORBIDDEN, so its existence does not leak).
+//! - **May the actor do it?** [`require`] with an [`Action`] naming what is
+//!   done to what. Within a visible program, a refusal answers FORBIDDEN.
+
+use entity::{clarification, dependency, feature, objective, program, story, team, team_member};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    sea_query::Query,
+};
+
+use super::Actor;
+use crate::{
+    error::{AppError, AppResult},
+    ids::{
+        ClarificationId, DependencyId, FeatureId, ObjectiveId, ProgramId, StoryId, TeamId, UserId,
+    },
+};
+
+/// Something an actor wants to do, and what it is done to. Each variant is a
+/// row of the roles table.
+#[derive(Clone, Copy, Debug)]
+pub enum Action<'a> {
+    /// Create programs and users, assign a program's PM: admins.
+    Administer(&'static str),
+    /// Issue a bearer token for `user`: admins, or the user themselves.
+    IssueToken(UserId),
+    /// Edit the vision, increments, features, program backlog rank; accept
+    /// features; create and change teams; score objectives: admins and the
+    /// program's PM. The text says what, for the refusal.
+    ManageProgram(&'a program::Model, &'static str),
+    /// Add or remove team members: admins, the program's PM, the team's PO.
+    ManageMembers(&'a program::Model, &'a team::Model),
+    /// Create and edit the team's stories: admins, its PO and members.
+    WriteStories(&'a team::Model, &'static str),
+    /// Rank the team backlog, accept or reject its stories: admins and its PO.
+    OwnBacklog(&'a team::Model, &'static str),
+    /// Request or remove a dependency of a story of `team`: admins, the
+    /// program's PM, the team's PO and members.
+    ChangeDependencies(&'a program::Model, &'a team::Model, &'static str),
+    /// Commit or decline a dependency asked of the provider `team`: admins
+    /// and its PO.
+    DecideDependency(&'a team::Model, &'static str),
+    /// Ask a clarification: anyone who may see the program.
+    AskClarification(&'a program::Model),
+    /// Answer: admins and the assignee.
+    AnswerClarification(&'a clarification::Model),
+    /// Resolve: admins, the asker and the assignee.
+    ResolveClarification(&'a clarification::Model),
+    /// Reopen: admins and the asker.
+    ReopenClarification(&'a clarification::Model),
+    /// Set a PI objective of `team`: admins, the program's PM, the team's PO.
+    SetObjective(&'a program::Model, &'a team::Model),
+}
+
+/// Whether `actor` may do `action`: Ok, or FORBIDDEN saying who may.
+pub async fn require(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    action: Action<'_>,
+) -> AppResult<()> {
+    if actor.is_admin() {
+        return Ok(());
+    }
+    let pm = |p: &program::Model| actor.is_user(p.product_manager_id);
+    let po = |t: &team::Model| actor.is_user(t.product_owner_id);
+    let (allowed, who, what): (bool, &str, String) = match action {
+        Action::Administer(what) => (false, "an admin", what.to_owned()),
+        Action::IssueToken(user) => (
+            actor.is_user(user.0),
+            "the user themselves or an admin",
+            "issue tokens for a user".to_owned(),
+        ),
+        Action::ManageProgram(p, what) => (
+            pm(p),
+            "the program's Product Manager or an admin",
+            what.to_owned(),
+        ),
+        Action::ManageMembers(p, t) => (
+            pm(p) || po(t),
+            "the program's Product Manager, the team's Product Owner or an admin",
+            "change the team's members".to_owned(),
+        ),
+        Action::WriteStories(t, what) => (
+            po(t) || is_member(conn, actor, t).await?,
+            "the team's Product Owner, its members or an admin",
+            what.to_owned(),
+        ),
+        Action::OwnBacklog(t, what) => (
+            po(t),
+            "the team's Product Owner or an admin",
+            what.to_owned(),
+        ),
+        Action::ChangeDependencies(p, t, what) => (
+            pm(p) || po(t) || is_member(conn, actor, t).await?,
+            "the program's PM, or the dependent team's PO or members,",
+            what.to_owned(),
+        ),
+        Action::DecideDependency(t, what) => (
+            po(t),
+            "the provider team's Product Owner or an admin",
+            what.to_owned(),
+        ),
+        // Seeing the program is all it takes; the use case has checked that.
+        Action::AskClarification(_) => (true, "", String::new()),
+        Action::AnswerClarification(c) => (
+            actor.is_user(c.assignee_id),
+            "the assignee or an admin",
+            "answer this clarification".to_owned(),
+        ),
+        Action::ResolveClarification(c) => (
+            actor.is_user(c.assignee_id) || c.asker_id.is_some_and(|a| actor.is_user(a)),
+            "the asker, the assignee or an admin",
+            "resolve this clarification".to_owned(),
+        ),
+        Action::ReopenClarification(c) => (
+            c.asker_id.is_some_and(|a| actor.is_user(a)),
+            "the asker or an admin",
+            "reopen this clarification".to_owned(),
+        ),
+        Action::SetObjective(p, t) => (
+            pm(p) || po(t),
+            "the team's Product Owner, the program's Product Manager or an admin",
+            "set objectives".to_owned(),
+        ),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!("only {who} may {what}")))
+    }
+}
+
+async fn is_member(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    team: &team::Model,
+) -> AppResult<bool> {
+    match actor.user_id() {
+        Some(user) => Ok(team_member::Entity::find_by_id((team.id, user))
+            .one(conn)
+            .await?
+            .is_some()),
+        None => Ok(false),
+    }
+}
+
+/// The condition on `programs` rows that selects those `user_id` is part of.
+pub fn programs_of_user(user_id: i64) -> Condition {
+    let member_teams = Query::select()
+        .column(team_member::Column::TeamId)
+        .from(team_member::Entity)
+        .and_where(team_member::Column::UserId.eq(user_id))
+        .to_owned();
+    let teams = Query::select()
+        .column(team::Column::ProgramId)
+        .from(team::Entity)
+        .cond_where(
+            Condition::any()
+                .add(team::Column::ProductOwnerId.eq(user_id))
+                .add(team::Column::Id.in_subquery(member_teams)),
+        )
+        .to_owned();
+    Condition::any()
+        .add(program::Column::ProductManagerId.eq(user_id))
+        .add(program::Column::Id.in_subquery(teams))
+}
+
+/// The condition on `programs` rows that the actor may read.
+pub fn readable_programs(actor: Actor) -> Condition {
+    match actor {
+        Actor::User { id, admin: false } => programs_of_user(id),
+        _ => Condition::all(),
+    }
+}
+
+/// Whether the actor may read the program.
+pub async fn can_read_program(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    program: &program::Model,
+) -> AppResult<bool> {
+    if actor.is_admin() || actor.is_user(program.product_manager_id) {
+        return Ok(true);
+    }
+    let count = program::Entity::find()
+        .select_only()
+        .column(program::Column::Id)
+        .filter(program::Column::Id.eq(program.id))
+        .filter(readable_programs(actor))
+        .count(conn)
+        .await?;
+    Ok(count > 0)
+}
+
+/// Whether the actor may see user `user`: admins and the user always;
+/// others when they share a program.
+pub async fn can_see_user(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    user: UserId,
+) -> AppResult<bool> {
+    let Actor::User { id, admin: false } = actor else {
+        return Ok(true);
+    };
+    if id == user.0 {
+        return Ok(true);
+    }
+    let shared = program::Entity::find()
+        .select_only()
+        .column(program::Column::Id)
+        .filter(programs_of_user(id))
+        .filter(programs_of_user(user.0))
+        .count(conn)
+        .await?;
+    Ok(shared > 0)
+}
+
+fn missing(what: &str, id: impl std::fmt::Display) -> AppError {
+    AppError::not_found(format!("no {what} with id {id}"))
+}
+
+/// Answers NOT_FOUND for `what` when the program is not visible.
+fn hide(err: AppError, what: &str, id: impl std::fmt::Display) -> AppError {
+    match err {
+        AppError::NotFound(_) => missing(what, id),
+        other => other,
+    }
+}
+
+/// The program if it exists and the actor may read it; NOT_FOUND otherwise.
+pub async fn program(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    id: ProgramId,
+) -> AppResult<program::Model> {
+    let found = program::Entity::find_by_id(id.0).one(conn).await?;
+    match found {
+        Some(p) if can_read_program(conn, actor, &p).await? => Ok(p),
+        _ => Err(missing("program", id)),
+    }
+}
+
+/// The team and its program if the actor may read them; NOT_FOUND otherwise.
+pub async fn team(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    id: TeamId,
+) -> AppResult<(team::Model, program::Model)> {
+    let (team, program) = team::Entity::find_by_id(id.0)
+        .find_also_related(program::Entity)
+        .one(conn)
+        .await?
+        .ok_or_else(|| missing("team", id))?;
+    match program {
+        Some(p) if can_read_program(conn, actor, &p).await? => Ok((team, p)),
+        _ => Err(missing("team", id)),
+    }
+}
+
+/// The story, its team and program, if the actor may read them.
+pub async fn story(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    id: StoryId,
+) -> AppResult<(story::Model, team::Model, program::Model)> {
+    let story = story::Entity::find_by_id(id.0)
+        .one(conn)
+        .await?
+        .ok_or_else(|| missing("story", id))?;
+    let (team, program) = team(conn, actor, TeamId(story.team_id))
+        .await
+        .map_err(|e| hide(e, "story", id))?;
+    Ok((story, team, program))
+}
+
+/// The feature and its program, if the actor may read them.
+pub async fn feature(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    id: FeatureId,
+) -> AppResult<(feature::Model, program::Model)> {
+    let feature = feature::Entity::find_by_id(id.0)
+        .one(conn)
+        .await?
+        .ok_or_else(|| missing("feature", id))?;
+    let program = program(conn, actor, ProgramId(feature.program_id))
+        .await
+        .map_err(|e| hide(e, "feature", id))?;
+    Ok((feature, program))
+}
+
+/// The dependency and its program, if the actor may read them.
+pub async fn dependency(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    id: DependencyId,
+) -> AppResult<(dependency::Model, program::Model)> {
+    let dep = dependency::Entity::find_by_id(id.0)
+        .one(conn)
+        .await?
+        .ok_or_else(|| missing("dependency", id))?;
+    let program = program(conn, actor, ProgramId(dep.program_id))
+        .await
+        .map_err(|e| hide(e, "dependency", id))?;
+    Ok((dep, program))
+}
+
+/// The clarification and its program, if the actor may read them.
+pub async fn clarification(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    id: ClarificationId,
+) -> AppResult<(clarification::Model, program::Model)> {
+    let item = clarification::Entity::find_by_id(id.0)
+        .one(conn)
+        .await?
+        .ok_or_else(|| missing("clarification", id))?;
+    let program = program(conn, actor, ProgramId(item.program_id))
+        .await
+        .map_err(|e| hide(e, "clarification", id))?;
+    Ok((item, program))
+}
+
+/// The objective, its team and program, if the actor may read them.
+pub async fn objective(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    id: ObjectiveId,
+) -> AppResult<(objective::Model, team::Model, program::Model)> {
+    let found = objective::Entity::find_by_id(id.0).one(conn).await?;
+    let objective = found.ok_or_else(|| missing("objective", id))?;
+    let (team, program) = team(conn, actor, TeamId(objective.team_id))
+        .await
+        .map_err(|e| hide(e, "objective", id))?;
+    Ok((objective, team, program))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_missing_program_hides_the_object() {
+        let hidden = hide(AppError::not_found("no program"), "story", StoryId(4));
+        assert_eq!(hidden.code(), "NOT_FOUND");
+        assert_eq!(hidden.message(), format!("no story with id {}", StoryId(4)));
+        // A database failure is not "not found": it stays INTERNAL.
+        let failed = hide(
+            AppError::Internal("connection reset".into()),
+            "story",
+            StoryId(4),
+        );
+        assert_eq!(failed.code(), "INTERNAL");
+    }
+}

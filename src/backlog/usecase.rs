@@ -1,0 +1,146 @@
+//! The story changes, one use case each: permission, rule, rows, events.
+
+use entity::story;
+
+use super::{
+    lifecycle::StoryState,
+    service::{self, NewStory, StoryChange},
+};
+use crate::{
+    auth::policy::{self, Action},
+    clarification::service as clarifications,
+    dependency::{usecase::record_followed, watch::RiskWatch},
+    error::{AppError, AppResult},
+    events::{kind::EventKind, log::NewEvent},
+    ids::{Kind, StoryId, TeamId},
+    ranking::Place,
+    work::Work,
+};
+
+/// Adds a story to the bottom of a team backlog, in DRAFT.
+pub async fn create_story(work: &mut Work, team: TeamId, new: NewStory) -> AppResult<story::Model> {
+    let (team, program) = policy::team(work.conn(), work.actor(), team).await?;
+    work.require(Action::WriteStories(&team, "create stories"))
+        .await?;
+    let story = service::create(work.conn(), work.now(), &team, new).await?;
+    let created = NewEvent::new(EventKind::StoryCreated, (Kind::Story, story.id)).teams([team.id]);
+    work.record(program.id, created).await?;
+    Ok(story)
+}
+
+/// Changes a story's fields; records risk changes its planning causes.
+pub async fn update_story(
+    work: &mut Work,
+    id: StoryId,
+    change: StoryChange,
+) -> AppResult<story::Model> {
+    let (story, team, program) = policy::story(work.conn(), work.actor(), id).await?;
+    work.require(Action::WriteStories(&team, "change stories"))
+        .await?;
+    let fields = change.field_names();
+    let watch = RiskWatch::before(work, program.id, vec![story.id]).await?;
+    let story = service::update(work.conn(), work.now(), program.id, story, change).await?;
+    let updated = NewEvent::new(EventKind::StoryUpdated, (Kind::Story, story.id))
+        .teams([team.id])
+        .payload(serde_json::json!({ "fields": fields }));
+    work.record(program.id, updated).await?;
+    watch.after(work).await?;
+    Ok(story)
+}
+
+/// Moves a story right before or after another story of its backlog.
+pub async fn rank_story(
+    work: &mut Work,
+    id: StoryId,
+    anchor: StoryId,
+    place: Place,
+) -> AppResult<story::Model> {
+    let (_, team, program) = policy::story(work.conn(), work.actor(), id).await?;
+    work.require(Action::OwnBacklog(&team, "rank the team backlog"))
+        .await?;
+    let story = service::rank(work.conn(), work.now(), team.id, id.0, anchor.0, place).await?;
+    let ranked = NewEvent::new(EventKind::StoryRanked, (Kind::Story, story.id)).teams([team.id]);
+    work.record(program.id, ranked).await?;
+    Ok(story)
+}
+
+/// Moves a story one step along DRAFT ⇄ READY ⇄ IN_PROGRESS ⇄ DONE.
+pub async fn set_story_state(
+    work: &mut Work,
+    id: StoryId,
+    to: StoryState,
+) -> AppResult<story::Model> {
+    let (story, team, program) = policy::story(work.conn(), work.actor(), id).await?;
+    work.require(Action::WriteStories(&team, "change a story's state"))
+        .await?;
+    let from = story.state.clone();
+    let watch = RiskWatch::before(work, program.id, vec![story.id]).await?;
+    let blocking = if to == StoryState::Ready {
+        clarifications::open_blocking_questions(work.conn(), story.id).await?
+    } else {
+        Vec::new()
+    };
+    let story = service::set_state(work.conn(), work.now(), story, to, &blocking).await?;
+    state_changed(work, program.id, &story, &from, None, watch).await?;
+    Ok(story)
+}
+
+/// The PO accepts a DONE story.
+pub async fn accept_story(work: &mut Work, id: StoryId) -> AppResult<story::Model> {
+    let (story, team, program) = policy::story(work.conn(), work.actor(), id).await?;
+    work.require(Action::OwnBacklog(&team, "accept stories"))
+        .await?;
+    let from = story.state.clone();
+    let watch = RiskWatch::before(work, program.id, vec![story.id]).await?;
+    let story = service::accept(work.conn(), work.now(), story).await?;
+    state_changed(work, program.id, &story, &from, None, watch).await?;
+    Ok(story)
+}
+
+/// The PO rejects a DONE story back to IN_PROGRESS, with a reason.
+pub async fn reject_story(work: &mut Work, id: StoryId, reason: String) -> AppResult<story::Model> {
+    let (story, team, program) = policy::story(work.conn(), work.actor(), id).await?;
+    work.require(Action::OwnBacklog(&team, "reject stories"))
+        .await?;
+    let from = story.state.clone();
+    let watch = RiskWatch::before(work, program.id, vec![story.id]).await?;
+    let story = service::reject(work.conn(), work.now(), story, &reason).await?;
+    state_changed(work, program.id, &story, &from, Some(&reason), watch).await?;
+    Ok(story)
+}
+
+/// After a story's state changed: its dependencies follow it (resolved or
+/// back to work), and the events of the change, of those dependencies and of
+/// risk changes are recorded.
+async fn state_changed(
+    work: &mut Work,
+    program_id: i64,
+    story: &story::Model,
+    from: &str,
+    reason: Option<&str>,
+    watch: RiskWatch,
+) -> AppResult<()> {
+    let followed =
+        crate::dependency::service::follow_provider(work.conn(), work.now(), story).await?;
+    let mut payload = serde_json::json!({ "from": from, "to": story.state });
+    if let Some(reason) = reason {
+        payload["reason"] = reason.into();
+    }
+    let changed = NewEvent::new(EventKind::StoryStateChanged, (Kind::Story, story.id))
+        .teams([story.team_id])
+        .payload(payload);
+    work.record(program_id, changed).await?;
+    record_followed(work, &followed).await?;
+    watch.after(work).await
+}
+
+/// Refuses a rank move that names no anchor or two.
+pub fn place_of(before: Option<StoryId>, after: Option<StoryId>) -> AppResult<(StoryId, Place)> {
+    match (before, after) {
+        (Some(id), None) => Ok((id, Place::Before)),
+        (None, Some(id)) => Ok((id, Place::After)),
+        _ => Err(AppError::bad_input(
+            "give exactly one of beforeId and afterId",
+        )),
+    }
+}

@@ -1,0 +1,134 @@
+//! The unit of work: the one path every change takes.
+//!
+//! A use case (`usecase.rs` in each domain folder) is an `async fn` that
+//! takes a [`Work`] and typed input. The work holds the write transaction,
+//! the acting viewer, the time of the change, and counts the events recorded
+//! so far. [`perform`] begins it, runs the use case, and commits rows and
+//! events together; a use case that fails leaves nothing behind. A change
+//! that records no event is refused at commit (INTERNAL), so the data
+//! version, subscriptions and webhooks can never miss a write; the only
+//! writes outside every program's log (users and their tokens) say so with
+//! [`Work::outside_program_log`].
+//!
+//! A transaction that loses a deadlock or a serialization race on
+//! PostgreSQL is run again from the start, a few times, before the error is
+//! answered: contention is not a fault of the client.
+
+use chrono::{DateTime, Utc};
+use entity::event;
+use futures_util::future::BoxFuture;
+use sea_orm::DatabaseTransaction;
+
+use crate::{
+    auth::{
+        Actor,
+        policy::{self, Action},
+    },
+    clock::Clock,
+    db::{Store, WriteTxn},
+    error::{AppError, AppResult},
+    events::log::{self, NewEvent},
+};
+
+/// A use case under way: what [`perform`]'s closure returns, typically
+/// `|w| Box::pin(usecase::create_story(w, team, new.clone()))`. The input is
+/// cloned into each attempt, so a retried change starts from the same input.
+pub type Change<'w, T> = BoxFuture<'w, AppResult<T>>;
+
+/// How many times a change is tried in all when it loses a race.
+const ATTEMPTS: usize = 4;
+
+/// One change in progress.
+pub struct Work {
+    txn: WriteTxn,
+    actor: Actor,
+    now: DateTime<Utc>,
+    recorded: usize,
+    outside_log: bool,
+}
+
+impl Work {
+    /// The transaction the change reads and writes through.
+    pub fn conn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// Who makes the change.
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+
+    /// When the change happens: one time for all its rows and events.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// Ok when the actor may do `action`; FORBIDDEN otherwise (the one
+    /// policy, `crate::auth::policy`).
+    pub async fn require(&self, action: Action<'_>) -> AppResult<()> {
+        policy::require(self.conn(), self.actor, action).await
+    }
+
+    /// Appends an event to the program's log, in this transaction, by the
+    /// acting viewer at the time of the change.
+    pub async fn record(&mut self, program_id: i64, event: NewEvent) -> AppResult<event::Model> {
+        let row = log::record(&self.txn, self.now, program_id, self.actor.user_id(), event).await?;
+        self.recorded += 1;
+        Ok(row)
+    }
+
+    /// Declares a change that belongs to no program's log (a user account or
+    /// a token): it may commit without an event.
+    pub fn outside_program_log(&mut self) {
+        self.outside_log = true;
+    }
+
+    async fn commit(self) -> AppResult<()> {
+        if self.recorded == 0 && !self.outside_log {
+            return Err(AppError::Internal(
+                "a change tried to commit without recording an event".into(),
+            ));
+        }
+        self.txn.commit().await
+    }
+}
+
+/// Runs `change` as one unit of work by `actor`, and commits it. The change
+/// runs again (up to four times in all) when PostgreSQL reports a deadlock
+/// or a serialization failure, so it must only act through the work.
+pub async fn perform<T>(
+    store: &Store,
+    clock: &dyn Clock,
+    actor: Actor,
+    change: impl for<'w> Fn(&'w mut Work) -> Change<'w, T>,
+) -> AppResult<T> {
+    let mut attempt = 1;
+    loop {
+        let outcome = attempt_once(store, clock, actor, &change).await;
+        match outcome {
+            Err(err) if attempt < ATTEMPTS && err.is_contention() => {
+                tracing::debug!(attempt, "write lost a race; running it again");
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn attempt_once<T>(
+    store: &Store,
+    clock: &dyn Clock,
+    actor: Actor,
+    change: &impl for<'w> Fn(&'w mut Work) -> Change<'w, T>,
+) -> AppResult<T> {
+    let mut work = Work {
+        txn: store.begin_write().await?,
+        actor,
+        now: clock.now(),
+        recorded: 0,
+        outside_log: false,
+    };
+    let value = change(&mut work).await?;
+    work.commit().await?;
+    Ok(value)
+}
