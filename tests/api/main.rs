@@ -11,6 +11,7 @@ mod clarifications;
 mod dashboard;
 mod dependencies;
 mod events;
+mod policy;
 mod programs;
 mod roadmap;
 mod server;
