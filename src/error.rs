@@ -1,15 +1,15 @@
 //! The one error type of the server, and what a client sees of it.
 //!
-//! Services (`*/service.rs`) return [`AppError`]; GraphQL resolvers return
-//! `async_graphql::Result` and convert with `?`, which sets
-//! `extensions.code`. Database and other internal causes are logged here and
+//! Use cases (`*/usecase.rs`), services (`*/service.rs`) and the policy
+//! return [`AppError`]; GraphQL resolvers return `async_graphql::Result` and
+//! convert with `?` (the conversion lives in `crate::graphql::errors`), which
+//! sets `extensions.code`. Database and other internal causes are logged here and
 //! never sent: the client reads only "internal error".
 //!
 //! [`AppError`] deliberately does not implement `Display`, so that no code path
 //! can turn it into a GraphQL error through async-graphql's blanket
 //! `From<Display>` conversion and lose its code.
 
-use async_graphql::ErrorExtensions;
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// An error a request can end with. The variant is the `extensions.code`.
@@ -104,20 +104,6 @@ impl AppError {
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
         Self::Internal(Box::new(err))
-    }
-}
-
-impl From<AppError> for async_graphql::Error {
-    fn from(err: AppError) -> Self {
-        if let AppError::Internal(cause) = &err {
-            tracing::error!(error = %cause, "internal error");
-        }
-        async_graphql::Error::new(err.message()).extend_with(|_, ext| {
-            ext.set("code", err.code());
-            if let AppError::Lagged { cursor, .. } = &err {
-                ext.set("resumeAfter", cursor.as_str());
-            }
-        })
     }
 }
 

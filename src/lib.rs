@@ -36,6 +36,8 @@ pub mod insight;
 pub mod metrics;
 /// PI objectives and predictability.
 pub mod objective;
+/// Pages and cursors of ordered lists.
+pub mod page;
 /// Programs and the Product Manager's side.
 pub mod program;
 /// Ranked lists: rank keys and moves in storage.

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use super::status::{ClarificationStatus, MessageKind};
-use crate::{error::AppResult, graphql::pagination::Page, text};
+use crate::{error::AppResult, page::Page, text};
 
 /// What a clarification is about, and who answers it.
 pub enum Subject {
@@ -284,4 +284,15 @@ pub async fn list(
 /// The clarification `id`, if any.
 pub async fn find(conn: &impl ConnectionTrait, id: i64) -> AppResult<Option<clarification::Model>> {
     Ok(clarification::Entity::find_by_id(id).one(conn).await?)
+}
+
+/// Every clarification of a program, for its figures.
+pub async fn of_program(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+) -> AppResult<Vec<clarification::Model>> {
+    Ok(clarification::Entity::find()
+        .filter(clarification::Column::ProgramId.eq(program_id))
+        .all(conn)
+        .await?)
 }

@@ -1,87 +1,49 @@
-//! The program board of an increment: rows are teams, columns are the
-//! increment's iterations and then the stories not planned into it, cells
-//! hold stories; and every dependency that touches those stories. Built with
-//! a fixed number of queries, whatever the number of teams and stories.
+//! The program board of an increment, as stored: the increment, its
+//! iterations, the program's teams, the stories planned into the increment
+//! and those waiting for it, and every dependency that touches them. Read
+//! with a fixed number of statements, whatever the number of teams and
+//! stories. The API's `Board` type is built from it in `graphql.rs`.
 
-use async_graphql::{Context, ID, SimpleObject};
-use entity::{feature, program, story};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Query};
-
-use super::{
-    graphql::Dependency,
-    service::{self, Filter},
-};
-use crate::{
-    backlog::graphql::Story,
-    error::AppResult,
-    graphql::{
-        self as gql,
-        id::{Kind, decode_as},
-        loaders::{IterationsByIncrement, TeamsByProgram},
-    },
-    increment::{
-        graphql::{Increment, Iteration},
-        service::require_in_program,
-    },
-    team::graphql::Team,
+use entity::{feature, increment, iteration, story, team};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Query,
 };
 
-/// A column of the board.
-#[derive(SimpleObject)]
-pub struct BoardColumn {
-    /// The iteration; null for the column of stories not planned into the increment.
-    pub iteration: Option<Iteration>,
-    /// "Iteration 1", …, or "Unplanned".
-    pub title: String,
+use super::service::{self, Assessed, Filter};
+use crate::{error::AppResult, ids::IncrementId, increment::service::find_in_program};
+
+/// What the board of one increment shows.
+pub struct BoardData {
+    pub increment: increment::Model,
+    /// In order.
+    pub iterations: Vec<iteration::Model>,
+    /// By name.
+    pub teams: Vec<team::Model>,
+    /// Stories planned into one of the iterations, in rank order.
+    pub planned: Vec<story::Model>,
+    /// Stories with no iteration whose feature targets the increment.
+    pub unplanned: Vec<story::Model>,
+    pub dependencies: Vec<Assessed>,
 }
 
-/// One team's cells, in column order.
-#[derive(SimpleObject)]
-pub struct BoardRow {
-    /// The team.
-    pub team: Team,
-    /// One cell per column.
-    pub cells: Vec<BoardCell>,
-}
-
-/// The stories of one team in one column, in backlog rank order.
-#[derive(SimpleObject)]
-pub struct BoardCell {
-    /// The column's iteration; null in the unplanned column.
-    pub iteration: Option<Iteration>,
-    /// The stories.
-    pub stories: Vec<Story>,
-}
-
-/// The program board of an increment.
-#[derive(SimpleObject)]
-pub struct Board {
-    /// The increment.
-    pub increment: Increment,
-    /// The iterations in order, then "Unplanned": stories with no iteration
-    /// whose feature targets this increment.
-    pub columns: Vec<BoardColumn>,
-    /// One row per team of the program, teams by name.
-    pub rows: Vec<BoardRow>,
-    /// Every dependency whose dependent or provider story is on the board.
-    pub dependencies: Vec<Dependency>,
-}
-
-/// `Program.board`.
-pub async fn board(
-    ctx: &Context<'_>,
-    program: &program::Model,
-    increment_id: &ID,
-) -> AppResult<Board> {
-    let increment_id = decode_as(Kind::Increment, "incrementId", increment_id)?;
-    let conn = gql::store(ctx)?.conn();
-    let increment = require_in_program(conn, "incrementId", program.id, increment_id).await?;
-    let iterations = gql::load_one(ctx, IterationsByIncrement(increment.id))
-        .await?
-        .unwrap_or_default();
-    let teams = gql::load_one(ctx, TeamsByProgram(program.id))
-        .await?
-        .unwrap_or_default();
+/// The board of increment `increment_id` of program `program_id`.
+pub async fn load(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+    increment_id: IncrementId,
+) -> AppResult<BoardData> {
+    let increment = find_in_program(conn, "incrementId", program_id, increment_id.0).await?;
+    let iterations = iteration::Entity::find()
+        .filter(iteration::Column::IncrementId.eq(increment.id))
+        .order_by_asc(iteration::Column::Number)
+        .all(conn)
+        .await?;
+    let teams = team::Entity::find()
+        .filter(team::Column::ProgramId.eq(program_id))
+        .order_by_asc(team::Column::Name)
+        .all(conn)
+        .await?;
     let team_ids: Vec<i64> = teams.iter().map(|t| t.id).collect();
     let planned = story::Entity::find()
         .filter(story::Column::TeamId.is_in(team_ids.clone()))
@@ -107,57 +69,18 @@ pub async fn board(
         Vec::new()
     } else {
         let filter = Filter {
-            program: Some(program.id),
+            program: Some(program_id),
             touching: Some(on_board),
             ..Default::default()
         };
         service::assessed(conn, &filter).await?
     };
-    let mut columns: Vec<BoardColumn> = iterations
-        .iter()
-        .map(|it| BoardColumn {
-            iteration: Some(Iteration(it.clone())),
-            title: format!("Iteration {}", it.number),
-        })
-        .collect();
-    columns.push(BoardColumn {
-        iteration: None,
-        title: "Unplanned".to_owned(),
-    });
-    let rows = teams
-        .into_iter()
-        .map(|team| {
-            let mut cells: Vec<BoardCell> = iterations
-                .iter()
-                .map(|it| BoardCell {
-                    iteration: Some(Iteration(it.clone())),
-                    stories: planned
-                        .iter()
-                        .filter(|s| s.team_id == team.id && s.iteration_id == Some(it.id))
-                        .cloned()
-                        .map(Story)
-                        .collect(),
-                })
-                .collect();
-            cells.push(BoardCell {
-                iteration: None,
-                stories: unplanned
-                    .iter()
-                    .filter(|s| s.team_id == team.id)
-                    .cloned()
-                    .map(Story)
-                    .collect(),
-            });
-            BoardRow {
-                team: Team(team),
-                cells,
-            }
-        })
-        .collect();
-    Ok(Board {
-        increment: Increment(increment),
-        columns,
-        rows,
-        dependencies: dependencies.into_iter().map(Dependency::from).collect(),
+    Ok(BoardData {
+        increment,
+        iterations,
+        teams,
+        planned,
+        unplanned,
+        dependencies,
     })
 }

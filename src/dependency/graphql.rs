@@ -20,7 +20,8 @@ use crate::{
         pagination::{KeyedConnection, Page, connection},
     },
     ids::DependencyId,
-    increment::graphql::Iteration,
+    increment::graphql::{Increment, Iteration},
+    team::graphql::Team,
     user::graphql::User,
 };
 
@@ -309,4 +310,106 @@ impl DependencyMutation {
             dependency: Dependency::from(before),
         })
     }
+}
+
+/// A column of the board.
+#[derive(SimpleObject)]
+pub struct BoardColumn {
+    /// The iteration; null for the column of stories not planned into the increment.
+    pub iteration: Option<Iteration>,
+    /// "Iteration 1", …, or "Unplanned".
+    pub title: String,
+}
+
+/// One team's cells, in column order.
+#[derive(SimpleObject)]
+pub struct BoardRow {
+    /// The team.
+    pub team: Team,
+    /// One cell per column.
+    pub cells: Vec<BoardCell>,
+}
+
+/// The stories of one team in one column, in backlog rank order.
+#[derive(SimpleObject)]
+pub struct BoardCell {
+    /// The column's iteration; null in the unplanned column.
+    pub iteration: Option<Iteration>,
+    /// The stories.
+    pub stories: Vec<Story>,
+}
+
+/// The program board of an increment.
+#[derive(SimpleObject)]
+pub struct Board {
+    /// The increment.
+    pub increment: Increment,
+    /// The iterations in order, then "Unplanned": stories with no iteration
+    /// whose feature targets this increment.
+    pub columns: Vec<BoardColumn>,
+    /// One row per team of the program, teams by name.
+    pub rows: Vec<BoardRow>,
+    /// Every dependency whose dependent or provider story is on the board.
+    pub dependencies: Vec<Dependency>,
+}
+
+/// `Program.board`.
+pub async fn board(
+    ctx: &Context<'_>,
+    program: &program::Model,
+    increment_id: &ID,
+) -> AppResult<Board> {
+    let increment = id::typed("incrementId", increment_id)?;
+    let data = super::board::load(gql::store(ctx)?.conn(), program.id, increment).await?;
+    let mut columns: Vec<BoardColumn> = data
+        .iterations
+        .iter()
+        .map(|it| BoardColumn {
+            iteration: Some(Iteration(it.clone())),
+            title: format!("Iteration {}", it.number),
+        })
+        .collect();
+    columns.push(BoardColumn {
+        iteration: None,
+        title: "Unplanned".to_owned(),
+    });
+    let cell = |team: i64, iteration: Option<&entity::iteration::Model>| BoardCell {
+        iteration: iteration.cloned().map(Iteration),
+        stories: match iteration {
+            Some(_) => &data.planned,
+            None => &data.unplanned,
+        }
+        .iter()
+        .filter(|s| s.team_id == team && s.iteration_id == iteration.map(|it| it.id))
+        .cloned()
+        .map(Story)
+        .collect(),
+    };
+    let rows = data
+        .teams
+        .iter()
+        .map(|team| {
+            let mut cells: Vec<BoardCell> = data
+                .iterations
+                .iter()
+                .map(|it| cell(team.id, Some(it)))
+                .collect();
+            cells.push(cell(team.id, None));
+            BoardRow {
+                team: Team(team.clone()),
+                cells,
+            }
+        })
+        .collect();
+    Ok(Board {
+        increment: Increment(data.increment.clone()),
+        columns,
+        rows,
+        dependencies: data
+            .dependencies
+            .iter()
+            .cloned()
+            .map(Dependency::from)
+            .collect(),
+    })
 }

@@ -17,7 +17,7 @@ use sea_orm::DbBackend;
 use tokio::sync::{broadcast, mpsc};
 
 use super::log;
-use crate::{db::Store, error::AppError, graphql::pagination::cursor};
+use crate::{db::Store, error::AppError, page::cursor};
 
 /// Events read per query.
 const PAGE: u64 = 500;

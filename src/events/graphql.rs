@@ -11,7 +11,6 @@ use futures_util::{
     future::{BoxFuture, Either},
     stream::BoxStream,
 };
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{bus::EventBus, kind::EventKind, log::teams_of};
 use crate::{
@@ -140,20 +139,8 @@ pub async fn program_events(
     kinds: Option<Vec<EventKind>>,
 ) -> AppResult<KeyedConnection<Event>> {
     let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
-    let conn = gql::store(ctx)?.conn();
-    let mut query = event::Entity::find().filter(event::Column::ProgramId.eq(program.id));
-    if let Some(kinds) = &kinds {
-        query = query.filter(event::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
-    }
-    let total = query.clone().count(conn).await?;
-    if let Some(after) = page.after {
-        query = query.filter(event::Column::Sequence.gt(after));
-    }
-    let rows = query
-        .order_by_asc(event::Column::Sequence)
-        .limit(page.fetch())
-        .all(conn)
-        .await?;
+    let (rows, total) =
+        super::log::page(gql::store(ctx)?.conn(), program.id, kinds.as_deref(), &page).await?;
     Ok(connection(
         &page,
         rows,

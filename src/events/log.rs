@@ -5,8 +5,8 @@ use entity::{event, event_counter};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde_json::Value;
@@ -16,6 +16,7 @@ use crate::{
     db::WriteTxn,
     error::{AppError, AppResult},
     ids::Kind,
+    page::Page,
 };
 
 /// An event about to be recorded.
@@ -176,6 +177,30 @@ pub async fn head(conn: &impl ConnectionTrait, program_id: i64) -> Result<i64, s
         .one(conn)
         .await?
         .map_or(0, |c| c.last_sequence))
+}
+
+/// One page of a program's activity feed, oldest first (only `kinds` when
+/// given), and how many events match in all.
+pub async fn page(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+    kinds: Option<&[EventKind]>,
+    page: &Page,
+) -> AppResult<(Vec<event::Model>, u64)> {
+    let mut query = event::Entity::find().filter(event::Column::ProgramId.eq(program_id));
+    if let Some(kinds) = kinds {
+        query = query.filter(event::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
+    }
+    let total = query.clone().count(conn).await?;
+    if let Some(after) = page.after {
+        query = query.filter(event::Column::Sequence.gt(after));
+    }
+    let rows = query
+        .order_by_asc(event::Column::Sequence)
+        .limit(page.fetch())
+        .all(conn)
+        .await?;
+    Ok((rows, total))
 }
 
 /// The event with row id `id`, if any.

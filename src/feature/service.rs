@@ -13,9 +13,9 @@ use super::{
 };
 use crate::{
     error::{AppError, AppResult},
-    graphql::pagination::Page,
     ids::{IncrementId, Kind, global},
     increment,
+    page::Page,
     program::service::lock,
     ranking::{Place, RankedList},
     text,
@@ -75,8 +75,7 @@ pub async fn create(
     let job_size = check_input("jobSize", new.job_size)?;
     let target = new.target_increment_id.map(|t| t.0);
     if let Some(target) = target {
-        increment::service::require_in_program(conn, "targetIncrementId", program.id, target)
-            .await?;
+        increment::service::find_in_program(conn, "targetIncrementId", program.id, target).await?;
     }
     lock(conn, program.id).await?;
     let rank_key = backlog_list(program.id).bottom_key(conn).await?;
@@ -157,7 +156,7 @@ pub async fn update(
     }
     if let Some(target) = change.target_increment_id {
         if let Some(id) = target {
-            increment::service::require_in_program(conn, "targetIncrementId", program_id, id.0)
+            increment::service::find_in_program(conn, "targetIncrementId", program_id, id.0)
                 .await?;
         }
         row.target_increment_id = Set(target.map(|t| t.0));

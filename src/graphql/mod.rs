@@ -2,6 +2,7 @@
 //! pagination, IDs, and what every resolver needs from the context.
 
 pub mod cache;
+pub mod errors;
 pub mod id;
 pub mod loaders;
 pub mod node;

@@ -79,7 +79,7 @@ pub async fn create(
 
 /// The increment `id` if it belongs to `program_id`: NOT_FOUND when it does
 /// not exist, BAD_USER_INPUT when it belongs to another program.
-pub async fn require_in_program(
+pub async fn find_in_program(
     conn: &impl ConnectionTrait,
     field: &str,
     program_id: i64,

@@ -3,8 +3,6 @@
 use async_graphql::{Context, ID, SimpleObject};
 use entity::{increment, program, team};
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-
 use crate::{
     clarification::response::{self, ResponseFigures},
     dependency::{risk::DependencyState, service as dependencies},
@@ -19,7 +17,7 @@ use crate::{
     },
     increment::{
         graphql::{Increment, Iteration},
-        service::require_in_program,
+        service::find_in_program,
     },
     insight::flow,
     objective::predictability::Tally,
@@ -198,7 +196,7 @@ pub struct ProgramMetrics {
 
 async fn increment_of(ctx: &Context<'_>, program_id: i64, id: &ID) -> AppResult<increment::Model> {
     let id = decode_as(Kind::Increment, "incrementId", id)?;
-    require_in_program(gql::store(ctx)?.conn(), "incrementId", program_id, id).await
+    find_in_program(gql::store(ctx)?.conn(), "incrementId", program_id, id).await
 }
 
 /// A team's figures: objectives, velocity, work in progress, cycle time.
@@ -323,10 +321,8 @@ pub async fn program_metrics(
         deps.at_risk += i32::from(a.at_risk());
         deps.cross_team += i32::from(a.cross_team());
     }
-    let asked = entity::clarification::Entity::find()
-        .filter(entity::clarification::Column::ProgramId.eq(program.id))
-        .all(gql::store(ctx)?.conn())
-        .await?;
+    let asked =
+        crate::clarification::service::of_program(gql::store(ctx)?.conn(), program.id).await?;
     Ok(ProgramMetrics {
         increment: Increment(increment),
         predictability: total.into(),

@@ -25,8 +25,7 @@ pub async fn set(
             "plannedValue must be between 1 and 10 (got {planned_value})"
         )));
     }
-    increment::service::require_in_program(conn, "incrementId", team.program_id, increment_id)
-        .await?;
+    increment::service::find_in_program(conn, "incrementId", team.program_id, increment_id).await?;
     Ok(objective::ActiveModel {
         team_id: Set(team.id),
         increment_id: Set(increment_id),

@@ -12,7 +12,11 @@ use crate::{
     clarification::{
         self, graphql::Clarification, service::ListFilter, status::ClarificationStatus,
     },
-    dependency::{self, board::Board, graphql::Dependency, risk::DependencyState},
+    dependency::{
+        self,
+        graphql::{Board, Dependency},
+        risk::DependencyState,
+    },
     error::AppError,
     events::{self, graphql::Event, kind::EventKind},
     feature::{
@@ -170,7 +174,7 @@ impl Program {
     /// The program board of an increment: teams by iterations, with the
     /// stories and the dependencies between them. One query fetches it all.
     async fn board(&self, ctx: &Context<'_>, increment_id: ID) -> Result<Board> {
-        Ok(dependency::board::board(ctx, &self.0, &increment_id).await?)
+        Ok(dependency::graphql::board(ctx, &self.0, &increment_id).await?)
     }
 
     /// The program's figures for an increment: predictability overall and per team.

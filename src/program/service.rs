@@ -10,8 +10,8 @@ use sea_orm::{
 use crate::{
     auth::{Actor, policy},
     error::{AppError, AppResult},
-    graphql::pagination::Page,
     ids::ProgramId,
+    page::Page,
     text, user,
 };
 

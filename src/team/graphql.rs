@@ -14,7 +14,7 @@ use crate::{
         id::{self, Kind, decode_as, encode},
         loaders::{MembersByTeam, ObjectivesOfTeam, ProgramById, UserById},
     },
-    increment::service::require_in_program,
+    increment::service::find_in_program,
     insight::{self, graphql::TeamMetrics},
     objective::graphql::Objective,
     program::graphql::Program,
@@ -67,7 +67,7 @@ impl Team {
     /// The team's PI objectives for an increment of its program, oldest first.
     async fn objectives(&self, ctx: &Context<'_>, increment_id: ID) -> Result<Vec<Objective>> {
         let increment = decode_as(Kind::Increment, "incrementId", &increment_id)?;
-        require_in_program(
+        find_in_program(
             gql::store(ctx)?.conn(),
             "incrementId",
             self.0.program_id,

@@ -9,7 +9,7 @@ use sea_orm::{
 use crate::{
     auth::token,
     error::{AppError, AppResult},
-    graphql::id::{Kind, encode},
+    ids::{Kind, global},
     text,
 };
 
@@ -80,7 +80,7 @@ pub async fn require(conn: &impl ConnectionTrait, field: &str, id: i64) -> AppRe
         .ok_or_else(|| {
             AppError::not_found(format!(
                 "{field}: no user with id {}",
-                encode(Kind::User, id).0
+                global(Kind::User, id)
             ))
         })
 }

@@ -601,3 +601,61 @@ async fn every_subscription_can_resume_after_a_cursor() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn a_commit_reaches_the_provider_backlog_as_a_planned_story() {
+    let app = InProcess::start(64).await;
+    let (program, teams) = app.program_with_teams(&["A", "B"]).await;
+    let increment = app
+        .data(
+            "mutation($p: ID!) { createIncrement(input: {programId: $p, name: \"PI\", startDate: \"2026-01-05\",
+                iterationCount: 2, iterationLengthDays: 14}) { increment { iterations { id } } } }",
+            json!({ "p": program }),
+        )
+        .await;
+    let iteration = str_at(&increment, "/createIncrement/increment/iterations/1/id");
+    let create_story = "mutation($t: ID!, $title: String!) { createStory(input: {teamId: $t, title: $title}) { story { id } } }";
+    let needs = app
+        .data(create_story, json!({ "t": teams[0], "title": "Pay" }))
+        .await;
+    let gives = app
+        .data(create_story, json!({ "t": teams[1], "title": "Card API" }))
+        .await;
+    let dep = app
+        .data(
+            REQUEST,
+            json!({ "input": {
+                "dependentStoryId": str_at(&needs, "/createStory/story/id"),
+                "providerStoryId": str_at(&gives, "/createStory/story/id"),
+            } }),
+        )
+        .await;
+    let after = app.first_cursor(&program).await;
+    let mut backlog = app.subscribe(
+        "subscription($t: ID!, $after: String) { backlogUpdates(teamId: $t, after: $after) {
+            event { kind payload } story { title iteration { number } } } }",
+        json!({ "t": teams[1], "after": after }),
+    );
+    app.data(
+        COMMIT,
+        json!({ "input": {
+            "dependencyId": str_at(&dep, "/requestDependency/dependency/id"),
+            "iterationId": iteration,
+        } }),
+    )
+    .await;
+    // Team B's backlog: its story was created, then planned by the commit.
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let msg = next_of(&mut backlog).await.unwrap();
+        seen.push(msg["data"]["backlogUpdates"].clone());
+    }
+    assert_eq!(seen[0]["event"]["kind"], "STORY_CREATED", "{seen:#?}");
+    assert_eq!(seen[1]["event"]["kind"], "STORY_UPDATED", "{seen:#?}");
+    assert_eq!(
+        seen[1]["event"]["payload"]["fields"],
+        json!(["iterationId"])
+    );
+    assert_eq!(seen[1]["story"]["title"], "Card API");
+    assert_eq!(seen[1]["story"]["iteration"]["number"], 2);
+}
