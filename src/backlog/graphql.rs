@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::{story, team};
 
 use super::{
-    lifecycle::StoryState,
+    lifecycle,
     service::{NewStory, StoryChange},
     usecase,
 };
@@ -27,6 +27,23 @@ use crate::{
     increment::graphql::Iteration,
     team::graphql::Team,
 };
+
+gql::mirror_enum! {
+    /// Where a story is in its lifecycle.
+    StoryState mirrors lifecycle::StoryState {
+        /// Being written.
+        Draft,
+        /// Meets the definition of ready: points, acceptance criteria, no open
+        /// blocking clarification.
+        Ready,
+        /// Being built.
+        InProgress,
+        /// Built; awaiting the Product Owner's acceptance.
+        Done,
+        /// Accepted by the Product Owner. Final.
+        Accepted,
+    }
+}
 
 /// Wraps the stored row; see the `#[Object]` impl for the API.
 pub struct Story(pub story::Model);
@@ -62,7 +79,7 @@ impl Story {
 
     /// Lifecycle state.
     async fn state(&self) -> Result<StoryState> {
-        Ok(StoryState::parse(&self.0.state)?)
+        Ok(lifecycle::StoryState::parse(&self.0.state)?.into())
     }
 
     /// 1-based place in the team backlog.
@@ -167,7 +184,10 @@ pub async fn team_backlog(
 ) -> AppResult<KeyedConnection<Story>> {
     let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
     let states = states.map(|s| {
-        let mut names: Vec<&'static str> = s.iter().map(|s| s.as_str()).collect();
+        let mut names: Vec<&'static str> = s
+            .iter()
+            .map(|s| lifecycle::StoryState::from(*s).as_str())
+            .collect();
         names.sort_unstable();
         names.dedup();
         names
@@ -369,7 +389,7 @@ impl StoryMutation {
         input: SetStoryStateInput,
     ) -> Result<StoryPayload> {
         let story = id::typed("storyId", &input.story_id)?;
-        let state = input.state;
+        let state = input.state.into();
         let story =
             gql::perform(ctx, |w| Box::pin(usecase::set_story_state(w, story, state))).await?;
         Ok(story_payload(story))

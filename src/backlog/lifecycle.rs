@@ -4,8 +4,6 @@
 //! with `setStoryState`; only the PO accepts (DONE → ACCEPTED) or rejects
 //! (DONE → IN_PROGRESS, with a reason). ACCEPTED is final.
 
-use async_graphql::Enum;
-
 use crate::error::{AppError, AppResult};
 
 /// The story points a story may have.
@@ -23,7 +21,7 @@ pub fn points(value: i32) -> AppResult<i32> {
 }
 
 /// Where a story is in its lifecycle.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StoryState {
     /// Being written.
     Draft,

@@ -6,7 +6,7 @@ use entity::{clarification, clarification_message};
 
 use super::{
     service::{self, ListFilter},
-    status::{ClarificationStatus, MessageKind},
+    status,
     usecase::{self, About},
 };
 use crate::{
@@ -21,6 +21,30 @@ use crate::{
     },
     user::graphql::User,
 };
+
+gql::mirror_enum! {
+    /// Where a clarification stands.
+    ClarificationStatus mirrors status::ClarificationStatus {
+        /// Asked, waiting for an answer.
+        Open,
+        /// Answered; the asker has not accepted the answer yet.
+        Answered,
+        /// The asker (or the assignee) closed it.
+        Resolved,
+    }
+}
+
+gql::mirror_enum! {
+    /// What a message of a clarification is.
+    MessageKind mirrors status::MessageKind {
+        /// The question that opened it.
+        Question,
+        /// An answer by the assignee.
+        Answer,
+        /// Why the asker reopened it.
+        Reopen,
+    }
+}
 
 /// Wraps the stored row; see the `#[Object]` impl for the API.
 pub struct Clarification(pub clarification::Model);
@@ -63,7 +87,7 @@ impl Clarification {
 
     /// Where it stands.
     async fn status(&self) -> Result<ClarificationStatus> {
-        Ok(ClarificationStatus::parse(&self.0.status)?)
+        Ok(status::ClarificationStatus::parse(&self.0.status)?.into())
     }
 
     /// Whether it keeps its story out of READY (and blocked) while open.
@@ -127,7 +151,7 @@ impl Clarification {
         Ok(rows
             .into_iter()
             .rev()
-            .find(|m| m.kind == MessageKind::Answer.as_str())
+            .find(|m| m.kind == status::MessageKind::Answer.as_str())
             .map(|m| m.body))
     }
 }
@@ -147,7 +171,7 @@ pub struct ClarificationMessage(pub clarification_message::Model);
 impl ClarificationMessage {
     /// Question, answer, or reason for reopening.
     async fn kind(&self) -> Result<MessageKind> {
-        Ok(MessageKind::parse(&self.0.kind)?)
+        Ok(status::MessageKind::parse(&self.0.kind)?.into())
     }
 
     /// The text.

@@ -1,12 +1,10 @@
 //! The clarification lifecycle: OPEN → ANSWERED → RESOLVED, and ANSWERED or
 //! RESOLVED can be reopened. Pure.
 
-use async_graphql::Enum;
-
 use crate::error::{AppError, AppResult};
 
 /// Where a clarification stands.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ClarificationStatus {
     /// Asked, waiting for an answer.
     Open,
@@ -66,7 +64,7 @@ impl ClarificationStatus {
 }
 
 /// What a message of a clarification is.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MessageKind {
     /// The question that opened it.
     Question,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::{dependency, program};
 
 use super::{
-    risk::{DependencyState, RiskReason},
+    risk,
     service::{self, Assessed, Filter},
     usecase::{self, Request},
 };
@@ -24,6 +24,34 @@ use crate::{
     team::graphql::Team,
     user::graphql::User,
 };
+
+gql::mirror_enum! {
+    /// Where a dependency is in its negotiation.
+    DependencyState mirrors risk::DependencyState {
+        /// The dependent team asked; the provider team has not answered.
+        Requested,
+        /// The provider team's PO committed to an iteration.
+        Committed,
+        /// The provider team's PO declined, with a reason.
+        Declined,
+        /// The provider story is DONE or ACCEPTED.
+        Resolved,
+    }
+}
+
+gql::mirror_enum! {
+    /// Why a dependency is at risk.
+    RiskReason mirrors risk::RiskReason {
+        /// Not committed, yet the dependent story is planned into an iteration.
+        NotCommitted,
+        /// The provider story is not planned, and the dependency is needed by an iteration.
+        ProviderUnplanned,
+        /// The provider story is planned, but not strictly before the needed-by iteration.
+        ProviderLate,
+        /// The provider team declined.
+        Declined,
+    }
+}
 
 /// Wraps the stored row, and its risk assessment when already at hand;
 /// see the `#[Object]` impl for the API.
@@ -70,7 +98,7 @@ impl Dependency {
 
     /// Where the negotiation stands.
     async fn state(&self) -> Result<DependencyState> {
-        Ok(DependencyState::parse(&self.row.state)?)
+        Ok(risk::DependencyState::parse(&self.row.state)?.into())
     }
 
     /// The story that needs the other.
@@ -115,7 +143,13 @@ impl Dependency {
     /// Why it is at risk; empty when it is not. Resolved dependencies are
     /// never at risk.
     async fn risk_reasons(&self, ctx: &Context<'_>) -> Result<Vec<RiskReason>> {
-        Ok(self.assessed(ctx).await?.reasons)
+        Ok(self
+            .assessed(ctx)
+            .await?
+            .reasons
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// Why the provider team declined, when it did.
@@ -160,7 +194,7 @@ pub async fn program_dependencies(
         .transpose()?;
     let filter = Filter {
         program: Some(program.id),
-        states,
+        states: states.map(|s| s.into_iter().map(Into::into).collect()),
         team,
         ..Default::default()
     };

@@ -7,13 +7,12 @@
 //!   needed-by iteration (by default the dependent story's own iteration);
 //! - it was declined.
 
-use async_graphql::Enum;
 use chrono::NaiveDate;
 
 use crate::error::{AppError, AppResult};
 
 /// Where a dependency is in its negotiation.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DependencyState {
     /// The dependent team asked; the provider team has not answered.
     Requested,
@@ -55,7 +54,7 @@ impl DependencyState {
 }
 
 /// Why a dependency is at risk.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RiskReason {
     /// Not committed, yet the dependent story is planned into an iteration.
     NotCommitted,

@@ -12,7 +12,7 @@ use futures_util::{
     stream::BoxStream,
 };
 
-use super::{bus::EventBus, kind::EventKind, log::teams_of};
+use super::{bus::EventBus, kind, log::teams_of};
 use crate::{
     auth::policy,
     backlog::graphql::Story,
@@ -31,6 +31,18 @@ use crate::{
     team::graphql::Team,
     user::graphql::User,
 };
+
+macro_rules! api_event_kinds {
+    ($($(#[doc = $doc:literal])* $variant:ident => $text:literal,)*) => {
+        gql::mirror_enum! {
+            /// What an event records.
+            EventKind mirrors kind::EventKind {
+                $($(#[doc = $doc])* $variant,)*
+            }
+        }
+    };
+}
+super::kind::event_kind_list!(api_event_kinds);
 
 /// Wraps the stored row; see the `#[Object]` impl for the API.
 #[derive(Clone)]
@@ -57,7 +69,7 @@ impl Event {
 
     /// What happened.
     async fn kind(&self) -> Result<EventKind> {
-        Ok(EventKind::parse(&self.0.kind)?)
+        Ok(kind::EventKind::parse(&self.0.kind)?.into())
     }
 
     /// When.
@@ -139,6 +151,8 @@ pub async fn program_events(
     kinds: Option<Vec<EventKind>>,
 ) -> AppResult<KeyedConnection<Event>> {
     let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
+    let kinds: Option<Vec<kind::EventKind>> =
+        kinds.map(|ks| ks.into_iter().map(Into::into).collect());
     let (rows, total) =
         super::log::page(gql::store(ctx)?.conn(), program.id, kinds.as_deref(), &page).await?;
     Ok(connection(
@@ -305,7 +319,9 @@ fn may_revoke_access(row: &event::Model, actor: crate::auth::Actor) -> bool {
     };
     if !matches!(
         kind,
-        EventKind::TeamMemberRemoved | EventKind::TeamUpdated | EventKind::ProgramUpdated
+        kind::EventKind::TeamMemberRemoved
+            | kind::EventKind::TeamUpdated
+            | kind::EventKind::ProgramUpdated
     ) {
         return false;
     }
@@ -318,16 +334,16 @@ fn may_revoke_access(row: &event::Model, actor: crate::auth::Actor) -> bool {
             .is_none_or(|fields| fields.iter().any(|f| f == field))
     };
     match kind {
-        EventKind::TeamMemberRemoved => payload["userId"]
+        kind::EventKind::TeamMemberRemoved => payload["userId"]
             .as_str()
             .is_none_or(|removed| removed == encode(Kind::User, user).0.as_str()),
-        EventKind::TeamUpdated => set("productOwnerId"),
+        kind::EventKind::TeamUpdated => set("productOwnerId"),
         _ => set("productManagerId"),
     }
 }
 
-fn kind_of(row: &event::Model) -> Option<EventKind> {
-    EventKind::parse(&row.kind).ok()
+fn kind_of(row: &event::Model) -> Option<kind::EventKind> {
+    kind::EventKind::parse(&row.kind).ok()
 }
 
 fn has_team(row: &event::Model, team: Option<i64>) -> bool {
@@ -354,6 +370,8 @@ impl Subscription {
         after: Option<String>,
         kinds: Option<Vec<EventKind>>,
     ) -> Result<impl Stream<Item = Result<ProgramEventUpdate>> + use<>> {
+        let kinds: Option<Vec<kind::EventKind>> =
+            kinds.map(|ks| ks.into_iter().map(Into::into).collect());
         let keep = move |e: &event::Model| {
             kinds
                 .as_ref()
@@ -381,7 +399,7 @@ impl Subscription {
             .map(|t| decode_as(Kind::Team, "teamId", t))
             .transpose()?;
         let keep = move |e: &event::Model| {
-            kind_of(e).is_some_and(EventKind::is_dependency) && has_team(e, team)
+            kind_of(e).is_some_and(kind::EventKind::is_dependency) && has_team(e, team)
         };
         let stream = follow(ctx, &program_id, after, keep).await?;
         Ok(stream.map(|r| r.map(DependencyUpdate).map_err(Into::into)))
@@ -407,7 +425,7 @@ impl Subscription {
             .map(|s| decode_as(Kind::Story, "storyId", s))
             .transpose()?;
         let keep = move |e: &event::Model| {
-            kind_of(e).is_some_and(EventKind::is_clarification)
+            kind_of(e).is_some_and(kind::EventKind::is_clarification)
                 && has_team(e, team)
                 && story.is_none_or(|s| {
                     serde_json::from_str::<serde_json::Value>(&e.payload)
@@ -434,7 +452,7 @@ impl Subscription {
         let (_, program) =
             Box::pin(policy::team(gql::store(ctx)?.conn(), actor, TeamId(team))).await?;
         let keep = move |e: &event::Model| {
-            kind_of(e).is_some_and(EventKind::is_story) && has_team(e, Some(team))
+            kind_of(e).is_some_and(kind::EventKind::is_story) && has_team(e, Some(team))
         };
         let stream = follow(ctx, &encode(Kind::Program, program.id), after, keep).await?;
         Ok(stream.map(|r| r.map(BacklogUpdate).map_err(Into::into)))
@@ -445,6 +463,7 @@ impl Subscription {
 mod tests {
     use super::*;
     use crate::auth::Actor;
+    use crate::events::kind::EventKind;
 
     fn row(kind: EventKind, payload: serde_json::Value) -> event::Model {
         event::Model {

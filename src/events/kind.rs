@@ -1,13 +1,11 @@
 //! What happened: the kinds of events.
 
-use async_graphql::Enum;
-
 use crate::error::{AppError, AppResult};
 
 macro_rules! event_kinds {
     ($($(#[doc = $doc:literal])* $variant:ident => $text:literal,)*) => {
         /// What an event records.
-        #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum EventKind {
             $($(#[doc = $doc])* $variant,)*
         }
@@ -26,68 +24,78 @@ macro_rules! event_kinds {
     };
 }
 
-event_kinds! {
-    /// A program was created.
-    ProgramCreated => "PROGRAM_CREATED",
-    /// A program's name, vision or PM changed.
-    ProgramUpdated => "PROGRAM_UPDATED",
-    /// A team was created.
-    TeamCreated => "TEAM_CREATED",
-    /// A team's name or PO changed.
-    TeamUpdated => "TEAM_UPDATED",
-    /// A user joined a team.
-    TeamMemberAdded => "TEAM_MEMBER_ADDED",
-    /// A user left a team.
-    TeamMemberRemoved => "TEAM_MEMBER_REMOVED",
-    /// A Program Increment was planned.
-    IncrementCreated => "INCREMENT_CREATED",
-    /// A feature joined the program backlog.
-    FeatureCreated => "FEATURE_CREATED",
-    /// A feature's fields changed.
-    FeatureUpdated => "FEATURE_UPDATED",
-    /// The PM moved a feature in the program backlog.
-    FeatureRanked => "FEATURE_RANKED",
-    /// A feature moved along its lifecycle.
-    FeatureStateChanged => "FEATURE_STATE_CHANGED",
-    /// A team set a PI objective.
-    ObjectiveSet => "OBJECTIVE_SET",
-    /// The PM scored a PI objective.
-    ObjectiveScored => "OBJECTIVE_SCORED",
-    /// A story joined a team backlog.
-    StoryCreated => "STORY_CREATED",
-    /// A story's fields changed (including its iteration).
-    StoryUpdated => "STORY_UPDATED",
-    /// The PO moved a story in the team backlog.
-    StoryRanked => "STORY_RANKED",
-    /// A story moved along its lifecycle (including acceptance and rejection).
-    StoryStateChanged => "STORY_STATE_CHANGED",
-    /// A team asked another for a story.
-    DependencyRequested => "DEPENDENCY_REQUESTED",
-    /// The provider team committed to an iteration.
-    DependencyCommitted => "DEPENDENCY_COMMITTED",
-    /// The provider team declined.
-    DependencyDeclined => "DEPENDENCY_DECLINED",
-    /// The provider story is done.
-    DependencyResolved => "DEPENDENCY_RESOLVED",
-    /// The provider story went back to work.
-    DependencyReopened => "DEPENDENCY_REOPENED",
-    /// A dependency was removed.
-    DependencyRemoved => "DEPENDENCY_REMOVED",
-    /// A dependency became at risk.
-    DependencyAtRisk => "DEPENDENCY_AT_RISK",
-    /// A dependency is no longer at risk.
-    DependencyNoLongerAtRisk => "DEPENDENCY_NO_LONGER_AT_RISK",
-    /// Someone asked a question.
-    ClarificationAsked => "CLARIFICATION_ASKED",
-    /// The assignee answered.
-    ClarificationAnswered => "CLARIFICATION_ANSWERED",
-    /// A clarification was resolved.
-    ClarificationResolved => "CLARIFICATION_RESOLVED",
-    /// The asker reopened a clarification.
-    ClarificationReopened => "CLARIFICATION_REOPENED",
-    /// A clarification moved to a new assignee.
-    ClarificationReassigned => "CLARIFICATION_REASSIGNED",
+/// Hands the list of event kinds (description, variant, stored form) to the
+/// macro `$then`: the domain enum below and the API's mirror are both made
+/// from this one list.
+macro_rules! event_kind_list {
+    ($then:ident) => {
+        $then! {
+            /// A program was created.
+            ProgramCreated => "PROGRAM_CREATED",
+            /// A program's name, vision or PM changed.
+            ProgramUpdated => "PROGRAM_UPDATED",
+            /// A team was created.
+            TeamCreated => "TEAM_CREATED",
+            /// A team's name or PO changed.
+            TeamUpdated => "TEAM_UPDATED",
+            /// A user joined a team.
+            TeamMemberAdded => "TEAM_MEMBER_ADDED",
+            /// A user left a team.
+            TeamMemberRemoved => "TEAM_MEMBER_REMOVED",
+            /// A Program Increment was planned.
+            IncrementCreated => "INCREMENT_CREATED",
+            /// A feature joined the program backlog.
+            FeatureCreated => "FEATURE_CREATED",
+            /// A feature's fields changed.
+            FeatureUpdated => "FEATURE_UPDATED",
+            /// The PM moved a feature in the program backlog.
+            FeatureRanked => "FEATURE_RANKED",
+            /// A feature moved along its lifecycle.
+            FeatureStateChanged => "FEATURE_STATE_CHANGED",
+            /// A team set a PI objective.
+            ObjectiveSet => "OBJECTIVE_SET",
+            /// The PM scored a PI objective.
+            ObjectiveScored => "OBJECTIVE_SCORED",
+            /// A story joined a team backlog.
+            StoryCreated => "STORY_CREATED",
+            /// A story's fields changed (including its iteration).
+            StoryUpdated => "STORY_UPDATED",
+            /// The PO moved a story in the team backlog.
+            StoryRanked => "STORY_RANKED",
+            /// A story moved along its lifecycle (including acceptance and rejection).
+            StoryStateChanged => "STORY_STATE_CHANGED",
+            /// A team asked another for a story.
+            DependencyRequested => "DEPENDENCY_REQUESTED",
+            /// The provider team committed to an iteration.
+            DependencyCommitted => "DEPENDENCY_COMMITTED",
+            /// The provider team declined.
+            DependencyDeclined => "DEPENDENCY_DECLINED",
+            /// The provider story is done.
+            DependencyResolved => "DEPENDENCY_RESOLVED",
+            /// The provider story went back to work.
+            DependencyReopened => "DEPENDENCY_REOPENED",
+            /// A dependency was removed.
+            DependencyRemoved => "DEPENDENCY_REMOVED",
+            /// A dependency became at risk.
+            DependencyAtRisk => "DEPENDENCY_AT_RISK",
+            /// A dependency is no longer at risk.
+            DependencyNoLongerAtRisk => "DEPENDENCY_NO_LONGER_AT_RISK",
+            /// Someone asked a question.
+            ClarificationAsked => "CLARIFICATION_ASKED",
+            /// The assignee answered.
+            ClarificationAnswered => "CLARIFICATION_ANSWERED",
+            /// A clarification was resolved.
+            ClarificationResolved => "CLARIFICATION_RESOLVED",
+            /// The asker reopened a clarification.
+            ClarificationReopened => "CLARIFICATION_REOPENED",
+            /// A clarification moved to a new assignee.
+            ClarificationReassigned => "CLARIFICATION_REASSIGNED",
+        }
+    };
 }
+pub(crate) use event_kind_list;
+
+event_kind_list!(event_kinds);
 
 impl EventKind {
     /// Reads the stored form.

@@ -6,9 +6,8 @@ use chrono::{DateTime, Utc};
 use entity::{feature, program};
 
 use super::{
-    service::{self, BacklogOrder, FeatureChange, NewFeature},
-    state::FeatureState,
-    usecase,
+    service::{self, FeatureChange, NewFeature},
+    state, usecase,
     wsjf::Wsjf,
 };
 use crate::{
@@ -29,6 +28,33 @@ use crate::{
     ranking::Place,
     team::graphql::Team,
 };
+
+gql::mirror_enum! {
+    /// Where a feature is in its lifecycle.
+    FeatureState mirrors state::FeatureState {
+        /// A new idea, not yet analysed.
+        Funnel,
+        /// Being analysed and estimated.
+        Analyzing,
+        /// Ready to be planned.
+        Backlog,
+        /// Teams are building it.
+        Implementing,
+        /// Accepted by the Product Manager.
+        Done,
+    }
+}
+
+gql::mirror_enum! {
+    /// How the program backlog is ordered.
+    BacklogOrder mirrors service::BacklogOrder {
+        /// Highest WSJF score first; ties, and features without a complete
+        /// estimate (last), in the PM's rank.
+        Wsjf,
+        /// The Product Manager's own order (`rankFeature`).
+        Rank,
+    }
+}
 
 /// Wraps the stored row; see the `#[Object]` impl for the API.
 pub struct Feature(pub feature::Model);
@@ -54,7 +80,7 @@ impl Feature {
 
     /// Lifecycle state.
     async fn state(&self) -> Result<FeatureState> {
-        Ok(FeatureState::parse(&self.0.state)?)
+        Ok(state::FeatureState::parse(&self.0.state)?.into())
     }
 
     /// WSJF input: business value (1, 2, 3, 5, 8, 13 or 20), if estimated.
@@ -229,10 +255,12 @@ pub async fn program_backlog(
     after: Option<String>,
 ) -> AppResult<KeyedConnection<Feature>> {
     let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
+    let states: Option<Vec<state::FeatureState>> =
+        states.map(|s| s.into_iter().map(Into::into).collect());
     let (rows, total) = service::backlog(
         gql::store(ctx)?.conn(),
         program.id,
-        order_by,
+        order_by.into(),
         states.as_deref(),
         &page,
     )
@@ -448,7 +476,7 @@ impl FeatureMutation {
         input: SetFeatureStateInput,
     ) -> Result<FeaturePayload> {
         let feature_id = id::typed("featureId", &input.feature_id)?;
-        let state = input.state;
+        let state = input.state.into();
         let feature = gql::perform(ctx, |w| {
             Box::pin(usecase::set_feature_state(w, feature_id, state))
         })

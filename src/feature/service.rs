@@ -217,7 +217,7 @@ pub async fn rank(
 }
 
 /// How the program backlog is ordered.
-#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BacklogOrder {
     /// Highest WSJF score first; ties, and features without a complete
     /// estimate (last), in the PM's rank.

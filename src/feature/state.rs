@@ -1,12 +1,10 @@
 //! The feature lifecycle: FUNNEL → ANALYZING → BACKLOG → IMPLEMENTING → DONE,
 //! one step at a time, forward or back. Pure.
 
-use async_graphql::Enum;
-
 use crate::error::{AppError, AppResult};
 
 /// Where a feature is in its lifecycle.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FeatureState {
     /// A new idea, not yet analysed.
     Funnel,

@@ -37,6 +37,43 @@ use crate::{
     work::{Change, Work},
 };
 use loaders::AppLoader;
+
+/// Declares an API enum that mirrors a domain enum variant by variant, with
+/// `From` both ways: the domain knows nothing of GraphQL, and the API's
+/// names and descriptions live with the API.
+macro_rules! mirror_enum {
+    (
+        $(#[doc = $doc:literal])*
+        $api:ident mirrors $($domain:ident)::+ {
+            $($(#[doc = $vdoc:literal])* $variant:ident,)*
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $api {
+            $($(#[doc = $vdoc])* $variant,)*
+        }
+
+        impl From<$api> for $($domain)::+ {
+            fn from(value: $api) -> Self {
+                use $($domain)::+ as Domain;
+                match value {
+                    $($api::$variant => Domain::$variant,)*
+                }
+            }
+        }
+
+        impl From<$($domain)::+> for $api {
+            fn from(value: $($domain)::+) -> Self {
+                use $($domain)::+ as Domain;
+                match value {
+                    $(Domain::$variant => $api::$variant,)*
+                }
+            }
+        }
+    };
+}
+pub(crate) use mirror_enum;
 use pagination::PageLimits;
 
 /// Root query: the contract's `node`, `viewer`, `programs`, `program`.

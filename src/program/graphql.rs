@@ -10,20 +10,24 @@ use super::{
 };
 use crate::{
     clarification::{
-        self, graphql::Clarification, service::ListFilter, status::ClarificationStatus,
+        self,
+        graphql::{Clarification, ClarificationStatus},
+        service::ListFilter,
     },
     dependency::{
         self,
+        graphql::DependencyState,
         graphql::{Board, Dependency},
-        risk::DependencyState,
     },
     error::AppError,
-    events::{self, graphql::Event, kind::EventKind},
+    events::{
+        self,
+        graphql::{Event, EventKind},
+    },
     feature::{
         self,
+        graphql::{BacklogOrder, FeatureState},
         graphql::{Feature, Roadmap},
-        service::BacklogOrder,
-        state::FeatureState,
     },
     graphql::{
         self as gql,
@@ -150,7 +154,7 @@ impl Program {
         let filter = ListFilter {
             program: Some(self.0.id),
             assignee,
-            statuses,
+            statuses: statuses.map(|s| s.into_iter().map(Into::into).collect()),
             ..Default::default()
         };
         Ok(clarification::graphql::list(ctx, filter, first, after).await?)

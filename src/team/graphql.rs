@@ -6,7 +6,10 @@ use entity::team;
 
 use super::{service::TeamChange, usecase};
 use crate::{
-    backlog::{self, graphql::Story, lifecycle::StoryState},
+    backlog::{
+        self,
+        graphql::{Story, StoryState},
+    },
     error::AppError,
     graphql::pagination::KeyedConnection,
     graphql::{

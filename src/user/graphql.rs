@@ -10,7 +10,9 @@ use super::usecase;
 use crate::{
     auth::{Actor, Viewer},
     clarification::{
-        self, graphql::Clarification, service::ListFilter, status::ClarificationStatus,
+        self,
+        graphql::{Clarification, ClarificationStatus},
+        service::ListFilter,
     },
     graphql::pagination::KeyedConnection,
     graphql::{
@@ -142,7 +144,7 @@ impl User {
         let filter = ListFilter {
             assignee: Some(self.0.id),
             programs,
-            statuses,
+            statuses: statuses.map(|s| s.into_iter().map(Into::into).collect()),
             ..Default::default()
         };
         Ok(clarification::graphql::list(ctx, filter, first, after).await?)
