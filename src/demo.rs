@@ -1,20 +1,34 @@
 //! Sample data: a realistic program for newcomers, tests and benchmarks,
-//! written in bulk (not through the API), deterministic for a given size.
+//! deterministic for a given size.
+//!
+//! The demo replays eight weeks of a program through the use cases, as the
+//! people who would have done each step (the admin creates the people and
+//! the program, the PM plans, members write stories and ask, POs decide and
+//! accept) at the time they would have done it, in one unit of work: every
+//! rule applies, and the program's activity feed tells its history.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::{
-    clarification, clarification_message, dependency, feature, increment, iteration, objective,
-    program, story, team, team_member, user,
-};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::{
+    auth::Actor,
+    backlog::{
+        lifecycle::StoryState,
+        service::{NewStory, StoryChange},
+        usecase as stories,
+    },
+    clarification::usecase::{self as clarifications, About},
+    clock::ManualClock,
+    db::Store,
+    dependency::usecase::{self as dependencies, Request},
     error::AppResult,
-    events::log::start_counter,
-    feature::wsjf::{SCALE, Wsjf},
-    increment::schedule,
-    ranking::key,
-    user::service::issue_token,
+    feature::{service::NewFeature, state::FeatureState, usecase as features, wsjf::SCALE},
+    ids::{FeatureId, IncrementId, IterationId, ObjectiveId, ProgramId, StoryId, TeamId, UserId},
+    increment::usecase::{self as increments, NewIncrement},
+    objective::usecase::{self as objectives, NewObjective},
+    program::usecase as programs,
+    team::usecase as teams,
+    user::usecase as users,
+    work::{self, Work},
 };
 
 /// What `demo` created, with tokens to try it.
@@ -49,386 +63,419 @@ impl Rng {
     }
 }
 
-async fn insert_all<A, C>(conn: &C, rows: Vec<A>) -> AppResult<()>
-where
-    A: ActiveModelTrait + Send,
-    C: ConnectionTrait,
-{
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(500).collect();
-        <A::Entity as EntityTrait>::insert_many(chunk)
-            .exec(conn)
-            .await?;
-    }
-    Ok(())
+/// The history's calendar: phases of the eight weeks, each spreading its
+/// changes evenly over its window, so times only move forward.
+struct Calendar {
+    start: DateTime<Utc>,
 }
 
-async fn new_user(
-    conn: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    name: &str,
-    email: String,
-) -> AppResult<user::Model> {
-    Ok(user::ActiveModel {
-        name: Set(name.to_owned()),
-        email: Set(email),
-        admin: Set(false),
-        created_at: Set(now),
-        ..Default::default()
+impl Calendar {
+    /// The time of change `i` of `n` in the window from `from_day` to `to_day`.
+    fn at(&self, from_day: f64, to_day: f64, i: usize, n: usize) -> DateTime<Utc> {
+        let span = (to_day - from_day) * 86_400.0;
+        let offset = from_day * 86_400.0 + span * i as f64 / n.max(1) as f64;
+        self.start + Duration::seconds(offset as i64)
     }
-    .insert(conn)
-    .await?)
 }
 
-/// Loads a program of `teams` teams with `stories_per_team` stories each.
+fn person(id: i64) -> Actor {
+    Actor::User { id, admin: false }
+}
+
+struct Team {
+    id: TeamId,
+    name: String,
+    po: i64,
+    members: Vec<i64>,
+}
+
+/// Loads a program of `teams` teams with `stories_per_team` stories each,
+/// whose history ends at `now`.
 pub async fn load(
-    conn: &impl ConnectionTrait,
+    store: &Store,
     now: DateTime<Utc>,
     teams: usize,
     stories_per_team: usize,
 ) -> AppResult<Demo> {
-    let teams = teams.max(1);
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (teams as u64) << 20 ^ stories_per_team as u64);
-    let tag = now.timestamp_millis();
-    let pm = new_user(conn, now, "Pat Manager", format!("pm.{tag}@demo.example")).await?;
-    let program = program::ActiveModel {
-        name: Set(format!("Demo train ({teams} teams)")),
-        vision: Set("Customers check out in one click, on every device.".into()),
-        product_manager_id: Set(pm.id),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    start_counter(conn, program.id).await?;
+    let start = now - Duration::days(56);
+    let clock = ManualClock::new(start);
+    work::perform(store, &clock, Actor::BuiltinAdmin, |w| {
+        Box::pin(replay(w, now, teams.max(1), stories_per_team))
+    })
+    .await
+}
 
-    // Teams with a PO and three members each.
-    let mut team_rows = Vec::new();
-    let mut members = Vec::new();
-    for t in 0..teams {
-        let po = new_user(
-            conn,
-            now,
-            &format!("Team {:02} PO", t + 1),
-            format!("po{}.{tag}@demo.example", t + 1),
+async fn replay(
+    work: &mut Work,
+    now: DateTime<Utc>,
+    team_count: usize,
+    stories_per_team: usize,
+) -> AppResult<Demo> {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (team_count as u64) << 20 ^ stories_per_team as u64);
+    let cal = Calendar {
+        start: now - Duration::days(56),
+    };
+    let tag = now.timestamp_millis();
+
+    // Day 0: the admin creates the people and the program.
+    work.act_as(Actor::BuiltinAdmin);
+    let people = 1 + team_count * 4;
+    let mut made = 0;
+    let mut user = async |work: &mut Work, name: String, email: String| {
+        work.set_time(cal.at(0.0, 0.5, made, people));
+        made += 1;
+        users::create_user(work, name, email, false).await
+    };
+    let (pm, pm_token) = user(work, "Pat Manager".into(), format!("pm.{tag}@demo.example")).await?;
+    let mut po_tokens = Vec::new();
+    let mut staff = Vec::new();
+    for t in 1..=team_count {
+        let (po, token) = user(
+            work,
+            format!("Team {t:02} PO"),
+            format!("po{t}.{tag}@demo.example"),
         )
         .await?;
-        let row = team::ActiveModel {
-            program_id: Set(program.id),
-            name: Set(format!("Team {:02}", t + 1)),
-            product_owner_id: Set(po.id),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(conn)
-        .await?;
-        for m in 0..3 {
-            let member = new_user(
-                conn,
-                now,
-                &format!("Team {:02} member {}", t + 1, m + 1),
-                format!("m{}.{}.{tag}@demo.example", t + 1, m + 1),
+        po_tokens.push((format!("Team {t:02}"), token));
+        let mut members = Vec::new();
+        for m in 1..=3 {
+            let (member, token) = user(
+                work,
+                format!("Team {t:02} member {m}"),
+                format!("m{t}.{m}.{tag}@demo.example"),
             )
             .await?;
-            members.push(team_member::ActiveModel {
-                team_id: Set(row.id),
-                user_id: Set(member.id),
-                created_at: Set(now),
-            });
+            members.push((member.id, token));
         }
-        team_rows.push(row);
+        staff.push((po.id, members));
     }
-    let first_member = match members.first().map(|m| m.user_id.clone()) {
-        Some(Set(id)) | Some(sea_orm::ActiveValue::Unchanged(id)) => id,
-        _ => pm.id,
-    };
-    insert_all(conn, members).await?;
+    let member_token = staff
+        .first()
+        .and_then(|(_, members)| members.first())
+        .map(|(_, token)| token.clone())
+        .unwrap_or_else(|| pm_token.clone());
+    work.set_time(cal.at(0.5, 1.0, 0, 1));
+    let program = programs::create_program(
+        work,
+        format!("Demo train ({team_count} teams)"),
+        "Customers check out in one click, on every device.".into(),
+        UserId(pm.id),
+    )
+    .await?;
+    let program_id = ProgramId(program.id);
 
-    // Two increments of five two-week iterations.
-    let start = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap_or_default();
-    let mut increments = Vec::new();
-    let mut iterations: Vec<iteration::Model> = Vec::new();
-    for (i, first_day) in [start, start + Duration::days(70)].into_iter().enumerate() {
-        let slots = schedule::iterations(first_day, 5, 14)?;
-        let inc = increment::ActiveModel {
-            program_id: Set(program.id),
-            name: Set(format!("PI {}", i + 1)),
-            start_date: Set(first_day),
-            end_date: Set(slots.last().map_or(first_day, |s| s.end)),
-            iteration_count: Set(5),
-            iteration_length_days: Set(14),
-            created_at: Set(now),
-            ..Default::default()
+    // Day 1: the PM forms the teams and plans two increments of five
+    // two-week iterations, the first under way.
+    work.act_as(person(pm.id));
+    let mut team_list = Vec::new();
+    for (i, (po, members)) in staff.iter().enumerate() {
+        work.set_time(cal.at(1.0, 2.0, i, staff.len()));
+        let name = format!("Team {:02}", i + 1);
+        let team = teams::create_team(work, program_id, name.clone(), UserId(*po)).await?;
+        for (member, _) in members {
+            teams::add_team_member(work, TeamId(team.id), UserId(*member)).await?;
         }
-        .insert(conn)
-        .await?;
-        for slot in slots {
-            iterations.push(
-                iteration::ActiveModel {
-                    increment_id: Set(inc.id),
-                    number: Set(slot.number),
-                    start_date: Set(slot.start),
-                    end_date: Set(slot.end),
-                    ..Default::default()
-                }
-                .insert(conn)
-                .await?,
-            );
-        }
-        increments.push(inc);
+        team_list.push(Team {
+            id: TeamId(team.id),
+            name,
+            po: *po,
+            members: members.iter().map(|(m, _)| *m).collect(),
+        });
     }
-
-    // Features: three per team, WSJF estimated, most planned.
-    let feature_count = teams * 3;
-    let states = [
-        "FUNNEL",
-        "ANALYZING",
-        "BACKLOG",
-        "IMPLEMENTING",
-        "IMPLEMENTING",
-        "DONE",
-    ];
-    let mut feature_rows = Vec::new();
-    for (n, rank_key) in key::spread(feature_count).into_iter().enumerate() {
-        let w = Wsjf {
-            business_value: rng.pick(&SCALE),
-            time_criticality: rng.pick(&SCALE),
-            risk_reduction: rng.pick(&SCALE),
-            job_size: rng.pick(&SCALE),
+    let first_day = (now - Duration::days(28)).date_naive();
+    let mut pis = Vec::new();
+    let mut iterations: Vec<(IterationId, chrono::NaiveDate)> = Vec::new();
+    for (i, day) in [first_day, first_day + Duration::days(70)]
+        .into_iter()
+        .enumerate()
+    {
+        let new = NewIncrement {
+            name: format!("PI {}", i + 1),
+            start_date: day,
+            iteration_count: 5,
+            iteration_length_days: 14,
         };
+        let pi = increments::create_increment(work, program_id, new).await?;
+        for it in crate::increment::service::iterations_of(work.conn(), pi.id).await? {
+            iterations.push((IterationId(it.id), it.start_date));
+        }
+        pis.push(IncrementId(pi.id));
+    }
+
+    // Days 2-7: the PM fills the program backlog, three features per team,
+    // estimated with WSJF, most of them planned, and moves them along.
+    let feature_count = team_count * 3;
+    let mut feature_ids = Vec::new();
+    for n in 0..feature_count {
+        work.set_time(cal.at(2.0, 7.0, n, feature_count));
         let target = match rng.below(3) {
             0 => None,
-            i => Some(increments[(i - 1).min(increments.len() - 1)].id),
+            i => Some(pis[(i - 1).min(pis.len() - 1)]),
         };
-        feature_rows.push(feature::ActiveModel {
-            program_id: Set(program.id),
-            title: Set(format!("Feature {:03}", n + 1)),
-            description: Set("A capability customers asked for.".into()),
-            state: Set(rng.pick(&states).to_owned()),
-            business_value: Set(Some(w.business_value)),
-            time_criticality: Set(Some(w.time_criticality)),
-            risk_reduction: Set(Some(w.risk_reduction)),
-            job_size: Set(Some(w.job_size)),
-            wsjf_score: Set(Some(w.score())),
-            target_increment_id: Set(target),
-            rank_key: Set(rank_key),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        });
+        let feature = features::create_feature(
+            work,
+            program_id,
+            NewFeature {
+                title: format!("Feature {:03}", n + 1),
+                description: "A capability customers asked for.".into(),
+                business_value: Some(rng.pick(&SCALE)),
+                time_criticality: Some(rng.pick(&SCALE)),
+                risk_reduction: Some(rng.pick(&SCALE)),
+                job_size: Some(rng.pick(&SCALE)),
+                target_increment_id: target,
+            },
+        )
+        .await?;
+        let steps = rng.pick(&[0, 1, 2, 3, 3, 4]);
+        let path = [
+            FeatureState::Analyzing,
+            FeatureState::Backlog,
+            FeatureState::Implementing,
+            FeatureState::Done,
+        ];
+        for state in path.into_iter().take(steps) {
+            features::set_feature_state(work, FeatureId(feature.id), state).await?;
+        }
+        feature_ids.push(FeatureId(feature.id));
     }
-    insert_all(conn, feature_rows).await?;
-    let features: Vec<i64> = {
-        use sea_orm::{ColumnTrait, QueryFilter};
-        feature::Entity::find()
-            .filter(feature::Column::ProgramId.eq(program.id))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|f| f.id)
-            .collect()
-    };
 
-    // Stories across iterations and states.
+    // Days 7-14: members write the stories, the team plans most of them
+    // into an iteration.
     let points = [1, 2, 3, 5, 8, 13];
-    let keys = key::spread(stories_per_team);
-    let mut story_rows = Vec::new();
-    for t in &team_rows {
-        for (s, rank_key) in keys.iter().enumerate() {
+    let total_stories = team_count * stories_per_team;
+    let mut all = Vec::new();
+    let mut i = 0;
+    for team in &team_list {
+        for s in 0..stories_per_team {
+            work.set_time(cal.at(7.0, 14.0, i, total_stories));
+            i += 1;
+            work.act_as(person(team.members[s % team.members.len()]));
             let planned = rng
                 .chance(70)
-                .then(|| &iterations[rng.below(iterations.len())]);
-            let state = match planned {
-                Some(it) if it.start_date < start + Duration::days(28) => {
-                    rng.pick(&["ACCEPTED", "ACCEPTED", "DONE", "IN_PROGRESS"])
-                }
-                Some(_) => rng.pick(&["READY", "READY", "IN_PROGRESS", "DRAFT"]),
-                None => rng.pick(&["DRAFT", "DRAFT", "READY"]),
+                .then(|| iterations[rng.below(iterations.len())]);
+            let target = match planned {
+                Some((_, start)) if start < first_day + Duration::days(28) => rng.pick(&[
+                    StoryState::Accepted,
+                    StoryState::Accepted,
+                    StoryState::Done,
+                    StoryState::InProgress,
+                ]),
+                Some(_) => rng.pick(&[
+                    StoryState::Ready,
+                    StoryState::Ready,
+                    StoryState::InProgress,
+                    StoryState::Draft,
+                ]),
+                None => rng.pick(&[StoryState::Draft, StoryState::Draft, StoryState::Ready]),
             };
-            let ready = state != "DRAFT";
-            let ready_at =
-                ready.then(|| now - Duration::hours(24 * 30 + rng.below(24 * 20) as i64));
-            story_rows.push(story::ActiveModel {
-                team_id: Set(t.id),
-                feature_id: Set((!rng.chance(10)).then(|| rng.pick(&features))),
-                title: Set(format!("{} story {:04}", t.name, s + 1)),
-                description: Set("As a customer, I want ...".into()),
-                acceptance_criteria: Set(if ready || rng.chance(50) {
-                    "Given ... when ... then ...".into()
-                } else {
-                    String::new()
-                }),
-                points: Set((ready || rng.chance(50)).then(|| rng.pick(&points))),
-                state: Set(state.to_owned()),
-                iteration_id: Set(planned.map(|it| it.id)),
-                rank_key: Set(rank_key.clone()),
-                rejection_reason: Set(None),
-                ready_at: Set(ready_at),
-                accepted_at: Set((state == "ACCEPTED").then(|| {
-                    ready_at.unwrap_or(now) + Duration::hours(rng.below(24 * 10) as i64 + 4)
-                })),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            });
-        }
-    }
-    insert_all(conn, story_rows).await?;
-    let stories: Vec<story::Model> = {
-        use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
-        story::Entity::find()
-            .filter(story::Column::TeamId.is_in(team_rows.iter().map(|t| t.id)))
-            .order_by_asc(story::Column::Id)
-            .all(conn)
-            .await?
-    };
-
-    // About half a dependency per story, mostly across teams. Edges always
-    // go from a later story to an earlier one, so there is no cycle.
-    let mut pairs = std::collections::HashSet::new();
-    let mut dep_rows = Vec::new();
-    for _ in 0..stories.len() / 2 {
-        let d = rng.below(stories.len());
-        let dependent = &stories[d];
-        let candidates: Vec<&story::Model> = if rng.chance(85) {
-            stories[..d]
-                .iter()
-                .filter(|s| s.team_id != dependent.team_id)
-                .collect()
-        } else {
-            stories[..d]
-                .iter()
-                .filter(|s| s.team_id == dependent.team_id)
-                .collect()
-        };
-        if candidates.is_empty() {
-            continue;
-        }
-        let provider = candidates[rng.below(candidates.len())];
-        if !pairs.insert((dependent.id, provider.id)) {
-            continue;
-        }
-        let finished = provider.state == "DONE" || provider.state == "ACCEPTED";
-        let state = if finished {
-            "RESOLVED"
-        } else {
-            rng.pick(&[
-                "REQUESTED",
-                "COMMITTED",
-                "COMMITTED",
-                "COMMITTED",
-                "DECLINED",
-            ])
-        };
-        dep_rows.push(dependency::ActiveModel {
-            program_id: Set(program.id),
-            dependent_story_id: Set(dependent.id),
-            provider_story_id: Set(provider.id),
-            state: Set(state.to_owned()),
-            resolved_from: Set(finished.then(|| "COMMITTED".to_owned())),
-            needed_by_iteration_id: Set(None),
-            decline_reason: Set((state == "DECLINED").then(|| "No capacity this PI".to_owned())),
-            requested_by_id: Set(Some(pm.id)),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        });
-    }
-    let dependencies = dep_rows.len();
-    insert_all(conn, dep_rows).await?;
-
-    // About half a clarification per story: some open and blocking.
-    let mut clar_rows = Vec::new();
-    for _ in 0..stories.len() / 2 {
-        let s = &stories[rng.below(stories.len())];
-        let team = team_rows.iter().find(|t| t.id == s.team_id);
-        let about_feature = rng.chance(15) && s.feature_id.is_some();
-        let asked = now - Duration::hours(rng.below(24 * 10) as i64 + 1);
-        let status = rng.pick(&["OPEN", "ANSWERED", "RESOLVED", "RESOLVED"]);
-        let answered =
-            (status != "OPEN").then(|| asked + Duration::minutes(rng.below(60 * 48) as i64 + 5));
-        clar_rows.push(clarification::ActiveModel {
-            program_id: Set(program.id),
-            story_id: Set((!about_feature).then_some(s.id)),
-            feature_id: Set(if about_feature { s.feature_id } else { None }),
-            team_id: Set((!about_feature).then_some(s.team_id)),
-            question: Set("Which edge cases are in scope?".into()),
-            asker_id: Set(Some(first_member)),
-            assignee_id: Set(if about_feature {
-                pm.id
-            } else {
-                team.map_or(pm.id, |t| t.product_owner_id)
-            }),
-            status: Set(status.to_owned()),
-            blocking: Set(rng.chance(20)),
-            asked_at: Set(asked),
-            answered_at: Set(answered),
-            answered_by_id: Set(answered.map(|_| team.map_or(pm.id, |t| t.product_owner_id))),
-            resolved_at: Set(
-                (status == "RESOLVED").then(|| answered.unwrap_or(asked) + Duration::hours(1))
-            ),
-            updated_at: Set(now),
-            ..Default::default()
-        });
-    }
-    let clarifications = clar_rows.len();
-    insert_all(conn, clar_rows).await?;
-    let questions: Vec<clarification_message::ActiveModel> = {
-        use sea_orm::{ColumnTrait, QueryFilter};
-        clarification::Entity::find()
-            .filter(clarification::Column::ProgramId.eq(program.id))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|c| clarification_message::ActiveModel {
-                clarification_id: Set(c.id),
-                kind: Set("QUESTION".into()),
-                body: Set(c.question),
-                author_id: Set(c.asker_id),
-                at: Set(c.asked_at),
-                ..Default::default()
-            })
-            .collect()
-    };
-    insert_all(conn, questions).await?;
-
-    // PI objectives: two committed and one stretch per team and increment;
-    // the first increment's are scored.
-    let mut objectives = Vec::new();
-    for t in &team_rows {
-        for (i, inc) in increments.iter().enumerate() {
-            for (o, committed) in [true, true, false].into_iter().enumerate() {
-                let planned = rng.below(10) as i32 + 1;
-                objectives.push(objective::ActiveModel {
-                    team_id: Set(t.id),
-                    increment_id: Set(inc.id),
-                    description: Set(format!("Objective {} of {}", o + 1, t.name)),
-                    planned_value: Set(planned),
-                    actual_value: Set((i == 0).then(|| rng.below(11) as i32)),
-                    committed: Set(committed),
-                    created_at: Set(now),
+            let ready = target != StoryState::Draft;
+            let story = stories::create_story(
+                work,
+                team.id,
+                NewStory {
+                    feature_id: (!rng.chance(10)).then(|| rng.pick(&feature_ids)),
+                    title: format!("{} story {:04}", team.name, s + 1),
+                    description: "As a customer, I want ...".into(),
+                    acceptance_criteria: if ready || rng.chance(50) {
+                        "Given ... when ... then ...".into()
+                    } else {
+                        String::new()
+                    },
+                    points: (ready || rng.chance(50)).then(|| rng.pick(&points)),
+                },
+            )
+            .await?;
+            if let Some((iteration, _)) = planned {
+                let plan = StoryChange {
+                    iteration_id: Some(Some(iteration)),
                     ..Default::default()
-                });
+                };
+                stories::update_story(work, StoryId(story.id), plan).await?;
+            }
+            all.push((StoryId(story.id), team.id, target));
+        }
+    }
+
+    // Days 14-42: the teams work; each step of the lifecycle is a round,
+    // so cycle times span weeks. POs accept what is done.
+    let rounds = [
+        (StoryState::Ready, 14.0, 21.0),
+        (StoryState::InProgress, 21.0, 28.0),
+        (StoryState::Done, 28.0, 38.0),
+        (StoryState::Accepted, 38.0, 42.0),
+    ];
+    for (round, (state, from, to)) in rounds.into_iter().enumerate() {
+        let moving: Vec<&(StoryId, TeamId, StoryState)> = all
+            .iter()
+            .filter(|(_, _, target)| rank(*target) > round)
+            .collect();
+        for (n, (story, team, _)) in moving.iter().enumerate() {
+            work.set_time(cal.at(from, to, n, moving.len()));
+            let team = team_of(&team_list, *team);
+            if state == StoryState::Accepted {
+                work.act_as(person(team.po));
+                stories::accept_story(work, *story).await?;
+            } else {
+                work.act_as(person(team.members[n % team.members.len()]));
+                stories::set_story_state(work, *story, state).await?;
             }
         }
     }
-    insert_all(conn, objectives).await?;
 
-    let mut po_tokens = Vec::new();
-    for t in &team_rows {
-        po_tokens.push((
-            t.name.clone(),
-            issue_token(conn, now, t.product_owner_id).await?,
-        ));
+    // Days 42-49: about half a dependency per story, mostly across teams.
+    // Edges go from a later story to an earlier one, so there is no cycle.
+    // The provider's PO commits most, declines some.
+    let mut pairs = std::collections::HashSet::new();
+    let mut requested = Vec::new();
+    let wanted = all.len() / 2;
+    for n in 0..wanted {
+        let d = rng.below(all.len());
+        let (dependent, dependent_team, _) = all[d];
+        let across = rng.chance(85);
+        let candidates: Vec<&(StoryId, TeamId, StoryState)> = all[..d]
+            .iter()
+            .filter(|(_, team, _)| (*team != dependent_team) == across)
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        let (provider, provider_team, _) = *candidates[rng.below(candidates.len())];
+        if !pairs.insert((dependent, provider)) {
+            continue;
+        }
+        work.set_time(cal.at(42.0, 46.0, n, wanted));
+        let team = team_of(&team_list, dependent_team);
+        work.act_as(person(team.members[n % team.members.len()]));
+        let dep = dependencies::request_dependency(
+            work,
+            Request {
+                dependent,
+                provider,
+                needed_by: None,
+            },
+        )
+        .await?;
+        requested.push((dep, provider_team));
     }
+    let open: Vec<_> = requested
+        .iter()
+        .filter(|(dep, _)| dep.state == "REQUESTED")
+        .collect();
+    for (n, (dep, provider_team)) in open.iter().enumerate() {
+        work.set_time(cal.at(46.0, 49.0, n, open.len()));
+        work.act_as(person(team_of(&team_list, *provider_team).po));
+        match rng.below(5) {
+            0 => {}
+            1 => {
+                let reason = "No capacity this PI".to_owned();
+                dependencies::decline_dependency(work, dep_id(dep), reason).await?;
+            }
+            _ => {
+                let (iteration, _) = iterations[rng.below(iterations.len().min(5))];
+                dependencies::commit_dependency(work, dep_id(dep), iteration).await?;
+            }
+        }
+    }
+
+    // Days 49-56: about half a clarification per story, asked by members of
+    // other teams; the PO or the PM answers hours to days later, and most
+    // askers accept the answer.
+    let mut asked = Vec::new();
+    let questions = all.len() / 2;
+    for n in 0..questions {
+        let (story, story_team, _) = all[rng.below(all.len())];
+        let asker_team = &team_list[rng.below(team_list.len())];
+        let asker = asker_team.members[n % asker_team.members.len()];
+        let feature = rng.chance(15).then(|| rng.pick(&feature_ids));
+        let about = feature.map_or(About::Story(story), About::Feature);
+        work.set_time(cal.at(49.0, 52.0, n, questions));
+        work.act_as(person(asker));
+        let item = clarifications::ask_clarification(
+            work,
+            about,
+            "Which edge cases are in scope?".into(),
+            rng.chance(20),
+        )
+        .await?;
+        let answerer = if feature.is_some() {
+            pm.id
+        } else {
+            team_of(&team_list, story_team).po
+        };
+        let fate = rng.below(4);
+        asked.push((item.id, asker, answerer, fate));
+    }
+    // Answered in another order than asked, so response times vary.
+    let mut answering: Vec<_> = asked.iter().filter(|(_, _, _, fate)| *fate > 0).collect();
+    for n in 0..answering.len() {
+        let other = rng.below(answering.len());
+        answering.swap(n, other);
+    }
+    for (n, (id, asker, answerer, fate)) in answering.iter().enumerate() {
+        work.set_time(cal.at(52.0, 55.0, n, answering.len()));
+        work.act_as(person(*answerer));
+        let id = crate::ids::ClarificationId(*id);
+        clarifications::answer_clarification(work, id, "Only the ones in the criteria.".into())
+            .await?;
+        if *fate > 1 {
+            work.act_as(person(*asker));
+            clarifications::resolve_clarification(work, id).await?;
+        }
+    }
+
+    // Day 55: PI objectives, two committed and one stretch per team and
+    // increment, set by the PO; the PM scores the first increment's.
+    for (n, team) in team_list.iter().enumerate() {
+        work.set_time(cal.at(55.0, 55.9, n, team_list.len()));
+        for (i, pi) in pis.iter().enumerate() {
+            for (o, committed) in [true, true, false].into_iter().enumerate() {
+                work.act_as(person(team.po));
+                let objective = objectives::set_objective(
+                    work,
+                    NewObjective {
+                        team: team.id,
+                        increment: *pi,
+                        description: format!("Objective {} of {}", o + 1, team.name),
+                        planned_value: rng.below(10) as i32 + 1,
+                        committed,
+                    },
+                )
+                .await?;
+                if i == 0 {
+                    work.act_as(person(pm.id));
+                    let actual = rng.below(11) as i32;
+                    objectives::score_objective(work, ObjectiveId(objective.id), actual).await?;
+                }
+            }
+        }
+    }
+
     Ok(Demo {
         program_id: program.id,
-        pm_token: issue_token(conn, now, pm.id).await?,
+        pm_token,
         po_tokens,
-        member_token: issue_token(conn, now, first_member).await?,
-        stories: stories.len(),
-        dependencies,
-        clarifications,
+        member_token,
+        stories: all.len(),
+        dependencies: requested.len(),
+        clarifications: asked.len(),
     })
+}
+
+/// How many lifecycle rounds a story takes to reach `state`.
+fn rank(state: StoryState) -> usize {
+    match state {
+        StoryState::Draft => 0,
+        StoryState::Ready => 1,
+        StoryState::InProgress => 2,
+        StoryState::Done => 3,
+        StoryState::Accepted => 4,
+    }
+}
+
+fn team_of(teams: &[Team], id: TeamId) -> &Team {
+    teams.iter().find(|t| t.id == id).unwrap_or(&teams[0])
+}
+
+fn dep_id(dep: &entity::dependency::Model) -> crate::ids::DependencyId {
+    crate::ids::DependencyId(dep.id)
 }

@@ -4,7 +4,7 @@ use clap::Parser;
 use portfolio::{
     app,
     config::{Cli, Command, UserCommand},
-    graphql, user,
+    graphql, user, work,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -47,11 +47,9 @@ async fn main() -> Result<(), BoxError> {
         } => {
             let store = app::open_store(&settings).await?;
             let started = std::time::Instant::now();
-            let txn = store.begin_write().await.map_err(describe)?;
-            let demo = portfolio::demo::load(&*txn, chrono::Utc::now(), teams, stories_per_team)
+            let demo = portfolio::demo::load(&store, chrono::Utc::now(), teams, stories_per_team)
                 .await
                 .map_err(describe)?;
-            txn.commit().await.map_err(describe)?;
             let program = portfolio::graphql::id::encode(
                 portfolio::graphql::id::Kind::Program,
                 demo.program_id,
@@ -72,26 +70,39 @@ async fn main() -> Result<(), BoxError> {
             println!("the Product Manager: {}", demo.pm_token);
         }
         Command::User(cmd) => {
+            // The command line acts as the built-in administrator, through
+            // the same use cases as the API.
             let store = app::open_store(&settings).await?;
-            let txn = store.begin_write().await.map_err(describe)?;
+            let admin = portfolio::auth::Actor::BuiltinAdmin;
+            let clock = portfolio::clock::SystemClock;
             let (user, token) = match cmd {
-                UserCommand::Add { name, email, admin } => {
-                    user::service::create(&*txn, chrono::Utc::now(), &name, &email, admin)
-                        .await
-                        .map_err(describe)?
-                }
+                UserCommand::Add {
+                    name,
+                    email,
+                    admin: make_admin,
+                } => work::perform(&store, &clock, admin, |w| {
+                    Box::pin(user::usecase::create_user(
+                        w,
+                        name.clone(),
+                        email.clone(),
+                        make_admin,
+                    ))
+                })
+                .await
+                .map_err(describe)?,
                 UserCommand::Token { email } => {
-                    let user = user::service::find_by_email(&*txn, &email)
+                    let found = user::service::find_by_email(store.conn(), &email)
                         .await
                         .map_err(describe)?
                         .ok_or_else(|| format!("no user with email {email}"))?;
-                    let token = user::service::issue_token(&*txn, chrono::Utc::now(), user.id)
-                        .await
-                        .map_err(describe)?;
-                    (user, token)
+                    let id = portfolio::ids::UserId(found.id);
+                    work::perform(&store, &clock, admin, |w| {
+                        Box::pin(user::usecase::issue_token(w, id))
+                    })
+                    .await
+                    .map_err(describe)?
                 }
             };
-            txn.commit().await.map_err(describe)?;
             println!(
                 "user {} <{}> (admin: {})",
                 user.name, user.email, user.admin

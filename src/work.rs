@@ -77,6 +77,19 @@ impl Work {
         Ok(row)
     }
 
+    /// From now on, the changes of this unit are by `actor`, and the policy
+    /// judges them as such. For loaders that replay a history in one unit
+    /// of work (the demo); a request's work never changes hands.
+    pub fn act_as(&mut self, actor: Actor) {
+        self.actor = actor;
+    }
+
+    /// From now on, the changes of this unit happen at `at` (a loader
+    /// replaying a history, as [`Work::act_as`]).
+    pub fn set_time(&mut self, at: DateTime<Utc>) {
+        self.now = at;
+    }
+
     /// Declares a change that belongs to no program's log (a user account or
     /// a token): it may commit without an event.
     pub fn outside_program_log(&mut self) {

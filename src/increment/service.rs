@@ -94,3 +94,15 @@ pub async fn find_in_program(
         None => Err(AppError::not_found(format!("{field}: no such increment"))),
     }
 }
+
+/// The iterations of an increment, in order.
+pub async fn iterations_of(
+    conn: &impl ConnectionTrait,
+    increment_id: i64,
+) -> AppResult<Vec<iteration::Model>> {
+    Ok(iteration::Entity::find()
+        .filter(iteration::Column::IncrementId.eq(increment_id))
+        .order_by_asc(iteration::Column::Number)
+        .all(conn)
+        .await?)
+}

@@ -659,3 +659,48 @@ async fn a_commit_reaches_the_provider_backlog_as_a_planned_story() {
     assert_eq!(seen[1]["story"]["title"], "Card API");
     assert_eq!(seen[1]["story"]["iteration"]["number"], 2);
 }
+
+#[tokio::test]
+async fn an_event_the_server_cannot_read_is_an_error_not_a_guess() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
+    // Rows written by a newer or broken server: a garbled payload, a
+    // subject type this server does not know.
+    store
+        .conn()
+        .execute_unprepared(
+            "UPDATE events SET payload = '{oops' WHERE sequence = 1; \
+             UPDATE events SET subject_type = 'Gadget' WHERE sequence = 2",
+        )
+        .await
+        .unwrap();
+    let feed = "query($p: ID!) { program(id: $p) { events(first: 2) { edges { node { sequence %s } } } } }";
+    let payload = app
+        .gql(
+            Some(ADMIN),
+            &feed.replace("%s", "payload"),
+            json!({ "p": w.program }),
+        )
+        .await;
+    assert_eq!(
+        payload.pointer("/errors/0/extensions/code"),
+        Some(&json!("INTERNAL")),
+        "{payload:#}"
+    );
+    assert_eq!(payload["errors"][0]["message"], "internal error");
+    let subject = app
+        .gql(
+            Some(ADMIN),
+            &feed.replace("%s", "subjectId"),
+            json!({ "p": w.program }),
+        )
+        .await;
+    assert_eq!(
+        subject.pointer("/errors/0/extensions/code"),
+        Some(&json!("INTERNAL")),
+        "{subject:#}"
+    );
+    assert_eq!(subject["errors"][0]["path"][5], "subjectId");
+}
