@@ -16,8 +16,9 @@
 
 use chrono::{DateTime, Utc};
 use entity::event;
+use entity::{clarification, dependency, feature, objective, program, story, team};
 use futures_util::future::BoxFuture;
-use sea_orm::DatabaseTransaction;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 
 use crate::{
     auth::{
@@ -28,6 +29,7 @@ use crate::{
     db::{Store, WriteTxn},
     error::{AppError, AppResult},
     events::log::{self, NewEvent},
+    ids::{ClarificationId, DependencyId, FeatureId, ObjectiveId, ProgramId, StoryId, TeamId},
 };
 
 /// A use case under way: what [`perform`]'s closure returns, typically
@@ -45,6 +47,46 @@ pub struct Work {
     now: DateTime<Utc>,
     recorded: usize,
     outside_log: bool,
+    /// Programs whose write lock this work holds.
+    entered: Vec<i64>,
+}
+
+/// The lookups a change starts with: the policy's visibility check, then
+/// the program's write lock, then (when the lock was just taken, so others
+/// may have changed the rows meanwhile) the same lookup again, fresh.
+macro_rules! lookups {
+    ($($(#[$doc:meta])* $name:ident($id:ty) -> $out:ty, $program:expr;)*) => {
+        impl Work {
+            $(
+                $(#[$doc])*
+                pub async fn $name(&mut self, id: $id) -> AppResult<$out> {
+                    let found = policy::$name(self.conn(), self.actor, id).await?;
+                    let program: fn(&$out) -> i64 = $program;
+                    if self.enter(program(&found)).await? {
+                        return policy::$name(self.conn(), self.actor, id).await;
+                    }
+                    Ok(found)
+                }
+            )*
+        }
+    };
+}
+
+lookups! {
+    /// The program, visible to the actor, locked for writing.
+    program(ProgramId) -> program::Model, |p| p.id;
+    /// The team and its program, visible to the actor, locked for writing.
+    team(TeamId) -> (team::Model, program::Model), |(_, p)| p.id;
+    /// The story, its team and program, visible to the actor, locked for writing.
+    story(StoryId) -> (story::Model, team::Model, program::Model), |(_, _, p)| p.id;
+    /// The feature and its program, visible to the actor, locked for writing.
+    feature(FeatureId) -> (feature::Model, program::Model), |(_, p)| p.id;
+    /// The dependency and its program, visible to the actor, locked for writing.
+    dependency(DependencyId) -> (dependency::Model, program::Model), |(_, p)| p.id;
+    /// The clarification and its program, visible to the actor, locked for writing.
+    clarification(ClarificationId) -> (clarification::Model, program::Model), |(_, p)| p.id;
+    /// The objective, its team and program, visible to the actor, locked for writing.
+    objective(ObjectiveId) -> (objective::Model, team::Model, program::Model), |(_, _, p)| p.id;
 }
 
 impl Work {
@@ -67,6 +109,29 @@ impl Work {
     /// policy, `crate::auth::policy`).
     pub async fn require(&self, action: Action<'_>) -> AppResult<()> {
         policy::require(self.conn(), self.actor, action).await
+    }
+
+    /// Takes the program's write lock (its event counter row) before
+    /// anything else is locked, so the writers of one program queue in one
+    /// order and never deadlock. Once per work; returns whether it was taken
+    /// now (PostgreSQL only: on SQLite a write transaction already excludes
+    /// every other writer).
+    async fn enter(&mut self, program_id: i64) -> AppResult<bool> {
+        if self.entered.contains(&program_id) {
+            return Ok(false);
+        }
+        self.entered.push(program_id);
+        if self.conn().get_database_backend() != DbBackend::Postgres {
+            return Ok(false);
+        }
+        self.conn()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT last_sequence FROM event_counters WHERE program_id = $1 FOR UPDATE",
+                [program_id.into()],
+            ))
+            .await?;
+        Ok(true)
     }
 
     /// Appends an event to the program's log, in this transaction, by the
@@ -140,6 +205,7 @@ async fn attempt_once<T>(
         now: clock.now(),
         recorded: 0,
         outside_log: false,
+        entered: Vec::new(),
     };
     let value = change(&mut work).await?;
     work.commit().await?;

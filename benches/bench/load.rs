@@ -611,3 +611,146 @@ pub async fn dashboard(
     }
     Ok(())
 }
+
+/// One writer's loop: a story created, changed, ranked to the top, made
+/// READY and asked about, over and over, until `until`. Returns (latency of
+/// each write in ms, failed writes with their first error).
+async fn writer(
+    base: String,
+    shared: Arc<Value>,
+    writer: usize,
+    until: Instant,
+) -> (Vec<f64>, Vec<String>) {
+    let client = reqwest::Client::new();
+    let (mut latencies, mut failures) = (Vec::new(), Vec::new());
+    let team = &shared["teams"][writer % 2];
+    let top = &shared["tops"][writer % 2];
+    let mut round = 0;
+    while Instant::now() < until {
+        round += 1;
+        let mut write = async |query: &str, input: Value| -> Option<Value> {
+            let started = Instant::now();
+            let result = gql(
+                &client,
+                &base,
+                "bench-admin",
+                query,
+                json!({ "input": input }),
+            )
+            .await;
+            latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+            result.map_err(|e| failures.push(e.to_string())).ok()
+        };
+        let Some(created) = write(
+            "mutation($input: CreateStoryInput!) { createStory(input: $input) { story { id } } }",
+            json!({ "teamId": team, "title": format!("w{writer} r{round}") }),
+        )
+        .await
+        else {
+            continue;
+        };
+        let story = created["createStory"]["story"]["id"].clone();
+        write(
+            "mutation($input: UpdateStoryInput!) { updateStory(input: $input) { story { id } } }",
+            json!({ "storyId": story, "points": 3, "acceptanceCriteria": "works" }),
+        )
+        .await;
+        write(
+            "mutation($input: RankStoryInput!) { rankStory(input: $input) { story { id } } }",
+            json!({ "storyId": story, "beforeId": top }),
+        )
+        .await;
+        write(
+            "mutation($input: SetStoryStateInput!) { setStoryState(input: $input) { story { id } } }",
+            json!({ "storyId": story, "state": "READY" }),
+        )
+        .await;
+        write(
+            "mutation($input: AskClarificationInput!) { askClarification(input: $input) { clarification { id } } }",
+            json!({ "storyId": story, "question": "Why?" }),
+        )
+        .await;
+        write(
+            "mutation($input: CreateFeatureInput!) { createFeature(input: $input) { feature { id } } }",
+            json!({ "programId": shared["program"], "title": format!("w{writer} r{round}") }),
+        )
+        .await;
+    }
+    (latencies, failures)
+}
+
+/// Writes per second on one program with `writers` concurrent clients of a
+/// server process, each for `seconds`.
+pub async fn writes(database: &str, writers: &[usize], seconds: u64) -> Result<(), BoxError> {
+    println!("writes on one program, {database}: {seconds} s per measurement");
+    println!(
+        "{:>8} {:>9} {:>10} {:>9} {:>9} {:>9}",
+        "writers", "writes", "writes/s", "p50 ms", "p99 ms", "failed"
+    );
+    for &n in writers {
+        let dir = super::tempfile_dir::Dir::new(&format!("writes{n}"))?;
+        let db_args = database_args(database, &dir.path, &format!("writes{n}"));
+        let server = start_server(&db_args, &[]).await?;
+        let client = reqwest::Client::new();
+        let admin = "bench-admin";
+        let base = server.base.clone();
+        let run = async |query: &str, input: Value| {
+            gql(&client, &base, admin, query, json!({ "input": input })).await
+        };
+        let pm = run(
+            "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } } }",
+            json!({ "name": "PM", "email": "pm@bench.example" }),
+        )
+        .await?["createUser"]["user"]["id"]
+            .clone();
+        let program = run(
+            "mutation($input: CreateProgramInput!) { createProgram(input: $input) { program { id } } }",
+            json!({ "name": "Bench", "productManagerId": pm }),
+        )
+        .await?["createProgram"]["program"]["id"]
+            .clone();
+        let (mut teams, mut tops) = (Vec::new(), Vec::new());
+        for name in ["A", "B"] {
+            let team = run(
+                "mutation($input: CreateTeamInput!) { createTeam(input: $input) { team { id } } }",
+                json!({ "programId": program, "name": name, "productOwnerId": pm }),
+            )
+            .await?["createTeam"]["team"]["id"]
+                .clone();
+            let top = run(
+                "mutation($input: CreateStoryInput!) { createStory(input: $input) { story { id } } }",
+                json!({ "teamId": team, "title": "top" }),
+            )
+            .await?["createStory"]["story"]["id"]
+                .clone();
+            teams.push(team);
+            tops.push(top);
+        }
+        let shared = Arc::new(json!({ "program": program, "teams": teams, "tops": tops }));
+        let started = Instant::now();
+        let until = started + Duration::from_secs(seconds);
+        let tasks: Vec<_> = (0..n)
+            .map(|w| tokio::spawn(writer(server.base.clone(), shared.clone(), w, until)))
+            .collect();
+        let (mut latencies, mut failures) = (Vec::new(), Vec::new());
+        for task in tasks {
+            let (l, f) = task.await?;
+            latencies.extend(l);
+            failures.extend(f);
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        latencies.sort_by(f64::total_cmp);
+        println!(
+            "{n:>8} {:>9} {:>10.1} {:>9.2} {:>9.2} {:>9}",
+            latencies.len(),
+            latencies.len() as f64 / elapsed,
+            percentile(&latencies, 50.0),
+            percentile(&latencies, 99.0),
+            failures.len()
+        );
+        if let Some(first) = failures.first() {
+            println!("    first failure: {first}");
+        }
+    }
+    Ok(())
+}

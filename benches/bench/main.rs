@@ -9,6 +9,9 @@
 //! - `dashboard`: the dashboard query (tests/queries/dashboard.graphql) from C
 //!   concurrent clients for D seconds against a server process, and the same
 //!   for `{ __typename }` as the ceiling of the HTTP + GraphQL layer.
+//! - `writes`: writes per second on one program from 1, 4 and 16 concurrent
+//!   clients of a server process (a mix of story, feature and clarification
+//!   changes), with latency and failures.
 
 use std::{sync::Arc, time::Instant};
 
@@ -82,6 +85,15 @@ enum Command {
         /// Concurrent clients.
         #[arg(long, default_value_t = 32)]
         clients: usize,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Writes per second on one program from concurrent clients.
+    Writes {
+        /// Concurrent writers to measure.
+        #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+        writers: Vec<usize>,
         /// Seconds per measurement.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
@@ -299,7 +311,7 @@ async fn rank(database: &str, sizes: &[usize], moves: usize) -> Result<(), BoxEr
 }
 
 mod load;
-use load::{dashboard, dependency, subscribers};
+use load::{dashboard, dependency, subscribers, writes};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -322,5 +334,6 @@ async fn main() -> Result<(), BoxError> {
             clients,
             seconds,
         } => dashboard(&cli.database, teams, stories_per_team, clients, seconds).await,
+        Command::Writes { writers, seconds } => writes(&cli.database, &writers, seconds).await,
     }
 }

@@ -38,7 +38,7 @@ fn backlog_list(team_id: i64) -> RankedList {
 /// writer at a time): moves on one backlog happen one after another.
 pub async fn lock_team(conn: &impl ConnectionTrait, team_id: i64) -> AppResult<()> {
     team::Entity::find_by_id(team_id)
-        .lock_exclusive()
+        .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
         .one(conn)
         .await?;
     Ok(())

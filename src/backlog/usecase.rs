@@ -7,7 +7,7 @@ use super::{
     service::{self, NewStory, StoryChange},
 };
 use crate::{
-    auth::policy::{self, Action},
+    auth::policy::Action,
     clarification::service as clarifications,
     dependency::{usecase::record_followed, watch::RiskWatch},
     error::{AppError, AppResult},
@@ -19,7 +19,7 @@ use crate::{
 
 /// Adds a story to the bottom of a team backlog, in DRAFT.
 pub async fn create_story(work: &mut Work, team: TeamId, new: NewStory) -> AppResult<story::Model> {
-    let (team, program) = policy::team(work.conn(), work.actor(), team).await?;
+    let (team, program) = work.team(team).await?;
     work.require(Action::WriteStories(&team, "create stories"))
         .await?;
     let story = service::create(work.conn(), work.now(), &team, new).await?;
@@ -34,7 +34,7 @@ pub async fn update_story(
     id: StoryId,
     change: StoryChange,
 ) -> AppResult<story::Model> {
-    let (story, team, program) = policy::story(work.conn(), work.actor(), id).await?;
+    let (story, team, program) = work.story(id).await?;
     work.require(Action::WriteStories(&team, "change stories"))
         .await?;
     let fields = change.field_names();
@@ -55,7 +55,7 @@ pub async fn rank_story(
     anchor: StoryId,
     place: Place,
 ) -> AppResult<story::Model> {
-    let (_, team, program) = policy::story(work.conn(), work.actor(), id).await?;
+    let (_, team, program) = work.story(id).await?;
     work.require(Action::OwnBacklog(&team, "rank the team backlog"))
         .await?;
     let story = service::rank(work.conn(), work.now(), team.id, id.0, anchor.0, place).await?;
@@ -70,7 +70,7 @@ pub async fn set_story_state(
     id: StoryId,
     to: StoryState,
 ) -> AppResult<story::Model> {
-    let (story, team, program) = policy::story(work.conn(), work.actor(), id).await?;
+    let (story, team, program) = work.story(id).await?;
     work.require(Action::WriteStories(&team, "change a story's state"))
         .await?;
     let from = story.state.clone();
@@ -87,7 +87,7 @@ pub async fn set_story_state(
 
 /// The PO accepts a DONE story.
 pub async fn accept_story(work: &mut Work, id: StoryId) -> AppResult<story::Model> {
-    let (story, team, program) = policy::story(work.conn(), work.actor(), id).await?;
+    let (story, team, program) = work.story(id).await?;
     work.require(Action::OwnBacklog(&team, "accept stories"))
         .await?;
     let from = story.state.clone();
@@ -99,7 +99,7 @@ pub async fn accept_story(work: &mut Work, id: StoryId) -> AppResult<story::Mode
 
 /// The PO rejects a DONE story back to IN_PROGRESS, with a reason.
 pub async fn reject_story(work: &mut Work, id: StoryId, reason: String) -> AppResult<story::Model> {
-    let (story, team, program) = policy::story(work.conn(), work.actor(), id).await?;
+    let (story, team, program) = work.story(id).await?;
     work.require(Action::OwnBacklog(&team, "reject stories"))
         .await?;
     let from = story.state.clone();

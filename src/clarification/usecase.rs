@@ -5,7 +5,7 @@ use entity::clarification;
 
 use super::service::{self, Subject};
 use crate::{
-    auth::policy::{self, Action},
+    auth::policy::Action,
     error::AppResult,
     events::{kind::EventKind, log::NewEvent},
     ids::{ClarificationId, FeatureId, Kind, StoryId, global},
@@ -28,7 +28,7 @@ pub async fn ask_clarification(
 ) -> AppResult<clarification::Model> {
     let (program, subject) = match about {
         About::Story(id) => {
-            let (story, team, program) = policy::story(work.conn(), work.actor(), id).await?;
+            let (story, team, program) = work.story(id).await?;
             let subject = Subject::Story {
                 story_id: story.id,
                 team_id: team.id,
@@ -37,7 +37,7 @@ pub async fn ask_clarification(
             (program, subject)
         }
         About::Feature(id) => {
-            let (feature, program) = policy::feature(work.conn(), work.actor(), id).await?;
+            let (feature, program) = work.feature(id).await?;
             let subject = Subject::Feature {
                 feature_id: feature.id,
                 product_manager_id: program.product_manager_id,
@@ -70,7 +70,7 @@ pub async fn answer_clarification(
     id: ClarificationId,
     answer: String,
 ) -> AppResult<clarification::Model> {
-    let (item, _) = policy::clarification(work.conn(), work.actor(), id).await?;
+    let (item, _) = work.clarification(id).await?;
     work.require(Action::AnswerClarification(&item)).await?;
     let item = service::answer(
         work.conn(),
@@ -93,7 +93,7 @@ pub async fn resolve_clarification(
     work: &mut Work,
     id: ClarificationId,
 ) -> AppResult<clarification::Model> {
-    let (item, _) = policy::clarification(work.conn(), work.actor(), id).await?;
+    let (item, _) = work.clarification(id).await?;
     work.require(Action::ResolveClarification(&item)).await?;
     let item = service::resolve(work.conn(), work.now(), item).await?;
     work.record(
@@ -110,7 +110,7 @@ pub async fn reopen_clarification(
     id: ClarificationId,
     reason: String,
 ) -> AppResult<clarification::Model> {
-    let (item, _) = policy::clarification(work.conn(), work.actor(), id).await?;
+    let (item, _) = work.clarification(id).await?;
     work.require(Action::ReopenClarification(&item)).await?;
     let item = service::reopen(
         work.conn(),

@@ -11,7 +11,7 @@ use super::{
     watch::RiskWatch,
 };
 use crate::{
-    auth::policy::{self, Action},
+    auth::policy::Action,
     error::{AppError, AppResult},
     events::{kind::EventKind, log::NewEvent},
     ids::{DependencyId, IterationId, Kind, StoryId, global},
@@ -32,15 +32,14 @@ pub async fn request_dependency(work: &mut Work, input: Request) -> AppResult<de
     if input.dependent == input.provider {
         return Err(AppError::bad_input("a story cannot depend on itself"));
     }
-    let (dependent, team, program) =
-        policy::story(work.conn(), work.actor(), input.dependent).await?;
+    let (dependent, team, program) = work.story(input.dependent).await?;
     work.require(Action::ChangeDependencies(
         &program,
         &team,
         "request a dependency",
     ))
     .await?;
-    let provider = match policy::story(work.conn(), work.actor(), input.provider).await {
+    let provider = match work.story(input.provider).await {
         Ok((story, _, p)) if p.id == program.id => story,
         // Another program's story is answered as a missing one: whether it
         // exists is not this program's business.
@@ -116,9 +115,8 @@ pub async fn decline_dependency(
 
 /// Removes a dependency; answers it as it was just before, with its risk.
 pub async fn remove_dependency(work: &mut Work, id: DependencyId) -> AppResult<Assessed> {
-    let (dep, program) = policy::dependency(work.conn(), work.actor(), id).await?;
-    let (_, team, _) =
-        policy::story(work.conn(), work.actor(), StoryId(dep.dependent_story_id)).await?;
+    let (dep, program) = work.dependency(id).await?;
+    let (_, team, _) = work.story(StoryId(dep.dependent_story_id)).await?;
     work.require(Action::ChangeDependencies(
         &program,
         &team,
@@ -187,10 +185,9 @@ struct Decision {
 impl Decision {
     /// Loads the dependency and its provider story, requires the provider
     /// team's PO (or an admin) to `what`, and notes the risk before.
-    async fn begin(work: &Work, id: DependencyId, what: &'static str) -> AppResult<Self> {
-        let (dep, program) = policy::dependency(work.conn(), work.actor(), id).await?;
-        let (provider, team, _) =
-            policy::story(work.conn(), work.actor(), StoryId(dep.provider_story_id)).await?;
+    async fn begin(work: &mut Work, id: DependencyId, what: &'static str) -> AppResult<Self> {
+        let (dep, program) = work.dependency(id).await?;
+        let (provider, team, _) = work.story(StoryId(dep.provider_story_id)).await?;
         work.require(Action::DecideDependency(&team, what)).await?;
         let watch = RiskWatch::before(
             work,

@@ -8,7 +8,7 @@ use super::{
     state::FeatureState,
 };
 use crate::{
-    auth::policy::{self, Action},
+    auth::policy::Action,
     error::AppResult,
     events::{kind::EventKind, log::NewEvent},
     ids::{FeatureId, Kind, ProgramId},
@@ -22,7 +22,7 @@ pub async fn create_feature(
     program: ProgramId,
     new: NewFeature,
 ) -> AppResult<feature::Model> {
-    let program = policy::program(work.conn(), work.actor(), program).await?;
+    let program = work.program(program).await?;
     work.require(Action::ManageProgram(
         &program,
         "change the program backlog",
@@ -40,7 +40,7 @@ pub async fn update_feature(
     id: FeatureId,
     change: FeatureChange,
 ) -> AppResult<feature::Model> {
-    let (feature, program) = policy::feature(work.conn(), work.actor(), id).await?;
+    let (feature, program) = work.feature(id).await?;
     work.require(Action::ManageProgram(&program, "change features"))
         .await?;
     let fields = change.field_names();
@@ -58,7 +58,7 @@ pub async fn rank_feature(
     anchor: FeatureId,
     place: Place,
 ) -> AppResult<feature::Model> {
-    let (_, program) = policy::feature(work.conn(), work.actor(), id).await?;
+    let (_, program) = work.feature(id).await?;
     work.require(Action::ManageProgram(&program, "rank the program backlog"))
         .await?;
     let feature = service::rank(work.conn(), work.now(), program.id, id.0, anchor.0, place).await?;
@@ -73,7 +73,7 @@ pub async fn set_feature_state(
     id: FeatureId,
     to: FeatureState,
 ) -> AppResult<feature::Model> {
-    let (feature, program) = policy::feature(work.conn(), work.actor(), id).await?;
+    let (feature, program) = work.feature(id).await?;
     let what = if to == FeatureState::Done {
         "accept features"
     } else {

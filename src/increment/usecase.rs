@@ -5,7 +5,7 @@ use entity::increment;
 
 use super::service;
 use crate::{
-    auth::policy::{self, Action},
+    auth::policy::Action,
     error::AppResult,
     events::{kind::EventKind, log::NewEvent},
     ids::{Kind, ProgramId},
@@ -27,7 +27,7 @@ pub async fn create_increment(
     program: ProgramId,
     new: NewIncrement,
 ) -> AppResult<increment::Model> {
-    let program = policy::program(work.conn(), work.actor(), program).await?;
+    let program = work.program(program).await?;
     work.require(Action::ManageProgram(&program, "plan increments"))
         .await?;
     let (increment, _) = service::create(

@@ -4,7 +4,7 @@ use entity::objective;
 
 use super::service;
 use crate::{
-    auth::policy::{self, Action},
+    auth::policy::Action,
     error::AppResult,
     events::{kind::EventKind, log::NewEvent},
     ids::{IncrementId, Kind, ObjectiveId, TeamId},
@@ -23,7 +23,7 @@ pub struct NewObjective {
 
 /// Adds a PI objective to a team.
 pub async fn set_objective(work: &mut Work, new: NewObjective) -> AppResult<objective::Model> {
-    let (team, program) = policy::team(work.conn(), work.actor(), new.team).await?;
+    let (team, program) = work.team(new.team).await?;
     work.require(Action::SetObjective(&program, &team)).await?;
     let objective = service::set(
         work.conn(),
@@ -47,7 +47,7 @@ pub async fn score_objective(
     id: ObjectiveId,
     actual_value: i32,
 ) -> AppResult<objective::Model> {
-    let (objective, team, program) = policy::objective(work.conn(), work.actor(), id).await?;
+    let (objective, team, program) = work.objective(id).await?;
     work.require(Action::ManageProgram(&program, "score objectives"))
         .await?;
     let objective = service::score(work.conn(), objective, actual_value).await?;

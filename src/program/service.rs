@@ -100,10 +100,12 @@ pub async fn visible(
 
 /// Locks the program row until the transaction ends (PostgreSQL; SQLite has
 /// one writer at a time). Serialises changes to a program's ranked and
-/// non-overlapping lists.
+/// non-overlapping lists. `FOR NO KEY UPDATE`: the lock only serialises
+/// writers, so it leaves the foreign-key checks of other inserts (which take
+/// `KEY SHARE` on the program row) alone.
 pub async fn lock(conn: &impl ConnectionTrait, program_id: i64) -> AppResult<()> {
     program::Entity::find_by_id(program_id)
-        .lock_exclusive()
+        .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
         .one(conn)
         .await?;
     Ok(())

@@ -4,7 +4,7 @@ use entity::program;
 
 use super::service::{self, ProgramChange};
 use crate::{
-    auth::policy::{self, Action},
+    auth::policy::Action,
     clarification::usecase::hand_over_program,
     error::AppResult,
     events::{
@@ -37,7 +37,7 @@ pub async fn update_program(
     id: ProgramId,
     change: ProgramChange,
 ) -> AppResult<program::Model> {
-    let program = policy::program(work.conn(), work.actor(), id).await?;
+    let program = work.program(id).await?;
     work.require(Action::ManageProgram(&program, "change the program"))
         .await?;
     if change.product_manager_id.is_some() {

@@ -5,7 +5,7 @@ use entity::team;
 
 use super::service::{self, TeamChange};
 use crate::{
-    auth::policy::{self, Action},
+    auth::policy::Action,
     clarification::usecase::hand_over_team,
     error::AppResult,
     events::{
@@ -23,7 +23,7 @@ pub async fn create_team(
     name: String,
     product_owner: UserId,
 ) -> AppResult<team::Model> {
-    let program = policy::program(work.conn(), work.actor(), program).await?;
+    let program = work.program(program).await?;
     work.require(Action::ManageProgram(&program, "create teams"))
         .await?;
     let team = service::create(work.conn(), work.now(), &program, &name, product_owner.0).await?;
@@ -39,7 +39,7 @@ pub async fn update_team(
     id: TeamId,
     change: TeamChange,
 ) -> AppResult<team::Model> {
-    let (team, program) = policy::team(work.conn(), work.actor(), id).await?;
+    let (team, program) = work.team(id).await?;
     work.require(Action::ManageProgram(&program, "change teams"))
         .await?;
     let new_po = change
@@ -62,7 +62,7 @@ pub async fn update_team(
 
 /// Adds a user to a team (the program's PM or the team's PO).
 pub async fn add_team_member(work: &mut Work, id: TeamId, user: UserId) -> AppResult<team::Model> {
-    let (team, program) = policy::team(work.conn(), work.actor(), id).await?;
+    let (team, program) = work.team(id).await?;
     work.require(Action::ManageMembers(&program, &team)).await?;
     service::add_member(work.conn(), work.now(), &team, user.0).await?;
     let added = NewEvent::new(EventKind::TeamMemberAdded, (Kind::Team, team.id))
@@ -78,7 +78,7 @@ pub async fn remove_team_member(
     id: TeamId,
     user: UserId,
 ) -> AppResult<team::Model> {
-    let (team, program) = policy::team(work.conn(), work.actor(), id).await?;
+    let (team, program) = work.team(id).await?;
     work.require(Action::ManageMembers(&program, &team)).await?;
     service::remove_member(work.conn(), &team, user.0).await?;
     let removed = NewEvent::new(EventKind::TeamMemberRemoved, (Kind::Team, team.id))
