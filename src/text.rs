@@ -7,8 +7,20 @@ pub const NAME_MAX: usize = 200;
 /// Longest long text (vision, descriptions) in characters.
 pub const LONG_TEXT_MAX: usize = 10_000;
 
+/// Refuses a NUL character: PostgreSQL cannot store one in text, and no
+/// name, email or description needs it.
+fn no_nul(field: &str, value: &str) -> AppResult<()> {
+    if value.contains('\0') {
+        return Err(AppError::bad_input(format!(
+            "{field} must not contain a NUL character (\\u0000)"
+        )));
+    }
+    Ok(())
+}
+
 /// A trimmed name of 1 to [`NAME_MAX`] characters.
 pub fn name(field: &str, value: &str) -> AppResult<String> {
+    no_nul(field, value)?;
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(AppError::bad_input(format!("{field} must not be empty")));
@@ -23,6 +35,7 @@ pub fn name(field: &str, value: &str) -> AppResult<String> {
 
 /// Free text of at most [`LONG_TEXT_MAX`] characters (may be empty).
 pub fn long_text(field: &str, value: &str) -> AppResult<String> {
+    no_nul(field, value)?;
     if value.chars().count() > LONG_TEXT_MAX {
         return Err(AppError::bad_input(format!(
             "{field} must be at most {LONG_TEXT_MAX} characters"
@@ -43,6 +56,7 @@ pub fn required_text(field: &str, value: &str) -> AppResult<String> {
 /// A plausible email address, lower-cased: one `@`, a local part, a dotted
 /// domain, no white space, at most 254 characters.
 pub fn email(value: &str) -> AppResult<String> {
+    no_nul("email", value)?;
     let email = value.trim().to_lowercase();
     let invalid = || AppError::bad_input(format!("email {value:?} is not a valid address"));
     if email.len() > 254 || email.chars().any(char::is_whitespace) {
@@ -62,6 +76,25 @@ pub fn email(value: &str) -> AppResult<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_characters_are_refused_naming_the_field() {
+        for err in [
+            name("title", "a\0b").unwrap_err(),
+            long_text("vision", "\0").unwrap_err(),
+            required_text("question", "why\0").unwrap_err(),
+            email("a\0@example.com").unwrap_err(),
+        ] {
+            assert_eq!(err.code(), "BAD_USER_INPUT");
+            assert!(err.message().contains("NUL"), "{}", err.message());
+        }
+        assert!(
+            name("title", "a\0b")
+                .unwrap_err()
+                .message()
+                .starts_with("title")
+        );
+    }
 
     #[test]
     fn names_are_trimmed_and_bounded() {

@@ -194,7 +194,7 @@ pub async fn program_dependencies(
         .transpose()?;
     let filter = Filter {
         program: Some(program.id),
-        states: states.map(|s| s.into_iter().map(Into::into).collect()),
+        states: gql::enum_set(states),
         team,
         ..Default::default()
     };

@@ -151,8 +151,7 @@ pub async fn program_events(
     kinds: Option<Vec<EventKind>>,
 ) -> AppResult<KeyedConnection<Event>> {
     let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
-    let kinds: Option<Vec<kind::EventKind>> =
-        kinds.map(|ks| ks.into_iter().map(Into::into).collect());
+    let kinds: Option<Vec<kind::EventKind>> = gql::enum_set(kinds);
     let (rows, total) =
         super::log::page(gql::store(ctx)?.conn(), program.id, kinds.as_deref(), &page).await?;
     Ok(connection(
@@ -370,8 +369,7 @@ impl Subscription {
         after: Option<String>,
         kinds: Option<Vec<EventKind>>,
     ) -> Result<impl Stream<Item = Result<ProgramEventUpdate>> + use<>> {
-        let kinds: Option<Vec<kind::EventKind>> =
-            kinds.map(|ks| ks.into_iter().map(Into::into).collect());
+        let kinds: Option<Vec<kind::EventKind>> = gql::enum_set(kinds);
         let keep = move |e: &event::Model| {
             kinds
                 .as_ref()

@@ -255,8 +255,7 @@ pub async fn program_backlog(
     after: Option<String>,
 ) -> AppResult<KeyedConnection<Feature>> {
     let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
-    let states: Option<Vec<state::FeatureState>> =
-        states.map(|s| s.into_iter().map(Into::into).collect());
+    let states: Option<Vec<state::FeatureState>> = gql::enum_set(states);
     let (rows, total) = service::backlog(
         gql::store(ctx)?.conn(),
         program.id,

@@ -180,6 +180,23 @@ pub async fn perform<T>(
     crate::work::perform(store(ctx)?, clock.as_ref(), actor, change).await
 }
 
+/// An enum list argument as the small set it is: duplicates dropped (a
+/// client may send thousands of them, more than a statement can bind),
+/// first occurrences kept in order, converted to the domain enum.
+pub fn enum_set<A, D>(list: Option<Vec<A>>) -> Option<Vec<D>>
+where
+    A: Copy + Eq + std::hash::Hash + Into<D>,
+{
+    list.map(|items| {
+        let mut seen = std::collections::HashSet::new();
+        items
+            .into_iter()
+            .filter(|item| seen.insert(*item))
+            .map(Into::into)
+            .collect()
+    })
+}
+
 /// The page-size settings.
 pub fn page_limits(ctx: &Context<'_>) -> AppResult<PageLimits> {
     ctx.data::<PageLimits>()

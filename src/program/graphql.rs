@@ -154,7 +154,7 @@ impl Program {
         let filter = ListFilter {
             program: Some(self.0.id),
             assignee,
-            statuses: statuses.map(|s| s.into_iter().map(Into::into).collect()),
+            statuses: gql::enum_set(statuses),
             ..Default::default()
         };
         Ok(clarification::graphql::list(ctx, filter, first, after).await?)

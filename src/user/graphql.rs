@@ -144,7 +144,7 @@ impl User {
         let filter = ListFilter {
             assignee: Some(self.0.id),
             programs,
-            statuses: statuses.map(|s| s.into_iter().map(Into::into).collect()),
+            statuses: gql::enum_set(statuses),
             ..Default::default()
         };
         Ok(clarification::graphql::list(ctx, filter, first, after).await?)
