@@ -172,6 +172,10 @@ pub struct Settings {
         global = true
     )]
     pub response_cache_bytes: usize,
+    /// Show a user's email to everyone who shares a program with them; by
+    /// default only admins and the user themselves see it.
+    #[arg(long, env = "PORTFOLIO_SHOW_EMAILS", global = true)]
+    pub show_emails: bool,
     /// Largest `first` a connection accepts.
     #[arg(
         long,

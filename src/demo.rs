@@ -10,7 +10,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::{
-    auth::Actor,
+    auth::{Actor, policy::Someone},
     backlog::{
         lifecycle::StoryState,
         service::{NewStory, StoryChange},
@@ -145,14 +145,14 @@ async fn replay(
                 format!("m{t}.{m}.{tag}@demo.example"),
             )
             .await?;
-            members.push((member.id, token));
+            members.push((member.id, member.email, token));
         }
-        staff.push((po.id, members));
+        staff.push((po.id, po.email, members));
     }
     let member_token = staff
         .first()
-        .and_then(|(_, members)| members.first())
-        .map(|(_, token)| token.clone())
+        .and_then(|(_, _, members)| members.first())
+        .map(|(_, _, token)| token.clone())
         .unwrap_or_else(|| pm_token.clone());
     work.set_time(cal.at(0.5, 1.0, 0, 1));
     let program = programs::create_program(
@@ -164,22 +164,25 @@ async fn replay(
     .await?;
     let program_id = ProgramId(program.id);
 
-    // Day 1: the PM forms the teams and plans two increments of five
-    // two-week iterations, the first under way.
+    // Day 1: the PM forms the teams (naming the people new to the program
+    // by email) and plans two increments of five two-week iterations, the
+    // first under way.
     work.act_as(person(pm.id));
     let mut team_list = Vec::new();
-    for (i, (po, members)) in staff.iter().enumerate() {
+    for (i, (po, po_email, members)) in staff.iter().enumerate() {
         work.set_time(cal.at(1.0, 2.0, i, staff.len()));
         let name = format!("Team {:02}", i + 1);
-        let team = teams::create_team(work, program_id, name.clone(), UserId(*po)).await?;
-        for (member, _) in members {
-            teams::add_team_member(work, TeamId(team.id), UserId(*member)).await?;
+        let po_named = Someone::Email(po_email.clone());
+        let team = teams::create_team(work, program_id, name.clone(), po_named).await?;
+        for (_, email, _) in members {
+            let member = Someone::Email(email.clone());
+            teams::add_team_member(work, TeamId(team.id), member).await?;
         }
         team_list.push(Team {
             id: TeamId(team.id),
             name,
             po: *po,
-            members: members.iter().map(|(m, _)| *m).collect(),
+            members: members.iter().map(|(m, _, _)| *m).collect(),
         });
     }
     let first_day = (now - Duration::days(28)).date_naive();

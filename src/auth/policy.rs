@@ -10,7 +10,9 @@
 //! - **May the actor do it?** [`require`] with an [`Action`] naming what is
 //!   done to what. Within a visible program, a refusal answers FORBIDDEN.
 
-use entity::{clarification, dependency, feature, objective, program, story, team, team_member};
+use entity::{
+    clarification, dependency, feature, objective, program, story, team, team_member, user,
+};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
     sea_query::Query,
@@ -221,6 +223,70 @@ pub async fn can_see_user(
         .count(conn)
         .await?;
     Ok(shared > 0)
+}
+
+/// Someone named in an input: by ID, or by exact email.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Someone {
+    Id(UserId),
+    Email(String),
+}
+
+/// The user `someone` names in input `field`, for a change to `program`
+/// (a member, a PO, a PM). Admins may name anyone. Others may name people
+/// already part of the program by ID, or anyone by exact email (knowing the
+/// address is what lets a PM bring in a new person). Everyone else answers
+/// exactly as a user who does not exist, so user IDs cannot be harvested.
+pub async fn person(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    program: &program::Model,
+    field: &str,
+    someone: &Someone,
+) -> AppResult<user::Model> {
+    match someone {
+        Someone::Id(id) => {
+            let nobody =
+                || AppError::not_found(format!("{field}: no user of this program has id {id}"));
+            let found = user::Entity::find_by_id(id.0)
+                .one(conn)
+                .await?
+                .ok_or_else(nobody)?;
+            if actor.is_admin() || part_of(conn, id.0, program.id).await? {
+                Ok(found)
+            } else {
+                Err(nobody())
+            }
+        }
+        Someone::Email(email) => {
+            let normalised = email.trim().to_lowercase();
+            user::Entity::find()
+                .filter(user::Column::Email.eq(normalised))
+                .one(conn)
+                .await?
+                .ok_or_else(|| AppError::not_found(format!("{field}: no user has that email")))
+        }
+    }
+}
+
+/// Whether user `user_id` is part of program `program_id` (its PM, or a PO
+/// or member of one of its teams).
+async fn part_of(conn: &impl ConnectionTrait, user_id: i64, program_id: i64) -> AppResult<bool> {
+    let count = program::Entity::find()
+        .select_only()
+        .column(program::Column::Id)
+        .filter(program::Column::Id.eq(program_id))
+        .filter(programs_of_user(user_id))
+        .count(conn)
+        .await?;
+    Ok(count > 0)
+}
+
+/// Whether the actor may read user `user`'s email (the user is already
+/// visible to them): admins and the user always; people sharing a program
+/// only when the server is set to show emails.
+pub fn can_see_email(actor: Actor, user: UserId, show_to_peers: bool) -> bool {
+    actor.is_admin() || actor.is_user(user.0) || show_to_peers
 }
 
 fn missing(what: &str, id: impl std::fmt::Display) -> AppError {

@@ -49,12 +49,13 @@ async fn require_feature_of(
     program_id: i64,
     feature_id: i64,
 ) -> AppResult<()> {
+    // Another program's feature is answered as a missing one: whether it
+    // exists is not this program's business.
     match feature::Entity::find_by_id(feature_id).one(conn).await? {
         Some(f) if f.program_id == program_id => Ok(()),
-        Some(_) => Err(AppError::bad_input(
-            "featureId: the feature belongs to another program",
+        _ => Err(AppError::not_found(
+            "featureId: no feature of this program has that ID",
         )),
-        None => Err(AppError::not_found("featureId: no such feature")),
     }
 }
 
@@ -69,10 +70,9 @@ async fn require_iteration_of(
         .await?;
     match found {
         Some((_, Some(inc))) if inc.program_id == program_id => Ok(()),
-        Some(_) => Err(AppError::bad_input(
-            "iterationId: the iteration belongs to another program",
+        _ => Err(AppError::not_found(
+            "iterationId: no iteration of this program has that ID",
         )),
-        None => Err(AppError::not_found("iterationId: no such iteration")),
     }
 }
 

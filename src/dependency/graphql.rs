@@ -284,7 +284,8 @@ pub struct DependencyMutation;
 impl DependencyMutation {
     /// Asks another story (usually of another team) for what a story needs:
     /// the PM, or the dependent team's PO or members (or an admin). Refused:
-    /// a story on itself or of another program (BAD_USER_INPUT), the same
+    /// a story on itself (BAD_USER_INPUT), one of another program (answered
+    /// as a missing story, NOT_FOUND), the same
     /// pair twice or a cycle (CONFLICT, naming the cycle).
     async fn request_dependency(
         &self,

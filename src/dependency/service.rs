@@ -206,10 +206,9 @@ pub async fn require_iteration(
         .await?;
     match found {
         Some((it, Some(inc))) if inc.program_id == program_id => Ok(it),
-        Some(_) => Err(AppError::bad_input(format!(
-            "{field}: the iteration belongs to another program"
+        _ => Err(AppError::not_found(format!(
+            "{field}: no iteration of this program has that ID"
         ))),
-        None => Err(AppError::not_found(format!("{field}: no such iteration"))),
     }
 }
 

@@ -44,7 +44,7 @@ pub async fn request_dependency(work: &mut Work, input: Request) -> AppResult<de
         // Another program's story is answered as a missing one: whether it
         // exists is not this program's business.
         Ok(_) | Err(AppError::NotFound(_)) => {
-            return Err(AppError::bad_input(
+            return Err(AppError::not_found(
                 "providerStoryId: no story of this program has that ID",
             ));
         }

@@ -109,6 +109,7 @@ pub fn schema_builder(
             default: settings.default_page_size,
             max: settings.max_page_size,
         })
+        .data(EmailsShown(settings.show_emails))
 }
 
 /// The complete schema for serving.
@@ -196,6 +197,11 @@ where
             .collect()
     })
 }
+
+/// Whether users' emails are shown to the people they share a program with
+/// (setting `PORTFOLIO_SHOW_EMAILS`).
+#[derive(Clone, Copy, Debug)]
+pub struct EmailsShown(pub bool);
 
 /// The page-size settings.
 pub fn page_limits(ctx: &Context<'_>) -> AppResult<PageLimits> {

@@ -77,8 +77,8 @@ pub async fn create(
     Ok((increment, iterations))
 }
 
-/// The increment `id` if it belongs to `program_id`: NOT_FOUND when it does
-/// not exist, BAD_USER_INPUT when it belongs to another program.
+/// The increment `id` if it belongs to `program_id`; NOT_FOUND otherwise,
+/// the same whether it does not exist or belongs to another program.
 pub async fn find_in_program(
     conn: &impl ConnectionTrait,
     field: &str,
@@ -88,10 +88,9 @@ pub async fn find_in_program(
     let found = increment::Entity::find_by_id(id).one(conn).await?;
     match found {
         Some(i) if i.program_id == program_id => Ok(i),
-        Some(_) => Err(AppError::bad_input(format!(
-            "{field}: the increment belongs to another program"
+        _ => Err(AppError::not_found(format!(
+            "{field}: no increment of this program has that ID"
         ))),
-        None => Err(AppError::not_found(format!("{field}: no such increment"))),
     }
 }
 

@@ -4,13 +4,14 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 use chrono::{DateTime, Utc};
 use entity::team;
 
-use super::{service::TeamChange, usecase};
+use super::usecase::{self, TeamEdit};
 use crate::{
+    auth::policy::Someone,
     backlog::{
         self,
         graphql::{Story, StoryState},
     },
-    error::AppError,
+    error::{AppError, AppResult},
     graphql::pagination::KeyedConnection,
     graphql::{
         self as gql,
@@ -117,8 +118,11 @@ pub struct CreateTeamInput {
     pub program_id: ID,
     /// Name, 1 to 200 characters, unique within the program.
     pub name: String,
-    /// The user who will be the team's Product Owner.
-    pub product_owner_id: ID,
+    /// The user who will be the team's Product Owner: someone already part
+    /// of the program (admins: anyone). Or give `productOwnerEmail`.
+    pub product_owner_id: Option<ID>,
+    /// The Product Owner by exact email, for someone new to the program.
+    pub product_owner_email: Option<String>,
 }
 
 /// Input of `updateTeam`: an omitted field stays as it is.
@@ -128,8 +132,11 @@ pub struct UpdateTeamInput {
     pub team_id: ID,
     /// New name (cannot be null).
     pub name: MaybeUndefined<String>,
-    /// A new Product Owner (cannot be null).
+    /// A new Product Owner (cannot be null): someone already part of the
+    /// program (admins: anyone).
     pub product_owner_id: MaybeUndefined<ID>,
+    /// A new Product Owner by exact email, for someone new to the program.
+    pub product_owner_email: Option<String>,
 }
 
 /// Input of `addTeamMember`.
@@ -137,8 +144,11 @@ pub struct UpdateTeamInput {
 pub struct AddTeamMemberInput {
     /// The team.
     pub team_id: ID,
-    /// The user to add.
-    pub user_id: ID,
+    /// The user to add: someone already part of the program (admins:
+    /// anyone). Or give `email`.
+    pub user_id: Option<ID>,
+    /// The user to add by exact email, for someone new to the program.
+    pub email: Option<String>,
 }
 
 /// Input of `removeTeamMember`.
@@ -157,6 +167,17 @@ pub struct TeamPayload {
     pub team: Team,
 }
 
+/// Exactly one of an ID (field `field`) and an email.
+fn someone(field: &str, id: Option<&ID>, email: Option<&str>) -> AppResult<Someone> {
+    match (id, email) {
+        (Some(id), None) => Ok(Someone::Id(id::typed(field, id)?)),
+        (None, Some(email)) => Ok(Someone::Email(email.to_owned())),
+        _ => Err(AppError::bad_input(format!(
+            "give exactly one of {field} and an email"
+        ))),
+    }
+}
+
 fn payload(team: team::Model) -> TeamPayload {
     TeamPayload { team: Team(team) }
 }
@@ -169,9 +190,18 @@ impl TeamMutation {
     /// Creates a team in a program (the program's PM or an admin).
     async fn create_team(&self, ctx: &Context<'_>, input: CreateTeamInput) -> Result<TeamPayload> {
         let program = id::typed("programId", &input.program_id)?;
-        let po = id::typed("productOwnerId", &input.product_owner_id)?;
+        let po = someone(
+            "productOwnerId",
+            input.product_owner_id.as_ref(),
+            input.product_owner_email.as_deref(),
+        )?;
         let team = gql::perform(ctx, |w| {
-            Box::pin(usecase::create_team(w, program, input.name.clone(), po))
+            Box::pin(usecase::create_team(
+                w,
+                program,
+                input.name.clone(),
+                po.clone(),
+            ))
         })
         .await?;
         Ok(payload(team))
@@ -180,7 +210,7 @@ impl TeamMutation {
     /// Renames a team or assigns its Product Owner (the program's PM or an admin).
     async fn update_team(&self, ctx: &Context<'_>, input: UpdateTeamInput) -> Result<TeamPayload> {
         let team_id = id::typed("teamId", &input.team_id)?;
-        let mut change = TeamChange::default();
+        let mut change = TeamEdit::default();
         match input.name {
             MaybeUndefined::Undefined => {}
             MaybeUndefined::Null => return Err(AppError::bad_input("name cannot be null").into()),
@@ -195,8 +225,17 @@ impl TeamMutation {
                 .into());
             }
             MaybeUndefined::Value(id) => {
-                change.product_owner_id = Some(decode_as(Kind::User, "productOwnerId", id)?);
+                change.product_owner = Some(Someone::Id(id::typed("productOwnerId", id)?));
             }
+        }
+        if let Some(email) = &input.product_owner_email {
+            if change.product_owner.is_some() {
+                return Err(AppError::bad_input(
+                    "give at most one of productOwnerId and productOwnerEmail",
+                )
+                .into());
+            }
+            change.product_owner = Some(Someone::Email(email.clone()));
         }
         let team = gql::perform(ctx, |w| {
             Box::pin(usecase::update_team(w, team_id, change.clone()))
@@ -205,16 +244,18 @@ impl TeamMutation {
         Ok(payload(team))
     }
 
-    /// Adds a user to a team (the program's PM, the team's PO or an admin).
+    /// Adds a user to a team (the program's PM, the team's PO or an admin):
+    /// by `userId` someone already part of the program, by `email` anyone.
+    /// A user of another program is answered as a user who does not exist.
     async fn add_team_member(
         &self,
         ctx: &Context<'_>,
         input: AddTeamMemberInput,
     ) -> Result<TeamPayload> {
         let team_id = id::typed("teamId", &input.team_id)?;
-        let user = id::typed("userId", &input.user_id)?;
+        let user = someone("userId", input.user_id.as_ref(), input.email.as_deref())?;
         let team = gql::perform(ctx, |w| {
-            Box::pin(usecase::add_team_member(w, team_id, user))
+            Box::pin(usecase::add_team_member(w, team_id, user.clone()))
         })
         .await?;
         Ok(payload(team))

@@ -8,7 +8,7 @@ use entity::user;
 
 use super::usecase;
 use crate::{
-    auth::{Actor, Viewer},
+    auth::{Actor, Viewer, policy},
     clarification::{
         self,
         graphql::{Clarification, ClarificationStatus},
@@ -20,6 +20,7 @@ use crate::{
         id::{self, Kind, encode},
         loaders::{ProgramsOfUser, TeamsOfUser},
     },
+    ids::UserId,
     program::graphql::Program,
     team::graphql::Team,
 };
@@ -54,9 +55,13 @@ impl User {
         &self.0.name
     }
 
-    /// Email address, lower-cased.
-    async fn email(&self) -> &str {
-        &self.0.email
+    /// Email address, lower-cased; null unless the viewer is an admin or
+    /// this user (or the server shows emails to everyone sharing a program:
+    /// `PORTFOLIO_SHOW_EMAILS`).
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        let shown = ctx.data_opt::<gql::EmailsShown>().is_some_and(|s| s.0);
+        let visible = policy::can_see_email(gql::actor(ctx)?, UserId(self.0.id), shown);
+        Ok(visible.then_some(self.0.email.as_str()))
     }
 
     /// Whether the user is an administrator.

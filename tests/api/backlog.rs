@@ -151,7 +151,8 @@ async fn story_writes_are_checked_and_refused_to_outsiders() {
             json!({ "featureId": foreign_feature }),
         )
         .await;
-    assert_eq!(code(&resp), "BAD_USER_INPUT");
+    // Answered as a missing feature: another program's are not ours to know.
+    assert_eq!(code(&resp), "NOT_FOUND");
     let feature = app.create_feature(&w.program, "Checkout", json!({})).await;
     let id = app
         .create_story(
@@ -183,7 +184,7 @@ async fn story_writes_are_checked_and_refused_to_outsiders() {
     assert_eq!(
         app.error_code(Some(&w.member_a.token), UPDATE, plan(json!(foreign_it)))
             .await,
-        "BAD_USER_INPUT"
+        "NOT_FOUND"
     );
     let data = app.data(&w.member_a.token, UPDATE, plan(json!(it2))).await;
     assert_eq!(data["updateStory"]["story"]["iteration"]["number"], 2);

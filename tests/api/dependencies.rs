@@ -201,19 +201,19 @@ async fn requests_are_refused_on_itself_twice_across_programs_and_in_cycles() {
     // The two-story cycle too.
     let resp = app.gql(Some(&w.po_b.token), REQUEST, request(&b, &a)).await;
     assert_eq!(code(&resp), "CONFLICT");
-    // Another program's story is bad input, even for an admin.
+    // Another program's story is answered as a missing one, even for an admin.
     let other = app.create_program("Other", &w.pm.id).await;
     let other_team = app.create_team(&other, "X", &w.po_a.id).await;
     let foreign = app.create_story(&other_team, "Foreign", json!({})).await;
     assert_eq!(
         app.error_code(Some(ADMIN), REQUEST, request(&a, &foreign))
             .await,
-        "BAD_USER_INPUT"
+        "NOT_FOUND"
     );
     assert_eq!(
         app.error_code(Some(&w.po_a.token), REQUEST, request(&a, &foreign))
             .await,
-        "BAD_USER_INPUT"
+        "NOT_FOUND"
     );
     // Who may request for team A's story: its PO and members, the PM.
     let d = app.create_story(&w.team_b, "D", json!({})).await;

@@ -95,3 +95,213 @@ async fn a_cursor_before_the_start_is_refused() {
         .await;
     assert_eq!(code(&resp), "BAD_USER_INPUT", "{resp:#}");
 }
+
+const ADD: &str = "mutation($input: AddTeamMemberInput!) { addTeamMember(input: $input) { team { members { id name email } } } }";
+
+/// (code, message) of a response's first error.
+fn refusal(resp: &Value) -> (String, String) {
+    (
+        code(resp),
+        resp["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn users_of_other_programs_cannot_be_harvested_by_adding_them() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    // Someone who is part of no program, and an ID nobody has.
+    let nobody = portfolio::graphql::id::encode(portfolio::graphql::id::Kind::User, 999_999).0;
+    let as_po = |user: &str| json!({ "input": { "teamId": w.team_a, "userId": user } });
+    let theirs = refusal(
+        &app.gql(Some(&w.po_a.token), ADD, as_po(&w.outsider.id))
+            .await,
+    );
+    let missing = refusal(&app.gql(Some(&w.po_a.token), ADD, as_po(&nobody)).await);
+    assert_eq!(theirs.0, "NOT_FOUND");
+    assert_eq!(missing.0, "NOT_FOUND");
+    // The same words but for the ID the client sent itself.
+    assert_eq!(
+        theirs.1.replace(&w.outsider.id, "<id>"),
+        missing.1.replace(&nobody, "<id>")
+    );
+    // The outsider gained nothing: the program is still not theirs.
+    let seen = app
+        .data(
+            &w.outsider.token,
+            "query($p: ID!) { program(id: $p) { id } }",
+            json!({ "p": w.program }),
+        )
+        .await;
+    assert!(seen["program"].is_null());
+    // The same for a PO named by the PM.
+    let team = app
+        .gql(
+            Some(&w.pm.token),
+            "mutation($input: CreateTeamInput!) { createTeam(input: $input) { team { id } } }",
+            json!({ "input": { "programId": w.program, "name": "C", "productOwnerId": w.outsider.id } }),
+        )
+        .await;
+    assert_eq!(code(&team), "NOT_FOUND", "{team:#}");
+    let update = app
+        .gql(
+            Some(&w.pm.token),
+            "mutation($input: UpdateTeamInput!) { updateTeam(input: $input) { team { id } } }",
+            json!({ "input": { "teamId": w.team_b, "productOwnerId": w.outsider.id } }),
+        )
+        .await;
+    assert_eq!(code(&update), "NOT_FOUND", "{update:#}");
+    // Removing someone who is not a member says nothing about them.
+    let removed = app
+        .gql(
+            Some(&w.po_a.token),
+            "mutation($input: RemoveTeamMemberInput!) { removeTeamMember(input: $input) { team { id } } }",
+            json!({ "input": { "teamId": w.team_a, "userId": w.outsider.id } }),
+        )
+        .await;
+    assert_eq!(code(&removed), "NOT_FOUND");
+    assert!(!removed.to_string().contains("Oscar"), "{removed}");
+}
+
+#[tokio::test]
+async fn the_pm_brings_in_someone_new_by_exact_email() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let by_email = |email: &str| json!({ "input": { "teamId": w.team_a, "email": email } });
+    let unknown = app
+        .gql(Some(&w.pm.token), ADD, by_email("nobody@example.com"))
+        .await;
+    assert_eq!(code(&unknown), "NOT_FOUND");
+    let added = app
+        .data(&w.pm.token, ADD, by_email("Oscar.Outsider@example.com"))
+        .await;
+    let members = added["addTeamMember"]["team"]["members"]
+        .as_array()
+        .unwrap();
+    assert!(members.iter().any(|m| m["id"] == json!(w.outsider.id)));
+    // A new team's PO, by email too; neither an ID nor an email, or both, is refused.
+    let team = "mutation($input: CreateTeamInput!) { createTeam(input: $input) { team { productOwner { id } } } }";
+    let made = app
+        .data(
+            &w.pm.token,
+            team,
+            json!({ "input": { "programId": w.program, "name": "C", "productOwnerEmail": "mia.member@example.com" } }),
+        )
+        .await;
+    assert_eq!(
+        made["createTeam"]["team"]["productOwner"]["id"],
+        json!(w.member_a.id)
+    );
+    let neither = app
+        .gql(
+            Some(&w.pm.token),
+            team,
+            json!({ "input": { "programId": w.program, "name": "D" } }),
+        )
+        .await;
+    assert_eq!(code(&neither), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn emails_are_shown_to_admins_and_the_user_only_unless_set_otherwise() {
+    let query = "query($t: ID!) { node(id: $t) { ... on Team { productOwner { email } members { email } } } }";
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let vars = json!({ "t": w.team_a });
+    let by_member = app.data(&w.member_a.token, query, vars.clone()).await;
+    assert!(
+        by_member["node"]["productOwner"]["email"].is_null(),
+        "{by_member:#}"
+    );
+    assert_eq!(
+        by_member["node"]["members"][0]["email"],
+        "mia.member@example.com"
+    );
+    let by_po = app.data(&w.po_a.token, query, vars.clone()).await;
+    assert!(by_po["node"]["members"][0]["email"].is_null());
+    assert_eq!(
+        by_po["node"]["productOwner"]["email"],
+        "olga.owner@example.com"
+    );
+    let by_admin = app.data(ADMIN, query, vars.clone()).await;
+    assert_eq!(
+        by_admin["node"]["members"][0]["email"],
+        "mia.member@example.com"
+    );
+
+    let open = TestApp::spawn_with(|s| s.show_emails = true).await;
+    let w = World::build(&open).await;
+    let by_po = open
+        .data(&w.po_a.token, query, json!({ "t": w.team_a }))
+        .await;
+    assert_eq!(
+        by_po["node"]["members"][0]["email"],
+        "mia.member@example.com"
+    );
+}
+
+#[tokio::test]
+async fn another_programs_objects_are_answered_as_missing_ones() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let other_pm = app.create_user("Other PM").await.0;
+    let other = app.create_program("Other", &other_pm).await;
+    let theirs_feature = app.create_feature(&other, "Theirs", json!({})).await;
+    let theirs_increment = app
+        .create_increment_as(ADMIN, &other, "PI", "2026-01-05", 2, 14)
+        .await;
+    let theirs_iteration = crate::helpers::str_at(
+        &theirs_increment,
+        "/data/createIncrement/increment/iterations/0/id",
+    );
+    let theirs_increment =
+        crate::helpers::str_at(&theirs_increment, "/data/createIncrement/increment/id");
+    let id = |kind, n| portfolio::graphql::id::encode(kind, n).0;
+    use portfolio::graphql::id::Kind;
+    let story = app.create_story(&w.team_a, "Mine", json!({})).await;
+    let feature = app.create_feature(&w.program, "Mine", json!({})).await;
+    let provider = app.create_story(&w.team_b, "Theirs", json!({})).await;
+    // (mutation, input with a foreign object, the same with a missing one)
+    let cases = [
+        (
+            "mutation($input: CreateStoryInput!) { createStory(input: $input) { story { id } } }",
+            json!({ "teamId": w.team_a, "title": "x", "featureId": theirs_feature }),
+            json!({ "teamId": w.team_a, "title": "x", "featureId": id(Kind::Feature, 99_999) }),
+        ),
+        (
+            "mutation($input: UpdateStoryInput!) { updateStory(input: $input) { story { id } } }",
+            json!({ "storyId": story, "iterationId": theirs_iteration }),
+            json!({ "storyId": story, "iterationId": id(Kind::Iteration, 99_999) }),
+        ),
+        (
+            "mutation($input: RequestDependencyInput!) { requestDependency(input: $input) { dependency { id } } }",
+            json!({ "dependentStoryId": story, "providerStoryId": provider, "neededByIterationId": theirs_iteration }),
+            json!({ "dependentStoryId": story, "providerStoryId": provider, "neededByIterationId": id(Kind::Iteration, 99_999) }),
+        ),
+        (
+            "mutation($input: UpdateFeatureInput!) { updateFeature(input: $input) { feature { id } } }",
+            json!({ "featureId": feature, "targetIncrementId": theirs_increment }),
+            json!({ "featureId": feature, "targetIncrementId": id(Kind::Increment, 99_999) }),
+        ),
+        (
+            "mutation($input: SetObjectiveInput!) { setObjective(input: $input) { objective { id } } }",
+            json!({ "teamId": w.team_a, "incrementId": theirs_increment, "description": "x", "plannedValue": 3, "committed": true }),
+            json!({ "teamId": w.team_a, "incrementId": id(Kind::Increment, 99_999), "description": "x", "plannedValue": 3, "committed": true }),
+        ),
+    ];
+    for (query, foreign, missing) in cases {
+        let foreign = refusal(
+            &app.gql(Some(ADMIN), query, json!({ "input": foreign }))
+                .await,
+        );
+        let missing = refusal(
+            &app.gql(Some(ADMIN), query, json!({ "input": missing }))
+                .await,
+        );
+        assert_eq!(foreign, missing, "{query}");
+        assert_eq!(foreign.0, "NOT_FOUND", "{query}");
+    }
+}

@@ -191,7 +191,7 @@ async fn features_take_only_wsjf_scale_values() {
             json!({ "targetIncrementId": foreign }),
         )
         .await;
-    assert_eq!(code(&resp), "BAD_USER_INPUT");
+    assert_eq!(code(&resp), "NOT_FOUND");
     let resp = app
         .gql(
             Some(&w.pm.token),
@@ -199,7 +199,7 @@ async fn features_take_only_wsjf_scale_values() {
             json!({ "input": { "featureId": id, "targetIncrementId": foreign } }),
         )
         .await;
-    assert_eq!(code(&resp), "BAD_USER_INPUT");
+    assert_eq!(code(&resp), "NOT_FOUND");
     let own = app.create_increment(&w.program, "PI 1", "2026-01-05").await;
     let data = app
         .data(
@@ -641,6 +641,6 @@ async fn predictability_counts_stretch_objectives_as_actual_only() {
     assert_eq!(
         app.error_code(Some(&w.pm.token), SET_OBJECTIVE, wrong_pi)
             .await,
-        "BAD_USER_INPUT"
+        "NOT_FOUND"
     );
 }

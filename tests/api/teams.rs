@@ -40,7 +40,7 @@ async fn the_pm_creates_teams_with_unique_names() {
     // The same name is fine in another program.
     let other = app.create_program("Other", &w.pm.id).await;
     let resp = app
-        .create_team_as(&w.pm.token, &other, "Team C", &w.po_a.id)
+        .create_team_as(ADMIN, &other, "Team C", &w.po_a.id)
         .await;
     assert!(resp.get("errors").is_none(), "{resp:#}");
     // Teams read in name order with their people.
@@ -125,7 +125,17 @@ async fn the_pm_and_the_po_manage_members() {
         )
         .await;
     assert!(data["program"].is_null());
-    let added = app.add_member_as(&w.po_a.token, &w.team_a, &newbie).await;
+    // By ID only people already in the program can be added; someone new
+    // comes in by their exact email.
+    let by_id = app.add_member_as(&w.po_a.token, &w.team_a, &newbie).await;
+    assert_eq!(code(&by_id), "NOT_FOUND", "{by_id:#}");
+    let added = app
+        .gql(
+            Some(&w.po_a.token),
+            "mutation($input: AddTeamMemberInput!) { addTeamMember(input: $input) { team { id members { id } } } }",
+            json!({ "input": { "teamId": w.team_a, "email": "nina.new@example.com" } }),
+        )
+        .await;
     assert!(added.get("errors").is_none(), "{added:#}");
     assert_eq!(
         added["data"]["addTeamMember"]["team"]["members"]
@@ -172,7 +182,7 @@ async fn the_pm_and_the_po_manage_members() {
     );
     assert_eq!(
         app.error_code(Some(&w.pm.token), REMOVE, remove).await,
-        "CONFLICT"
+        "NOT_FOUND"
     );
     let team = str_at(&added, "/data/addTeamMember/team/id");
     assert_eq!(team, w.team_a);
