@@ -6,7 +6,7 @@ use async_graphql::{
     BatchRequest, Data,
     http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
 };
-use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     Json, Router,
     body::Bytes,
@@ -27,7 +27,8 @@ use crate::{
     events::bus::EventBus,
     graphql::{
         AppSchema, build_schema,
-        cache::{ResponseCache, Uncacheable, data_version, is_query},
+        cache::{ResponseCache, Uncacheable, data_version},
+        guard::{self, DocumentLimits, Inspected},
     },
     metrics::Metrics,
 };
@@ -41,6 +42,9 @@ pub struct AppState {
     admin_token: Option<Arc<str>>,
     max_message_bytes: usize,
     cache: Arc<ResponseCache>,
+    limits: DocumentLimits,
+    max_batch: usize,
+    max_response_bytes: usize,
 }
 
 impl AppState {
@@ -71,6 +75,12 @@ pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>, bus: Eve
             settings.response_cache_entries,
             settings.response_cache_bytes,
         )),
+        limits: DocumentLimits {
+            max_depth: settings.max_depth,
+            max_fields: settings.max_query_fields,
+        },
+        max_batch: settings.max_batch.max(1),
+        max_response_bytes: settings.max_response_bytes,
     };
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
@@ -193,11 +203,74 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ()> {
     }
 }
 
+/// Whether the request says its body is JSON, as GraphQL over HTTP asks
+/// (`application/json` or `application/graphql-response+json`).
+fn json_content_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| v == "application/json" || v == "application/graphql-response+json")
+}
+
+/// Checks every document of a request against the limits, off the async
+/// workers; a batch shares one field budget.
+async fn inspect_all(
+    state: &AppState,
+    documents: Vec<(String, Option<String>)>,
+) -> Result<Vec<Inspected>, AppError> {
+    let limits = state.limits;
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut all = Vec::new();
+        let mut fields = 0u64;
+        for (query, operation) in &documents {
+            let inspected = guard::inspect(query, operation.as_deref(), limits)?;
+            fields = fields.saturating_add(inspected.fields);
+            if fields > limits.max_fields {
+                return Err(AppError::bad_input(format!(
+                    "the batch expands to more than {} fields in all (setting PORTFOLIO_MAX_QUERY_FIELDS)",
+                    limits.max_fields
+                )));
+            }
+            all.push(inspected);
+        }
+        Ok(all)
+    })
+    .await;
+    outcome.map_err(|err| AppError::Internal(Box::new(err)))?
+}
+
+/// The serialized response, or an error asking for less when it is larger
+/// than the setting allows.
+fn capped(state: &AppState, bytes: Vec<u8>) -> Response {
+    if bytes.len() > state.max_response_bytes {
+        return graphql_error(
+            StatusCode::OK,
+            "BAD_USER_INPUT",
+            &format!(
+                "the response would be {} bytes, more than the {} the server sends \
+                 (setting PORTFOLIO_MAX_RESPONSE_BYTES): ask for fewer items or fields",
+                bytes.len(),
+                state.max_response_bytes
+            ),
+        );
+    }
+    json_bytes(Bytes::from(bytes))
+}
+
 async fn graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    if !json_content_type(&headers) {
+        return graphql_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_USER_INPUT",
+            "send the request as Content-Type: application/json",
+        );
+    }
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -232,17 +305,55 @@ async fn graphql(
         Err(()) => Viewer::InvalidToken,
     };
     let started = std::time::Instant::now();
-    let BatchRequest::Single(request) = request else {
-        return GraphQLResponse::from(state.schema.execute_batch(request.data(viewer)).await)
-            .into_response();
+    let documents: Vec<(String, Option<String>)> = match &request {
+        BatchRequest::Single(r) => vec![(r.query.clone(), r.operation_name.clone())],
+        BatchRequest::Batch(rs) => {
+            if rs.len() > state.max_batch {
+                return graphql_error(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_USER_INPUT",
+                    &format!(
+                        "a batch may hold at most {} operations (setting PORTFOLIO_MAX_BATCH)",
+                        state.max_batch
+                    ),
+                );
+            }
+            rs.iter()
+                .map(|r| (r.query.clone(), r.operation_name.clone()))
+                .collect()
+        }
     };
+    let inspected = match inspect_all(&state, documents).await {
+        Ok(inspected) => inspected,
+        Err(err) => {
+            let code = err.code();
+            let err = async_graphql::Error::from(err);
+            return graphql_error(StatusCode::OK, code, &err.message);
+        }
+    };
+    let BatchRequest::Single(request) = request else {
+        let responses = state.schema.execute_batch(request.data(viewer)).await;
+        return match serde_json::to_vec(&responses) {
+            Ok(bytes) => capped(&state, bytes),
+            Err(_) => graphql_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error",
+            ),
+        };
+    };
+    let document = inspected.into_iter().next().unwrap_or_default();
     // A query may be answered from the cache while the data has not changed.
-    let cache_key = (state.cache.enabled() && is_query(&request)).then(|| viewer_key(&viewer));
+    let cache_key = (state.cache.enabled() && document.is_query).then(|| viewer_key(&viewer));
     let version = match &cache_key {
         Some(key) => match data_version(state.store.conn()).await {
             Ok(version) => {
                 if let Some(hit) = state.cache.get(key, &body, version) {
-                    let operation = request.operation_name.as_deref().unwrap_or("anonymous");
+                    let operation = request
+                        .operation_name
+                        .as_deref()
+                        .or(document.operation.as_deref())
+                        .unwrap_or("anonymous");
                     state.metrics.record_request(
                         operation,
                         "cached",
@@ -272,6 +383,9 @@ async fn graphql(
             "internal error",
         );
     };
+    if bytes.len() > state.max_response_bytes {
+        return capped(&state, bytes);
+    }
     let bytes = Bytes::from(bytes);
     if let (Some(key), Some(version), true) = (cache_key, version, cacheable) {
         state.cache.put(key, body, version, bytes.clone());

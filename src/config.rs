@@ -110,6 +110,28 @@ pub struct Settings {
         global = true
     )]
     pub max_complexity: usize,
+    /// Most fields an operation may expand to, counting each fragment spread
+    /// every time it is used (checked before validation, with or without a
+    /// token); a batch shares one such budget.
+    #[arg(
+        long,
+        env = "PORTFOLIO_MAX_QUERY_FIELDS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub max_query_fields: u64,
+    /// Most operations in one batched request.
+    #[arg(long, env = "PORTFOLIO_MAX_BATCH", default_value_t = 10, global = true)]
+    pub max_batch: usize,
+    /// Largest response body in bytes; a larger answer is replaced by an
+    /// error asking for less.
+    #[arg(
+        long,
+        env = "PORTFOLIO_MAX_RESPONSE_BYTES",
+        default_value_t = 16 * 1024 * 1024,
+        global = true
+    )]
+    pub max_response_bytes: usize,
     /// Largest request body in bytes.
     #[arg(
         long,

@@ -19,13 +19,6 @@ use std::{
     },
 };
 
-use async_graphql::{
-    Request,
-    parser::{
-        parse_query,
-        types::{DocumentOperations, OperationType},
-    },
-};
 use axum::body::Bytes;
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 
@@ -54,25 +47,6 @@ pub async fn data_version(conn: &impl ConnectionTrait) -> Result<i64, DbErr> {
         Some(row) => row.try_get("", "v"),
         None => Ok(0),
     }
-}
-
-/// Whether the request is a query (not a mutation or subscription).
-/// A document of several operations needs `operationName` to say which.
-pub fn is_query(request: &Request) -> bool {
-    let Ok(doc) = parse_query(&request.query) else {
-        return false;
-    };
-    let ty = match (&doc.operations, &request.operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => {
-            ops.get(name.as_str()).map(|op| op.node.ty)
-        }
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
-        (DocumentOperations::Multiple(_), None) => None,
-    };
-    ty == Some(OperationType::Query)
 }
 
 struct Entry {
@@ -179,20 +153,6 @@ impl ResponseCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_queries_are_cacheable() {
-        assert!(is_query(&Request::new("{ viewer { id } }")));
-        assert!(is_query(&Request::new("query Named { viewer { id } }")));
-        assert!(!is_query(&Request::new("mutation { a }")));
-        assert!(!is_query(&Request::new("mutation Named { a }")));
-        assert!(!is_query(&Request::new("subscription { a }")));
-        let two = "query A { x } mutation B { y }";
-        assert!(!is_query(&Request::new(two)));
-        assert!(is_query(&Request::new(two).operation_name("A")));
-        assert!(!is_query(&Request::new(two).operation_name("B")));
-        assert!(!is_query(&Request::new("{ not closed")));
-    }
 
     fn bytes(n: usize) -> Bytes {
         Bytes::from(vec![b'x'; n])

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod errors;
+pub mod guard;
 pub mod id;
 pub mod loaders;
 pub mod node;

@@ -305,3 +305,170 @@ async fn another_programs_objects_are_answered_as_missing_ones() {
         assert_eq!(foreign.0, "NOT_FOUND", "{query}");
     }
 }
+
+/// `fragment F0 on User { ...F1 ...F1 }` ... down to `F{levels}`: about a
+/// kilobyte that expands to 2^levels fields.
+fn doubling(levels: usize) -> String {
+    let mut q = String::from("query { viewer { ...F0 } }\n");
+    for i in 0..levels {
+        q.push_str(&format!(
+            "fragment F{i} on User {{ ...F{n} ...F{n} }}\n",
+            n = i + 1
+        ));
+    }
+    q.push_str(&format!("fragment F{levels} on User {{ id }}\n"));
+    q
+}
+
+#[tokio::test]
+async fn documents_that_explode_are_refused_before_validation() {
+    let app = TestApp::spawn().await;
+    for token in [None, Some(ADMIN)] {
+        let resp = app.gql(token, &doubling(30), json!({})).await;
+        assert_eq!(code(&resp), "BAD_USER_INPUT", "{resp:#}");
+        let message = resp["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("PORTFOLIO_MAX_QUERY_FIELDS"), "{message}");
+    }
+    // Deep text names the configured limit, not the parser's recursion.
+    let deep = format!("{}{}", "{ programs ".repeat(50), "}".repeat(50));
+    let resp = app.gql(Some(ADMIN), &deep, json!({})).await;
+    assert!(
+        resp["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("depth limit of 15"),
+        "{resp:#}"
+    );
+    // A parse error does not echo a large document back.
+    let broken = format!("{{ {} ", "a".repeat(300_000));
+    let resp = app.gql(Some(ADMIN), &broken, json!({})).await;
+    assert_eq!(code(&resp), "BAD_USER_INPUT");
+    assert!(
+        resp.to_string().len() < 1000,
+        "{} bytes",
+        resp.to_string().len()
+    );
+    // One introspection root per operation, token or not.
+    let aliases = (0..1000)
+        .map(|i| format!("s{i}: __schema {{ queryType {{ name }} }}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let resp = app.gql(None, &format!("{{ {aliases} }}"), json!({})).await;
+    assert_eq!(code(&resp), "BAD_USER_INPUT", "{resp:#}");
+}
+
+#[tokio::test]
+async fn batches_are_bounded_and_share_one_budget() {
+    let app = TestApp::spawn_with(|s| s.max_query_fields = 40).await;
+    let send = async |batch: Value| -> (u16, Value) {
+        let resp = app
+            .client
+            .post(&app.url)
+            .bearer_auth(ADMIN)
+            .json(&batch)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    };
+    let one = json!({ "query": "{ programs { totalCount } }" });
+    let (status, body) = send(json!(vec![one.clone(); 11])).await;
+    assert_eq!(status, 400);
+    assert_eq!(code(&body), "BAD_USER_INPUT");
+    let (_, body) = send(json!(vec![one.clone(); 2])).await;
+    assert_eq!(body[1]["data"]["programs"]["totalCount"], 0, "{body:#}");
+    // Ten operations of five fields each are more than 40 fields in all.
+    let five = json!({ "query": "{ programs { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } } }" });
+    let (_, body) = send(json!(vec![five; 10])).await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body:#}");
+}
+
+#[tokio::test]
+async fn a_response_over_the_size_cap_is_an_error_not_a_huge_body() {
+    let app = TestApp::spawn_with(|s| s.max_response_bytes = 2_000).await;
+    let w = World::build(&app).await;
+    for i in 0..40 {
+        app.create_story(
+            &w.team_a,
+            &format!("A story with a long enough title {i}"),
+            json!({}),
+        )
+        .await;
+    }
+    let resp = app
+        .gql(
+            Some(ADMIN),
+            "query($t: ID!) { node(id: $t) { ... on Team { backlog(first: 100) { edges { node { id title description } } } } } }",
+            json!({ "t": w.team_a }),
+        )
+        .await;
+    assert_eq!(code(&resp), "BAD_USER_INPUT", "{resp:#}");
+    assert!(
+        resp["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("PORTFOLIO_MAX_RESPONSE_BYTES")
+    );
+}
+
+#[tokio::test]
+async fn only_json_bodies_are_run() {
+    let app = TestApp::spawn().await;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut req = app
+            .client
+            .post(&app.url)
+            .body(r#"{"query":"{ __typename }"}"#);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 415, "{content_type:?}");
+    }
+    for content_type in [
+        "application/json; charset=utf-8",
+        "application/graphql-response+json",
+    ] {
+        let resp = app
+            .client
+            .post(&app.url)
+            .header("content-type", content_type)
+            .body(r#"{"query":"{ __typename }"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{content_type}");
+    }
+}
+
+#[tokio::test]
+async fn cached_answers_are_counted_under_the_operation_name() {
+    let app = TestApp::spawn().await;
+    for _ in 0..3 {
+        app.data(
+            ADMIN,
+            "query Overview { programs { totalCount } }",
+            json!({}),
+        )
+        .await;
+    }
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"portfolio_graphql_requests_total{operation="Overview",outcome="cached"} 2"#
+        ),
+        "{metrics}"
+    );
+}
