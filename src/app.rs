@@ -1,12 +1,12 @@
 //! The HTTP application: routes, layers, and starting and stopping the server.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, str::FromStr, sync::Arc};
 
 use async_graphql::{
     BatchRequest, Data,
-    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
+    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource, WebSocketProtocols},
 };
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use async_graphql_axum::GraphQLProtocol;
 use axum::{
     Json, Router,
     body::Bytes,
@@ -419,9 +419,20 @@ async fn graphiql() -> Html<String> {
 
 async fn graphql_ws(
     State(state): State<AppState>,
-    protocol: GraphQLProtocol,
+    // Refuses (400) an upgrade that names no protocol we speak.
+    _known: GraphQLProtocol,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let protocol = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|protocols| {
+            protocols
+                .split(',')
+                .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+        })
+        .unwrap_or(WebSocketProtocols::GraphQLWS);
     // Small buffers (512 B read, write through): an idle subscription should
     // cost little, and clients send little (a larger message takes more
     // reads). A stalled client's writes stop at 1 MiB (its subscription then
@@ -435,26 +446,24 @@ async fn graphql_ws(
         .max_message_size(max_message)
         .on_upgrade(move |socket| {
             let schema = state.schema.clone();
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let presented = payload
-                        .get("authorization")
-                        .or_else(|| payload.get("Authorization"))
-                        .and_then(|v| v.as_str())
-                        .map(|v| token::from_authorization(v).ok_or(()))
-                        .transpose();
-                    let viewer = match presented {
-                        Ok(presented) => state.viewer(presented).await?,
-                        Err(()) => Viewer::InvalidToken,
-                    };
-                    if matches!(viewer, Viewer::InvalidToken) {
-                        return Err(async_graphql::Error::new("the bearer token is not valid"));
-                    }
-                    let mut data = Data::default();
-                    data.insert(viewer);
-                    Ok(data)
-                })
-                .serve()
+            crate::graphql::ws::serve(socket, schema, protocol, move |payload| async move {
+                let presented = payload
+                    .get("authorization")
+                    .or_else(|| payload.get("Authorization"))
+                    .and_then(|v| v.as_str())
+                    .map(|v| token::from_authorization(v).ok_or(()))
+                    .transpose();
+                let viewer = match presented {
+                    Ok(presented) => state.viewer(presented).await?,
+                    Err(()) => Viewer::InvalidToken,
+                };
+                if matches!(viewer, Viewer::InvalidToken) {
+                    return Err(async_graphql::Error::new("the bearer token is not valid"));
+                }
+                let mut data = Data::default();
+                data.insert(viewer);
+                Ok(data)
+            })
         })
 }
 

@@ -10,6 +10,7 @@ pub mod node;
 pub mod observe;
 pub mod pagination;
 pub mod scalars;
+pub mod ws;
 
 use std::sync::Arc;
 

@@ -236,10 +236,69 @@ async fn websocket_authenticates_with_the_connection_init_payload() {
     let anonymous = ws_init(&app, json!({})).await;
     assert_eq!(anonymous.as_deref(), Some("connection_ack"));
     let bad = ws_init(&app, json!({ "authorization": "Bearer pf_wrong" })).await;
-    // async-graphql closes with 1002 and the reason for a refused connection_init.
+    // A refused connection_init closes with 4403 (graphql-transport-ws).
     assert_eq!(
         bad.as_deref(),
-        Some("close 1002 the bearer token is not valid")
+        Some("close 4403 the bearer token is not valid")
+    );
+}
+
+/// Sends `messages` on a fresh graphql-transport-ws connection and returns
+/// the close code the server ends it with (reading past other messages).
+async fn close_code_after(app: &TestApp, messages: &[Value]) -> Option<u16> {
+    let mut request = app.ws_url().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    for message in messages {
+        let text = match message {
+            Value::String(raw) => raw.clone(),
+            other => other.to_string(),
+        };
+        socket.send(Message::text(text)).await.unwrap();
+    }
+    loop {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("the server answers in time");
+        match next {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            _ => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_protocol_violations_close_with_the_protocols_codes() {
+    let app = TestApp::spawn().await;
+    let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {ADMIN}") } });
+    let subscribe = |id: &str| {
+        json!({ "type": "subscribe", "id": id, "payload": {
+            "query": "subscription { programEvents(programId: \"UHJvZ3JhbTox\") { event { sequence } } }" } })
+    };
+    assert_eq!(
+        close_code_after(&app, &[json!("{not json")]).await,
+        Some(4400)
+    );
+    assert_eq!(
+        close_code_after(&app, &[init.clone(), json!({ "type": "shout" })]).await,
+        Some(4400)
+    );
+    assert_eq!(close_code_after(&app, &[subscribe("1")]).await, Some(4401));
+    // A program that exists, so the first subscription keeps running.
+    let pm = app.create_user("Pam").await.0;
+    let program = app.create_program("Train", &pm).await;
+    let live = |id: &str| {
+        json!({ "type": "subscribe", "id": id, "payload": {
+            "query": "subscription($p: ID!) { programEvents(programId: $p) { event { sequence } } }",
+            "variables": { "p": program } } })
+    };
+    assert_eq!(
+        close_code_after(&app, &[init.clone(), live("1"), live("1")]).await,
+        Some(4409)
     );
 }
 
