@@ -102,11 +102,13 @@ pub struct Settings {
     /// Deepest nesting of fields a query may have.
     #[arg(long, env = "PORTFOLIO_MAX_DEPTH", default_value_t = 15, global = true)]
     pub max_depth: usize,
-    /// Highest complexity a query may have (each field counts 1, lists count per item asked).
+    /// Highest complexity a query may have: each field counts 1, a connection
+    /// its page size times its fields, a plain list its usual bound (teams
+    /// 10, a feature's stories 50, a story's dependencies 5, ...) times its fields.
     #[arg(
         long,
         env = "PORTFOLIO_MAX_COMPLEXITY",
-        default_value_t = 10_000,
+        default_value_t = 50_000,
         global = true
     )]
     pub max_complexity: usize,

@@ -123,6 +123,7 @@ impl Story {
     }
 
     /// What this story needs: its dependencies on other stories, oldest first.
+    #[graphql(complexity = "5 * child_complexity + 1")]
     async fn dependencies(&self, ctx: &Context<'_>) -> Result<Vec<Dependency>> {
         let rows = gql::load_one(ctx, DependenciesOfStory(self.0.id))
             .await?
@@ -131,6 +132,7 @@ impl Story {
     }
 
     /// Who needs this story: dependencies of other stories on it, oldest first.
+    #[graphql(complexity = "5 * child_complexity + 1")]
     async fn dependents(&self, ctx: &Context<'_>) -> Result<Vec<Dependency>> {
         let rows = gql::load_one(ctx, DependentsOfStory(self.0.id))
             .await?
@@ -139,6 +141,7 @@ impl Story {
     }
 
     /// Questions about this story, oldest first.
+    #[graphql(complexity = "5 * child_complexity + 1")]
     async fn clarifications(&self, ctx: &Context<'_>) -> Result<Vec<Clarification>> {
         let rows = gql::load_one(ctx, ClarificationsOfStory(self.0.id))
             .await?

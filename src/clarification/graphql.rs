@@ -136,6 +136,7 @@ impl Clarification {
     }
 
     /// The conversation in order: the question, answers, reasons for reopening.
+    #[graphql(complexity = "5 * child_complexity + 1")]
     async fn messages(&self, ctx: &Context<'_>) -> Result<Vec<ClarificationMessage>> {
         let rows = gql::load_one(ctx, MessagesOfClarification(self.0.id))
             .await?

@@ -101,6 +101,7 @@ impl Event {
     }
 
     /// The teams involved.
+    #[graphql(complexity = "5 * child_complexity + 1")]
     async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
         let mut teams = Vec::new();
         for id in teams_of(&self.0) {

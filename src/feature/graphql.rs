@@ -136,6 +136,7 @@ impl Feature {
     }
 
     /// The stories that implement it, by team and then backlog rank.
+    #[graphql(complexity = "50 * child_complexity + 1")]
     async fn stories(&self, ctx: &Context<'_>) -> Result<Vec<Story>> {
         let rows = gql::load_one(ctx, StoriesByFeature(self.0.id))
             .await?
@@ -144,6 +145,7 @@ impl Feature {
     }
 
     /// The teams that have stories under it, by name.
+    #[graphql(complexity = "10 * child_complexity + 1")]
     async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
         let rows = gql::load_one(ctx, StoriesByFeature(self.0.id))
             .await?
@@ -182,6 +184,7 @@ impl Feature {
     }
 
     /// Questions about this feature, oldest first.
+    #[graphql(complexity = "10 * child_complexity + 1")]
     async fn clarifications(&self, ctx: &Context<'_>) -> Result<Vec<Clarification>> {
         let rows = gql::load_one(ctx, ClarificationsOfFeature(self.0.id))
             .await?

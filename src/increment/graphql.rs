@@ -54,6 +54,7 @@ impl Increment {
     }
 
     /// The iterations, numbered from 1.
+    #[graphql(complexity = "5 * child_complexity + 1")]
     async fn iterations(&self, ctx: &Context<'_>) -> Result<Vec<Iteration>> {
         let rows = gql::load_one(ctx, IterationsByIncrement(self.0.id))
             .await?

@@ -76,6 +76,7 @@ impl Program {
     }
 
     /// The program's teams, by name.
+    #[graphql(complexity = "10 * child_complexity + 1")]
     async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
         let teams = gql::load_one(ctx, TeamsByProgram(self.0.id))
             .await?
@@ -84,6 +85,7 @@ impl Program {
     }
 
     /// The program's increments in date order.
+    #[graphql(complexity = "5 * child_complexity + 1")]
     async fn increments(&self, ctx: &Context<'_>) -> Result<Vec<Increment>> {
         let rows = gql::load_one(ctx, IncrementsByProgram(self.0.id))
             .await?
@@ -108,6 +110,7 @@ impl Program {
 
     /// The roadmap: increments in date order with the features targeted at
     /// each (in rank order), then the unplanned features.
+    #[graphql(complexity = "100 * child_complexity + 1")]
     async fn roadmap(&self, ctx: &Context<'_>) -> Result<Roadmap> {
         Ok(feature::graphql::roadmap(ctx, &self.0).await?)
     }
@@ -177,6 +180,7 @@ impl Program {
 
     /// The program board of an increment: teams by iterations, with the
     /// stories and the dependencies between them. One query fetches it all.
+    #[graphql(complexity = "200 * child_complexity + 1")]
     async fn board(&self, ctx: &Context<'_>, increment_id: ID) -> Result<Board> {
         Ok(dependency::graphql::board(ctx, &self.0, &increment_id).await?)
     }

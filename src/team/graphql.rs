@@ -62,6 +62,7 @@ impl Team {
 
     /// The team's members, by name. The Product Owner is listed only when
     /// also added as a member.
+    #[graphql(complexity = "10 * child_complexity + 1")]
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         let members = gql::load_one(ctx, MembersByTeam(self.0.id))
             .await?

@@ -76,6 +76,7 @@ impl User {
 
     /// Teams where this user is the Product Owner or a member, by name; only
     /// those of programs the viewer can see.
+    #[graphql(complexity = "10 * child_complexity + 1")]
     async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
         let actor = gql::actor(ctx)?;
         let teams = gql::load_one(ctx, TeamsOfUser(self.0.id))
@@ -110,6 +111,7 @@ impl User {
 
     /// Programs this user is part of (as PM, PO or member), by name; only
     /// those the viewer can see.
+    #[graphql(complexity = "10 * child_complexity + 1")]
     async fn programs(&self, ctx: &Context<'_>) -> Result<Vec<Program>> {
         let actor = gql::actor(ctx)?;
         let programs = gql::load_one(ctx, ProgramsOfUser(self.0.id))

@@ -472,3 +472,38 @@ async fn cached_answers_are_counted_under_the_operation_name() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn plain_lists_count_by_their_bound_in_the_complexity() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let pi = app.create_increment(&w.program, "PI 1", "2026-01-05").await;
+    // A nest of plain lists that used to count about 700 and answer 16 MB.
+    let nest = "query($p: ID!) { program(id: $p) { teams { backlog(first: 100) { edges { node {
+        feature { stories { feature { stories { id } } } } } } } } } }";
+    let resp = app.gql(Some(ADMIN), nest, json!({ "p": w.program })).await;
+    assert_eq!(code(&resp), "BAD_USER_INPUT", "{resp:#}");
+    // Five hundred boards in one request.
+    let boards = (0..500)
+        .map(|i| {
+            format!(
+                "b{i}: board(incrementId: $i) {{ rows {{ cells {{ stories {{ id title }} }} }} }}"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let resp = app
+        .gql(
+            Some(ADMIN),
+            &format!("query($p: ID!, $i: ID!) {{ program(id: $p) {{ {boards} }} }}"),
+            json!({ "p": w.program, "i": pi }),
+        )
+        .await;
+    assert_eq!(code(&resp), "BAD_USER_INPUT", "{resp:#}");
+    // The dashboard stays well within the default.
+    let dashboard = include_str!("../queries/dashboard.graphql");
+    let resp = app
+        .gql(Some(ADMIN), dashboard, json!({ "programId": w.program }))
+        .await;
+    assert!(resp.get("errors").is_none(), "{resp:#}");
+}
