@@ -19,7 +19,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower_http::{cors::CorsLayer, trace::TraceLayer};
 
 use crate::{
-    auth::{Viewer, token},
+    auth::{Viewer, token, watch::TokenWatch},
     clock::{Clock, SystemClock},
     config::Settings,
     db::Store,
@@ -45,11 +45,20 @@ pub struct AppState {
     limits: DocumentLimits,
     max_batch: usize,
     max_response_bytes: usize,
+    clock: Arc<dyn Clock>,
+    tokens: Arc<TokenWatch>,
 }
 
 impl AppState {
-    async fn viewer(&self, presented: Option<&str>) -> Result<Viewer, AppError> {
-        Viewer::from_token(self.store.conn(), self.admin_token.as_deref(), presented).await
+    /// The viewer of a presented token, and the stored token's id.
+    async fn viewer(&self, presented: Option<&str>) -> Result<(Viewer, Option<i64>), AppError> {
+        Viewer::authenticate(
+            &self.store,
+            self.admin_token.as_deref(),
+            presented,
+            self.clock.now(),
+        )
+        .await
     }
 }
 
@@ -65,8 +74,13 @@ pub async fn open_store(
 /// The router with every route and layer.
 pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>, bus: EventBus) -> Router {
     let metrics = Arc::new(Metrics::new());
+    let tokens = TokenWatch::start(
+        store.clone(),
+        clock.clone(),
+        std::time::Duration::from_secs(1),
+    );
     let state = AppState {
-        schema: build_schema(settings, store.clone(), metrics.clone(), clock, bus),
+        schema: build_schema(settings, store.clone(), metrics.clone(), clock.clone(), bus),
         store,
         metrics,
         admin_token: settings.admin_token.as_deref().map(Arc::from),
@@ -81,6 +95,8 @@ pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>, bus: Eve
         },
         max_batch: settings.max_batch.max(1),
         max_response_bytes: settings.max_response_bytes,
+        clock,
+        tokens,
     };
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
@@ -296,7 +312,7 @@ async fn graphql(
     };
     let viewer = match bearer(&headers) {
         Ok(presented) => match state.viewer(presented).await {
-            Ok(viewer) => viewer,
+            Ok((viewer, _)) => viewer,
             Err(err) => {
                 let err = async_graphql::Error::from(err);
                 return graphql_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", &err.message);
@@ -446,24 +462,31 @@ async fn graphql_ws(
         .max_message_size(max_message)
         .on_upgrade(move |socket| {
             let schema = state.schema.clone();
-            crate::graphql::ws::serve(socket, schema, protocol, move |payload| async move {
+            let tokens = state.tokens.clone();
+            let token_slot = Arc::new(std::sync::Mutex::new(None));
+            let slot = token_slot.clone();
+            let init = move |payload: serde_json::Value| async move {
                 let presented = payload
                     .get("authorization")
                     .or_else(|| payload.get("Authorization"))
                     .and_then(|v| v.as_str())
                     .map(|v| token::from_authorization(v).ok_or(()))
                     .transpose();
-                let viewer = match presented {
+                let (viewer, token_id) = match presented {
                     Ok(presented) => state.viewer(presented).await?,
-                    Err(()) => Viewer::InvalidToken,
+                    Err(()) => (Viewer::InvalidToken, None),
                 };
                 if matches!(viewer, Viewer::InvalidToken) {
                     return Err(async_graphql::Error::new("the bearer token is not valid"));
                 }
+                *slot
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = token_id;
                 let mut data = Data::default();
                 data.insert(viewer);
                 Ok(data)
-            })
+            };
+            crate::graphql::ws::serve(socket, schema, protocol, init, tokens, token_slot)
         })
 }
 

@@ -58,6 +58,16 @@ pub enum UserCommand {
         /// Email address of the user.
         #[arg(long)]
         email: String,
+        /// What to call the token.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// End every token of a user (a leaked token, a person leaving); their
+    /// open subscriptions end within about a second.
+    Revoke {
+        /// Email address of the user.
+        #[arg(long)]
+        email: String,
     },
 }
 

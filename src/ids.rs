@@ -24,10 +24,11 @@ pub enum Kind {
     Dependency,
     Clarification,
     Event,
+    Token,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::User,
         Kind::Program,
         Kind::Team,
@@ -39,6 +40,7 @@ impl Kind {
         Kind::Dependency,
         Kind::Clarification,
         Kind::Event,
+        Kind::Token,
     ];
 
     /// The kind with this type name.
@@ -60,6 +62,7 @@ impl Kind {
             Kind::Dependency => "Dependency",
             Kind::Clarification => "Clarification",
             Kind::Event => "Event",
+            Kind::Token => "Token",
         }
     }
 }
@@ -132,6 +135,8 @@ typed_ids! {
     DependencyId => Dependency;
     /// A clarification.
     ClarificationId => Clarification;
+    /// A bearer token (never its secret).
+    TokenId => Token;
 }
 
 #[cfg(test)]

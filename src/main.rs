@@ -75,6 +75,13 @@ async fn main() -> Result<(), BoxError> {
             let store = app::open_store(&settings).await?;
             let admin = portfolio::auth::Actor::BuiltinAdmin;
             let clock = portfolio::clock::SystemClock;
+            let find = async |email: &str| -> Result<_, BoxError> {
+                let found = user::service::find_by_email(store.conn(), email)
+                    .await
+                    .map_err(describe)?
+                    .ok_or_else(|| format!("no user with email {email}"))?;
+                Ok(portfolio::ids::UserId(found.id))
+            };
             let (user, token) = match cmd {
                 UserCommand::Add {
                     name,
@@ -90,17 +97,23 @@ async fn main() -> Result<(), BoxError> {
                 })
                 .await
                 .map_err(describe)?,
-                UserCommand::Token { email } => {
-                    let found = user::service::find_by_email(store.conn(), &email)
-                        .await
-                        .map_err(describe)?
-                        .ok_or_else(|| format!("no user with email {email}"))?;
-                    let id = portfolio::ids::UserId(found.id);
+                UserCommand::Token { email, label } => {
+                    let id = find(&email).await?;
                     work::perform(&store, &clock, admin, |w| {
-                        Box::pin(user::usecase::issue_token(w, id))
+                        Box::pin(user::usecase::issue_token(w, id, label.clone(), None))
                     })
                     .await
                     .map_err(describe)?
+                }
+                UserCommand::Revoke { email } => {
+                    let id = find(&email).await?;
+                    let ended = work::perform(&store, &clock, admin, |w| {
+                        Box::pin(user::usecase::revoke_all_tokens(w, id))
+                    })
+                    .await
+                    .map_err(describe)?;
+                    println!("revoked {ended} token(s) of {email}");
+                    return Ok(());
                 }
             };
             println!(

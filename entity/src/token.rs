@@ -13,6 +13,12 @@ pub struct Model {
     #[sea_orm(unique)]
     pub token_hash: String,
     pub created_at: DateTimeUtc,
+    /// What the owner calls it ("CI", "laptop"); may be empty.
+    pub label: String,
+    /// When it last authenticated a request, to within a few minutes.
+    pub last_used_at: Option<DateTimeUtc>,
+    /// When it stops working; never when null.
+    pub expires_at: Option<DateTimeUtc>,
     #[sea_orm(belongs_to, from = "user_id", to = "id")]
     pub user: BelongsTo<super::user::Entity>,
 }

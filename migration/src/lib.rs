@@ -8,6 +8,7 @@ mod m20261128_000003_stories;
 mod m20261128_000004_dependencies;
 mod m20261128_000005_clarifications;
 mod m20261128_000006_events;
+mod m20261201_000007_token_details;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_dependencies::Migration),
             Box::new(m20261128_000005_clarifications::Migration),
             Box::new(m20261128_000006_events::Migration),
+            Box::new(m20261201_000007_token_details::Migration),
         ]
     }
 }

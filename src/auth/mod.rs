@@ -3,11 +3,16 @@
 
 pub mod policy;
 pub mod token;
+pub mod watch;
 
+use chrono::{DateTime, Utc};
 use entity::{token as token_row, user};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
-use crate::error::{AppError, AppResult};
+use crate::{
+    db::Store,
+    error::{AppError, AppResult},
+};
 
 /// The viewer of one request or websocket connection.
 #[derive(Clone, Debug)]
@@ -51,30 +56,50 @@ impl Actor {
 }
 
 impl Viewer {
-    /// Resolves a token text (already stripped of `Bearer `).
-    pub async fn from_token(
-        conn: &impl ConnectionTrait,
+    /// Resolves a token text (already stripped of `Bearer `) at time `now`:
+    /// the viewer, and the stored token's id when it is a user's. An expired
+    /// token is not valid. A token's `last_used_at` is brought up to date
+    /// when it is more than five minutes old, so a request costs a write at
+    /// most that often per token.
+    pub async fn authenticate(
+        store: &Store,
         admin_token: Option<&str>,
         presented: Option<&str>,
-    ) -> AppResult<Self> {
+        now: DateTime<Utc>,
+    ) -> AppResult<(Self, Option<i64>)> {
         let Some(presented) = presented else {
-            return Ok(Self::Anonymous);
+            return Ok((Self::Anonymous, None));
         };
         let hashed = token::hash(presented);
         if let Some(admin) = admin_token
             && token::hash(admin) == hashed
         {
-            return Ok(Self::BuiltinAdmin);
+            return Ok((Self::BuiltinAdmin, None));
         }
         let found = token_row::Entity::find()
             .filter(token_row::Column::TokenHash.eq(hashed))
             .find_also_related(user::Entity)
-            .one(conn)
+            .one(store.conn())
             .await?;
-        Ok(match found {
-            Some((_, Some(user))) => Self::User(user),
-            _ => Self::InvalidToken,
-        })
+        let Some((row, Some(user))) = found else {
+            return Ok((Self::InvalidToken, None));
+        };
+        if row.expires_at.is_some_and(|at| at <= now) {
+            return Ok((Self::InvalidToken, None));
+        }
+        if row
+            .last_used_at
+            .is_none_or(|at| now - at > chrono::Duration::minutes(5))
+        {
+            let txn = store.begin_write().await?;
+            token_row::Entity::update_many()
+                .col_expr(token_row::Column::LastUsedAt, Expr::value(now))
+                .filter(token_row::Column::Id.eq(row.id))
+                .exec(&*txn)
+                .await?;
+            txn.commit().await?;
+        }
+        Ok((Self::User(user), Some(row.id)))
     }
 
     /// The authenticated actor, or UNAUTHENTICATED.

@@ -22,7 +22,8 @@ use super::Actor;
 use crate::{
     error::{AppError, AppResult},
     ids::{
-        ClarificationId, DependencyId, FeatureId, ObjectiveId, ProgramId, StoryId, TeamId, UserId,
+        ClarificationId, DependencyId, FeatureId, ObjectiveId, ProgramId, StoryId, TeamId, TokenId,
+        UserId,
     },
 };
 
@@ -32,8 +33,9 @@ use crate::{
 pub enum Action<'a> {
     /// Create programs and users, assign a program's PM: admins.
     Administer(&'static str),
-    /// Issue a bearer token for `user`: admins, or the user themselves.
-    IssueToken(UserId),
+    /// Issue, list and revoke the bearer tokens of `user`: admins, or the
+    /// user themselves.
+    ManageTokens(UserId),
     /// Edit the vision, increments, features, program backlog rank; accept
     /// features; create and change teams; score objectives: admins and the
     /// program's PM. The text says what, for the refusal.
@@ -75,10 +77,10 @@ pub async fn require(
     let po = |t: &team::Model| actor.is_user(t.product_owner_id);
     let (allowed, who, what): (bool, &str, String) = match action {
         Action::Administer(what) => (false, "an admin", what.to_owned()),
-        Action::IssueToken(user) => (
+        Action::ManageTokens(user) => (
             actor.is_user(user.0),
             "the user themselves or an admin",
-            "issue tokens for a user".to_owned(),
+            "manage a user's tokens".to_owned(),
         ),
         Action::ManageProgram(p, what) => (
             pm(p),
@@ -393,6 +395,19 @@ pub async fn clarification(
         .await
         .map_err(|e| hide(e, "clarification", id))?;
     Ok((item, program))
+}
+
+/// The token, if it is the actor's own (or the actor is an admin): other
+/// people's tokens do not exist for them.
+pub async fn token(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    id: TokenId,
+) -> AppResult<entity::token::Model> {
+    match entity::token::Entity::find_by_id(id.0).one(conn).await? {
+        Some(t) if actor.is_admin() || actor.is_user(t.user_id) => Ok(t),
+        _ => Err(missing("token", id)),
+    }
 }
 
 /// The objective, its team and program, if the actor may read them.

@@ -160,6 +160,14 @@ pub fn store<'a>(ctx: &Context<'a>) -> AppResult<&'a Store> {
     ctx.data::<Store>().map_err(|_| missing("Store"))
 }
 
+/// Marks this request's response as not to be stored in the response cache
+/// (it shows what the data version does not follow, such as tokens).
+pub fn uncacheable(ctx: &Context<'_>) {
+    if let Ok(mark) = ctx.data::<cache::Uncacheable>() {
+        mark.mark();
+    }
+}
+
 /// The current time, from the app's clock. A query that reads it is not
 /// stored in the response cache (its answer changes with time).
 pub fn now(ctx: &Context<'_>) -> AppResult<chrono::DateTime<chrono::Utc>> {

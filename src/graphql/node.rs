@@ -24,7 +24,7 @@ use crate::{
     objective::{graphql::Objective, service as objectives},
     program::graphql::Program,
     team::graphql::Team,
-    user::graphql::User,
+    user::graphql::{Token, User},
 };
 
 /// An object with a global ID.
@@ -42,6 +42,7 @@ pub enum Node {
     Dependency(Dependency),
     Clarification(Clarification),
     Event(Event),
+    Token(Token),
 }
 
 /// Whether the actor may read program `program_id`.
@@ -69,6 +70,14 @@ pub async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
     let actor = gql::actor(ctx)?;
     let (kind, n) = decode(id)?;
     let node = match kind {
+        Kind::Token => {
+            let id = crate::ids::TokenId(n);
+            match policy::token(gql::store(ctx)?.conn(), actor, id).await {
+                Ok(t) => Some(Node::Token(Token(t))),
+                Err(crate::error::AppError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            }
+        }
         Kind::User => match gql::load_one(ctx, UserById(n)).await? {
             Some(u)
                 if policy::can_see_user(gql::store(ctx)?.conn(), actor, UserId(u.id)).await? =>

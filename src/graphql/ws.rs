@@ -24,6 +24,8 @@ use futures_util::{SinkExt, StreamExt, future};
 use std::sync::Mutex;
 use tokio::sync::mpsc;
 
+use crate::auth::watch::{Followed, TokenWatch};
+
 /// What the gate knows of a graphql-transport-ws connection.
 #[derive(Default)]
 struct Gate {
@@ -83,9 +85,17 @@ impl Gate {
     }
 }
 
-/// Serves one websocket until either side ends it.
-pub async fn serve<E, F, R>(socket: WebSocket, executor: E, protocol: WebSocketProtocols, init: F)
-where
+/// Serves one websocket until either side ends it, or until the token it
+/// was opened with (set in `token` by `init`) is revoked or expires: then it
+/// closes with 4403.
+pub async fn serve<E, F, R>(
+    socket: WebSocket,
+    executor: E,
+    protocol: WebSocketProtocols,
+    init: F,
+    tokens: Arc<TokenWatch>,
+    token: Arc<Mutex<Option<i64>>>,
+) where
     E: Executor,
     F: FnOnce(serde_json::Value) -> R + Send + 'static,
     R: Future<Output = async_graphql::Result<Data>> + Send + 'static,
@@ -126,18 +136,34 @@ where
         });
     let output = Protocol::new(executor, input, protocol).on_connection_init(init);
     futures_util::pin_mut!(output);
+    let mut followed: Option<Followed> = None;
     loop {
         let message = tokio::select! {
             biased;
             Some((code, reason)) = close_rx.recv() => {
                 Message::Close(Some(CloseFrame { code, reason: reason.into() }))
             }
+            () = async {
+                match followed.as_mut() {
+                    Some(f) => f.ended().await,
+                    None => std::future::pending().await,
+                }
+            } => Message::Close(Some(CloseFrame {
+                code: 4403,
+                reason: "the token was revoked or has expired".into(),
+            })),
             next = output.next() => match next {
                 Some(WsMessage::Text(text)) => {
                     if transport_ws {
                         gate.lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .saw(&text);
+                    }
+                    // Once the connection is accepted, follow its token.
+                    if followed.is_none()
+                        && let Some(id) = *token.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+                    {
+                        followed = Some(tokens.follow(id));
                     }
                     Message::Text(text.into())
                 }

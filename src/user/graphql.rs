@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::user;
+use entity::{token, user};
 
 use super::usecase;
 use crate::{
@@ -128,6 +128,15 @@ impl User {
             .map(Program)
             .collect())
     }
+    /// This user's tokens, oldest first: to the user themselves and admins
+    /// only (FORBIDDEN otherwise). Never their secrets.
+    async fn tokens(&self, ctx: &Context<'_>) -> Result<Vec<Token>> {
+        // Tokens come and go outside every program's log: never cached.
+        gql::uncacheable(ctx);
+        let rows = usecase::tokens_of(gql::store(ctx)?.conn(), gql::actor(ctx)?, UserId(self.0.id))
+            .await?;
+        Ok(rows.into_iter().map(Token).collect())
+    }
 }
 
 impl User {
@@ -158,19 +167,38 @@ impl User {
     }
 }
 
-/// Whether the actor may see user `user_id`: admins and the user always;
-/// others when they share a program.
-pub async fn can_see_user(ctx: &Context<'_>, actor: Actor, user_id: i64) -> Result<bool> {
-    if actor.is_admin() || actor.is_user(user_id) {
-        return Ok(true);
+/// Wraps the stored row; see the `#[Object]` impl for the API.
+pub struct Token(pub token::Model);
+
+/// A bearer token of a user. Its secret is shown once, when it is issued,
+/// and is never stored: only its hash is.
+#[Object]
+impl Token {
+    /// Opaque global ID; `revokeToken` takes it.
+    pub async fn id(&self) -> ID {
+        encode(Kind::Token, self.0.id)
     }
-    let Some(mine) = readable_program_ids(ctx, actor).await? else {
-        return Ok(true);
-    };
-    let theirs = gql::load_one(ctx, ProgramsOfUser(user_id))
-        .await?
-        .unwrap_or_default();
-    Ok(theirs.iter().any(|p| mine.contains(&p.id)))
+
+    /// What its owner calls it; may be empty.
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+
+    /// When it was issued.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When it last authenticated a request, to within five minutes; null
+    /// when never.
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+
+    /// When it stops working; null when it does not expire.
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
 }
 
 #[derive(Default)]
@@ -215,6 +243,27 @@ pub struct CreateUserPayload {
 pub struct IssueTokenInput {
     /// The user to issue a token for.
     pub user_id: ID,
+    /// What to call it ("CI", "laptop"), up to 200 characters.
+    #[graphql(default)]
+    pub label: String,
+    /// When it stops working (in the future); by default never.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Input of `revokeToken`.
+#[derive(InputObject)]
+pub struct RevokeTokenInput {
+    /// One of the viewer's tokens (admins: anyone's), from `viewer.tokens`.
+    pub token_id: ID,
+}
+
+/// Result of `revokeToken`.
+#[derive(SimpleObject)]
+pub struct RevokeTokenPayload {
+    /// The ID of the revoked token.
+    pub revoked_token_id: ID,
+    /// The token as it was just before.
+    pub token: Token,
 }
 
 /// Result of `issueToken`.
@@ -260,11 +309,34 @@ impl UserMutation {
         input: IssueTokenInput,
     ) -> Result<IssueTokenPayload> {
         let user_id = id::typed("userId", &input.user_id)?;
-        let (user, token) =
-            gql::perform(ctx, |w| Box::pin(usecase::issue_token(w, user_id))).await?;
+        let (user, token) = gql::perform(ctx, |w| {
+            Box::pin(usecase::issue_token(
+                w,
+                user_id,
+                input.label.clone(),
+                input.expires_at,
+            ))
+        })
+        .await?;
         Ok(IssueTokenPayload {
             user: User(user),
             token,
+        })
+    }
+
+    /// Ends one of the viewer's tokens (admins: anyone's). Requests with it
+    /// are refused from now on, and its open subscriptions end within about
+    /// a second (closed with 4403).
+    async fn revoke_token(
+        &self,
+        ctx: &Context<'_>,
+        input: RevokeTokenInput,
+    ) -> Result<RevokeTokenPayload> {
+        let token_id = id::typed("tokenId", &input.token_id)?;
+        let token = gql::perform(ctx, |w| Box::pin(usecase::revoke_token(w, token_id))).await?;
+        Ok(RevokeTokenPayload {
+            revoked_token_id: id::of(token_id),
+            token: Token(token),
         })
     }
 }

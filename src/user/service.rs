@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::{token as token_row, user};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 
 use crate::{
@@ -39,21 +40,35 @@ pub async fn create(
     .map_err(|e| {
         AppError::unique_violation(e, format!("a user with email {email} already exists"))
     })?;
-    let token = issue_token(conn, now, user.id).await?;
+    let token = issue_token(conn, now, user.id, "first token", None).await?;
     Ok((user, token))
 }
 
-/// Issues a new token for a user; earlier tokens stay valid.
+/// Issues a new token for a user; earlier tokens stay valid. A label is at
+/// most 200 characters; an expiry must be in the future.
 pub async fn issue_token(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,
     user_id: i64,
+    label: &str,
+    expires_at: Option<DateTime<Utc>>,
 ) -> AppResult<String> {
+    let label = if label.trim().is_empty() {
+        String::new()
+    } else {
+        text::name("label", label)?
+    };
+    if expires_at.is_some_and(|at| at <= now) {
+        return Err(AppError::bad_input("expiresAt must be in the future"));
+    }
     let text = token::generate();
     token_row::ActiveModel {
         user_id: Set(user_id),
         token_hash: Set(token::hash(&text)),
         created_at: Set(now),
+        label: Set(label),
+        last_used_at: Set(None),
+        expires_at: Set(expires_at),
         ..Default::default()
     }
     .insert(conn)
@@ -83,4 +98,22 @@ pub async fn require(conn: &impl ConnectionTrait, field: &str, id: i64) -> AppRe
                 global(Kind::User, id)
             ))
         })
+}
+
+/// A user's tokens, oldest first (never their secrets: only hashes are kept).
+pub async fn tokens_of(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+) -> AppResult<Vec<token_row::Model>> {
+    Ok(token_row::Entity::find()
+        .filter(token_row::Column::UserId.eq(user_id))
+        .order_by_asc(token_row::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// Ends a token: its row goes, so it authenticates nothing from now on.
+pub async fn delete_token(conn: &impl ConnectionTrait, id: i64) -> AppResult<()> {
+    token_row::Entity::delete_by_id(id).exec(conn).await?;
+    Ok(())
 }

@@ -2,10 +2,16 @@
 //! program's log (no program's data changes), and say so to the unit of
 //! work; the data version counts users.
 
-use entity::user;
+use chrono::{DateTime, Utc};
+use entity::{token, user};
 
 use super::service;
-use crate::{auth::policy::Action, error::AppResult, ids::UserId, work::Work};
+use crate::{
+    auth::policy::{self, Action},
+    error::AppResult,
+    ids::{TokenId, UserId},
+    work::Work,
+};
 
 /// Creates a user (admins); answers the user and their first token.
 pub async fn create_user(
@@ -20,11 +26,51 @@ pub async fn create_user(
     Ok(created)
 }
 
-/// Issues another bearer token for a user (admins, or the user themselves).
-pub async fn issue_token(work: &mut Work, id: UserId) -> AppResult<(user::Model, String)> {
-    work.require(Action::IssueToken(id)).await?;
+/// Issues another bearer token for a user (admins, or the user themselves),
+/// with a label and an optional expiry.
+pub async fn issue_token(
+    work: &mut Work,
+    id: UserId,
+    label: String,
+    expires_at: Option<DateTime<Utc>>,
+) -> AppResult<(user::Model, String)> {
+    work.require(Action::ManageTokens(id)).await?;
     let user = service::require(work.conn(), "userId", id.0).await?;
-    let token = service::issue_token(work.conn(), work.now(), user.id).await?;
+    let token = service::issue_token(work.conn(), work.now(), user.id, &label, expires_at).await?;
     work.outside_program_log();
     Ok((user, token))
+}
+
+/// Ends one token (its owner or an admin); its open subscriptions end
+/// within about a second. Answers the token as it was.
+pub async fn revoke_token(work: &mut Work, id: TokenId) -> AppResult<token::Model> {
+    let token = policy::token(work.conn(), work.actor(), id).await?;
+    work.require(Action::ManageTokens(UserId(token.user_id)))
+        .await?;
+    service::delete_token(work.conn(), token.id).await?;
+    work.outside_program_log();
+    Ok(token)
+}
+
+/// Ends every token of a user (admins: `portfolio user revoke`); answers
+/// how many.
+pub async fn revoke_all_tokens(work: &mut Work, id: UserId) -> AppResult<usize> {
+    work.require(Action::Administer("revoke all of a user's tokens"))
+        .await?;
+    let tokens = service::tokens_of(work.conn(), id.0).await?;
+    for token in &tokens {
+        service::delete_token(work.conn(), token.id).await?;
+    }
+    work.outside_program_log();
+    Ok(tokens.len())
+}
+
+/// A user's tokens (the user themselves or an admin).
+pub async fn tokens_of(
+    conn: &impl sea_orm::ConnectionTrait,
+    actor: crate::auth::Actor,
+    id: UserId,
+) -> AppResult<Vec<token::Model>> {
+    policy::require(conn, actor, Action::ManageTokens(id)).await?;
+    service::tokens_of(conn, id.0).await
 }

@@ -510,6 +510,24 @@ impl WsClient {
         }
     }
 
+    /// The close code the server ends the connection with, reading past
+    /// other messages; None when it does not close within `secs`.
+    pub async fn close_code_within(&mut self, secs: f64) -> Option<u16> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??;
+            match msg {
+                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
     /// The next message, which must come within 10 seconds.
     pub async fn next(&mut self) -> Value {
         self.next_within(10.0).await.expect("a message within 10 s")

@@ -18,3 +18,4 @@ mod programs;
 mod roadmap;
 mod server;
 mod teams;
+mod tokens;

@@ -139,6 +139,14 @@ impl World {
             )
             .await;
         let objective = str_at(&objective, "/setObjective/objective/id");
+        let member_tokens = app
+            .data(
+                &token_of(MemberA),
+                "{ viewer { tokens { id } } }",
+                json!({}),
+            )
+            .await;
+        let member_token = str_at(&member_tokens, "/viewer/tokens/0/id");
         for (key, value) in [
             ("program", program),
             ("teamA", team_a),
@@ -159,6 +167,7 @@ impl World {
             ("clarification", clarification),
             ("answered", answered),
             ("objective", objective),
+            ("memberAToken", member_token),
             ("prefix", prefix.to_owned()),
         ] {
             ids[key] = json!(value);
@@ -203,6 +212,10 @@ struct Mutation {
     account: bool,
 }
 
+/// Tokens are visible to their owner and admins only: everyone else is
+/// answered as if the token did not exist.
+const HIDDEN: &[&str] = &["revokeToken"];
+
 impl Mutation {
     fn document(&self) -> String {
         let input_type = format!("{}{}Input", self.name[..1].to_uppercase(), &self.name[1..]);
@@ -215,6 +228,7 @@ impl Mutation {
     fn expected_refusal(&self, role: Role) -> &'static str {
         match role {
             Anonymous => "UNAUTHENTICATED",
+            _ if HIDDEN.contains(&self.name) => "NOT_FOUND",
             Outsider if !self.account => "NOT_FOUND",
             _ => "FORBIDDEN",
         }
@@ -260,6 +274,13 @@ async fn check(m: Mutation) -> usize {
         );
         assert_eq!(program_count(&app).await, programs_before);
         cells += 1;
+    }
+    if m.name == "revokeToken" {
+        // No refused attempt ended the token.
+        let resp = app
+            .gql(world.token(MemberA), "{ viewer { id } }", json!({}))
+            .await;
+        assert!(resp.get("errors").is_none(), "{resp:#}");
     }
     if m.name == "createUser" {
         // No refused attempt left a user behind: the email is still free.
@@ -323,6 +344,8 @@ cells! {
         |w| json!({ "name": "New", "email": format!("{}.new@example.com", w.id("prefix")) });
     issue_token: "issueToken", [Admin, MemberA], true,
         |w| json!({ "userId": w.id("memberA") });
+    revoke_token: "revokeToken", [Admin, MemberA], true,
+        |w| json!({ "tokenId": w.id("memberAToken") });
     create_program: "createProgram", [Admin], true,
         |w| json!({ "name": "Another", "productManagerId": w.id("pm") });
     update_program: "updateProgram", [Admin, Pm], false,
