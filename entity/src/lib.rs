@@ -7,6 +7,7 @@ pub mod dependency;
 pub mod event;
 pub mod event_counter;
 pub mod feature;
+pub mod feature_allocation;
 pub mod increment;
 pub mod iteration;
 pub mod objective;

@@ -9,6 +9,7 @@ mod m20261128_000004_dependencies;
 mod m20261128_000005_clarifications;
 mod m20261128_000006_events;
 mod m20261201_000007_token_details;
+mod m20261201_000008_feature_allocations;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_clarifications::Migration),
             Box::new(m20261128_000006_events::Migration),
             Box::new(m20261201_000007_token_details::Migration),
+            Box::new(m20261201_000008_feature_allocations::Migration),
         ]
     }
 }

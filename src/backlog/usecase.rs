@@ -12,6 +12,7 @@ use crate::{
     dependency::{usecase::record_followed, watch::RiskWatch},
     error::{AppError, AppResult},
     events::{kind::EventKind, log::NewEvent},
+    feature::{service as features, usecase::record_allocation},
     ids::{Kind, StoryId, TeamId},
     ranking::Place,
     work::Work,
@@ -25,6 +26,15 @@ pub async fn create_story(work: &mut Work, team: TeamId, new: NewStory) -> AppRe
     let story = service::create(work.conn(), work.now(), &team, new).await?;
     let created = NewEvent::new(EventKind::StoryCreated, (Kind::Story, story.id)).teams([team.id]);
     work.record(program.id, created).await?;
+    // A story under a feature not yet allocated to its team allocates it.
+    if let Some(feature_id) = story.feature_id
+        && features::allocation(work.conn(), feature_id, team.id)
+            .await?
+            .is_none()
+        && let Some(feature) = features::find(work.conn(), feature_id).await?
+    {
+        record_allocation(work, &feature, team.id, "").await?;
+    }
     Ok(story)
 }
 

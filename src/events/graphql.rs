@@ -19,10 +19,11 @@ use crate::{
     clarification::{graphql::Clarification, service as clarifications},
     dependency::graphql::Dependency,
     error::{AppError, AppResult},
+    feature::graphql::Feature,
     graphql::{
         self as gql,
         id::{Kind, decode_as, encode},
-        loaders::{AssessedDependency, ProgramById, StoryById, TeamById, UserById},
+        loaders::{AssessedDependency, FeatureById, ProgramById, StoryById, TeamById, UserById},
         node::{Node, load_node},
         pagination::{KeyedConnection, Page, connection, cursor},
     },
@@ -222,11 +223,25 @@ impl BacklogUpdate {
         &self.0
     }
 
-    /// The story as it now is.
+    /// The story as it now is; null when the event is about a feature.
     async fn story(&self, ctx: &Context<'_>) -> Result<Option<Story>> {
+        if self.0.0.subject_type != Kind::Story.name() {
+            return Ok(None);
+        }
         Ok(gql::load_one(ctx, StoryById(self.0.0.subject_id))
             .await?
             .map(Story))
+    }
+
+    /// The feature allocated to the team or taken back from it, as it now
+    /// is (FEATURE_ALLOCATED, FEATURE_DEALLOCATED); null for story events.
+    async fn feature(&self, ctx: &Context<'_>) -> Result<Option<Feature>> {
+        if self.0.0.subject_type != Kind::Feature.name() {
+            return Ok(None);
+        }
+        Ok(gql::load_one(ctx, FeatureById(self.0.0.subject_id))
+            .await?
+            .map(Feature))
     }
 }
 
@@ -437,7 +452,8 @@ impl Subscription {
         Ok(stream.map(|r| r.map(ClarificationUpdate).map_err(Into::into)))
     }
 
-    /// Story events of a team backlog: created, changed, ranked, state.
+    /// Story events of a team backlog (created, changed, ranked, state) and
+    /// features allocated to the team or taken back from it.
     /// With `after` (an event's cursor) it first sends the matching events
     /// after it from the log, then live ones.
     async fn backlog_updates(
@@ -451,7 +467,7 @@ impl Subscription {
         let (_, program) =
             Box::pin(policy::team(gql::store(ctx)?.conn(), actor, TeamId(team))).await?;
         let keep = move |e: &event::Model| {
-            kind_of(e).is_some_and(kind::EventKind::is_story) && has_team(e, Some(team))
+            kind_of(e).is_some_and(|k| k.is_story() || k.is_allocation()) && has_team(e, Some(team))
         };
         let stream = follow(ctx, &encode(Kind::Program, program.id), after, keep).await?;
         Ok(stream.map(|r| r.map(BacklogUpdate).map_err(Into::into)))

@@ -52,6 +52,10 @@ macro_rules! event_kind_list {
             FeatureRanked => "FEATURE_RANKED",
             /// A feature moved along its lifecycle.
             FeatureStateChanged => "FEATURE_STATE_CHANGED",
+            /// The PM allocated a feature to a team (or a story under it did).
+            FeatureAllocated => "FEATURE_ALLOCATED",
+            /// A feature was taken back from a team.
+            FeatureDeallocated => "FEATURE_DEALLOCATED",
             /// A team set a PI objective.
             ObjectiveSet => "OBJECTIVE_SET",
             /// The PM scored a PI objective.
@@ -120,6 +124,11 @@ impl EventKind {
     /// Events about stories (backlog updates).
     pub fn is_story(self) -> bool {
         self.as_str().starts_with("STORY_")
+    }
+
+    /// A feature handed to a team or taken back: news for its backlog.
+    pub fn is_allocation(self) -> bool {
+        matches!(self, Self::FeatureAllocated | Self::FeatureDeallocated)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{feature, program};
+use entity::{feature, feature_allocation, program};
 
 use super::{
     service::{self, FeatureChange, NewFeature},
@@ -18,8 +18,8 @@ use crate::{
         self as gql,
         id::{self, Kind, encode},
         loaders::{
-            ClarificationsOfFeature, IncrementById, IncrementsByProgram, ProgramById,
-            StoriesByFeature, TeamById,
+            AllocationsOfFeature, ClarificationsOfFeature, IncrementById, IncrementsByProgram,
+            ProgramById, StoriesByFeature, TeamById, UserById,
         },
         pagination::{KeyedConnection, Page, connection_by_position},
     },
@@ -27,6 +27,7 @@ use crate::{
     program::graphql::Program,
     ranking::Place,
     team::graphql::Team,
+    user::graphql::User,
 };
 
 gql::mirror_enum! {
@@ -190,6 +191,15 @@ impl Feature {
             .await?
             .unwrap_or_default();
         Ok(rows.into_iter().map(Clarification).collect())
+    }
+
+    /// The teams the PM allocated it to, oldest allocation first.
+    #[graphql(complexity = "10 * child_complexity + 1")]
+    async fn allocations(&self, ctx: &Context<'_>) -> Result<Vec<Allocation>> {
+        let rows = gql::load_one(ctx, AllocationsOfFeature(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Allocation).collect())
     }
 
     /// When the feature was created.
@@ -373,6 +383,63 @@ fn optional(value: MaybeUndefined<i32>) -> Option<Option<i32>> {
     }
 }
 
+/// Wraps the stored row; see the `#[Object]` impl for the API.
+pub struct Allocation(pub feature_allocation::Model);
+
+/// A feature handed to a team to break down into stories.
+#[Object]
+impl Allocation {
+    /// The team.
+    async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
+        Ok(Team(
+            gql::load_required(ctx, TeamById(self.0.team_id)).await?,
+        ))
+    }
+
+    /// What the PM said of it to the team; may be empty.
+    async fn note(&self) -> &str {
+        &self.0.note
+    }
+
+    /// When it was allocated.
+    async fn allocated_at(&self) -> DateTime<Utc> {
+        self.0.allocated_at
+    }
+
+    /// Who allocated it; null for the built-in admin.
+    async fn allocated_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        match self.0.allocated_by_id {
+            Some(id) => Ok(Some(User(gql::load_required(ctx, UserById(id)).await?))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Input of `allocateFeature`.
+#[derive(InputObject)]
+pub struct AllocateFeatureInput {
+    /// The feature.
+    pub feature_id: ID,
+    /// A team of the feature's program.
+    pub team_id: ID,
+    /// What the PM says of it to the team, up to 10,000 characters.
+    #[graphql(default)]
+    pub note: String,
+}
+
+/// Input of `deallocateFeature`.
+#[derive(InputObject)]
+pub struct DeallocateFeatureInput {
+    /// The feature.
+    pub feature_id: ID,
+    /// A team it is allocated to.
+    pub team_id: ID,
+    /// Take the team's unfinished stories out of the feature instead of
+    /// refusing (they stay in the backlog).
+    #[graphql(default)]
+    pub force: bool,
+}
+
 fn payload(feature: feature::Model) -> FeaturePayload {
     FeaturePayload {
         feature: Feature(feature),
@@ -481,6 +548,49 @@ impl FeatureMutation {
         let state = input.state.into();
         let feature = gql::perform(ctx, |w| {
             Box::pin(usecase::set_feature_state(w, feature_id, state))
+        })
+        .await?;
+        Ok(payload(feature))
+    }
+
+    /// Hands a feature to a team of its program (the PM or an admin); the
+    /// team's PO sees it in `Team.intake` until a story is under it.
+    async fn allocate_feature(
+        &self,
+        ctx: &Context<'_>,
+        input: AllocateFeatureInput,
+    ) -> Result<FeaturePayload> {
+        let feature_id = id::typed("featureId", &input.feature_id)?;
+        let team = id::typed("teamId", &input.team_id)?;
+        let feature = gql::perform(ctx, |w| {
+            Box::pin(usecase::allocate_feature(
+                w,
+                feature_id,
+                team,
+                input.note.clone(),
+            ))
+        })
+        .await?;
+        Ok(payload(feature))
+    }
+
+    /// Takes a feature back from a team (the PM or an admin). Refused
+    /// (CONFLICT, naming them) while the team has unfinished stories under
+    /// it, unless `force: true`, which takes them out of the feature.
+    async fn deallocate_feature(
+        &self,
+        ctx: &Context<'_>,
+        input: DeallocateFeatureInput,
+    ) -> Result<FeaturePayload> {
+        let feature_id = id::typed("featureId", &input.feature_id)?;
+        let team = id::typed("teamId", &input.team_id)?;
+        let feature = gql::perform(ctx, |w| {
+            Box::pin(usecase::deallocate_feature(
+                w,
+                feature_id,
+                team,
+                input.force,
+            ))
         })
         .await?;
         Ok(payload(feature))

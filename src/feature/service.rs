@@ -1,7 +1,7 @@
 //! Creating, changing, ranking and listing features. Knows nothing of GraphQL.
 
 use chrono::{DateTime, Utc};
-use entity::{feature, program};
+use entity::{feature, feature_allocation, program};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
     Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::NullOrdering,
@@ -264,4 +264,140 @@ pub async fn all_in_rank_order(
         .order_by_asc(feature::Column::RankKey)
         .all(conn)
         .await?)
+}
+
+/// The allocation of a feature to a team, if any.
+pub async fn allocation(
+    conn: &impl ConnectionTrait,
+    feature_id: i64,
+    team_id: i64,
+) -> AppResult<Option<feature_allocation::Model>> {
+    Ok(
+        feature_allocation::Entity::find_by_id((feature_id, team_id))
+            .one(conn)
+            .await?,
+    )
+}
+
+/// Allocates a feature to a team.
+pub async fn allocate(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    feature_id: i64,
+    team_id: i64,
+    note: &str,
+    by: Option<i64>,
+) -> AppResult<feature_allocation::Model> {
+    let note = text::long_text("note", note)?;
+    feature_allocation::ActiveModel {
+        feature_id: Set(feature_id),
+        team_id: Set(team_id),
+        note: Set(note),
+        allocated_at: Set(now),
+        allocated_by_id: Set(by),
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| AppError::unique_violation(e, "the feature is already allocated to that team"))
+}
+
+/// Ends an allocation.
+pub async fn deallocate(
+    conn: &impl ConnectionTrait,
+    feature_id: i64,
+    team_id: i64,
+) -> AppResult<()> {
+    feature_allocation::Entity::delete_by_id((feature_id, team_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The allocations of several features, oldest first.
+pub async fn allocations_of(
+    conn: &impl ConnectionTrait,
+    features: &[i64],
+) -> Result<Vec<feature_allocation::Model>, sea_orm::DbErr> {
+    feature_allocation::Entity::find()
+        .filter(feature_allocation::Column::FeatureId.is_in(features.to_vec()))
+        .order_by_asc(feature_allocation::Column::AllocatedAt)
+        .order_by_asc(feature_allocation::Column::TeamId)
+        .all(conn)
+        .await
+}
+
+/// A team's intake: the features allocated to it with no story of the team
+/// under them yet, oldest allocation first; only those targeting
+/// `increment` when given.
+pub async fn intake(
+    conn: &impl ConnectionTrait,
+    team_id: i64,
+    increment: Option<i64>,
+) -> AppResult<Vec<feature::Model>> {
+    let broken_down = sea_orm::sea_query::Query::select()
+        .column(entity::story::Column::FeatureId)
+        .from(entity::story::Entity)
+        .and_where(entity::story::Column::TeamId.eq(team_id))
+        .and_where(entity::story::Column::FeatureId.is_not_null())
+        .to_owned();
+    let allocated = feature_allocation::Entity::find()
+        .filter(feature_allocation::Column::TeamId.eq(team_id))
+        .filter(feature_allocation::Column::FeatureId.not_in_subquery(broken_down))
+        .order_by_asc(feature_allocation::Column::AllocatedAt)
+        .order_by_asc(feature_allocation::Column::FeatureId)
+        .all(conn)
+        .await?;
+    let ids: Vec<i64> = allocated.iter().map(|a| a.feature_id).collect();
+    let mut query = feature::Entity::find().filter(feature::Column::Id.is_in(ids.clone()));
+    if let Some(increment) = increment {
+        query = query.filter(feature::Column::TargetIncrementId.eq(increment));
+    }
+    let features = query.all(conn).await?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| features.iter().find(|f| f.id == *id).cloned())
+        .collect())
+}
+
+/// The team's stories under a feature that are not DONE or ACCEPTED.
+pub async fn unfinished_stories(
+    conn: &impl ConnectionTrait,
+    feature_id: i64,
+    team_id: i64,
+) -> AppResult<Vec<entity::story::Model>> {
+    use entity::story;
+    Ok(story::Entity::find()
+        .filter(story::Column::FeatureId.eq(feature_id))
+        .filter(story::Column::TeamId.eq(team_id))
+        .filter(story::Column::State.is_not_in(["DONE", "ACCEPTED"]))
+        .order_by_asc(story::Column::RankKey)
+        .all(conn)
+        .await?)
+}
+
+/// Takes stories out of their feature (they stay in their backlog).
+pub async fn unlink_stories(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    ids: &[i64],
+) -> AppResult<()> {
+    use entity::story;
+    story::Entity::update_many()
+        .col_expr(
+            story::Column::FeatureId,
+            sea_orm::sea_query::Expr::value(Option::<i64>::None),
+        )
+        .col_expr(
+            story::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(story::Column::Id.is_in(ids.to_vec()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The feature `id`, if any.
+pub async fn find(conn: &impl ConnectionTrait, id: i64) -> AppResult<Option<feature::Model>> {
+    Ok(feature::Entity::find_by_id(id).one(conn).await?)
 }

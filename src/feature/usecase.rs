@@ -1,17 +1,17 @@
 //! The program backlog's changes: create, change, rank and move features
 //! along their lifecycle. All of them are the PM's (or an admin's).
 
-use entity::feature;
+use entity::{feature, feature_allocation, team};
 
 use super::{
     service::{self, FeatureChange, NewFeature},
     state::FeatureState,
 };
 use crate::{
-    auth::policy::Action,
-    error::AppResult,
+    auth::policy::{self, Action},
+    error::{AppError, AppResult},
     events::{kind::EventKind, log::NewEvent},
-    ids::{FeatureId, Kind, ProgramId},
+    ids::{FeatureId, Kind, ProgramId, TeamId, global},
     ranking::Place,
     work::Work,
 };
@@ -86,4 +86,125 @@ pub async fn set_feature_state(
         .payload(serde_json::json!({ "from": from, "to": feature.state }));
     work.record(program.id, changed).await?;
     Ok(feature)
+}
+
+/// The PM hands a feature to a team, with a note.
+pub async fn allocate_feature(
+    work: &mut Work,
+    id: FeatureId,
+    team: TeamId,
+    note: String,
+) -> AppResult<feature::Model> {
+    let (feature, program) = work.feature(id).await?;
+    work.require(Action::ManageProgram(&program, "allocate features"))
+        .await?;
+    let team = team_of_program(work, team, program.id).await?;
+    if service::allocation(work.conn(), feature.id, team.id)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::conflict(format!(
+            "{:?} is already allocated to team {:?}",
+            feature.title, team.name
+        )));
+    }
+    record_allocation(work, &feature, team.id, &note).await?;
+    Ok(feature)
+}
+
+/// Allocates `feature` to team `team_id` and records it (the PM's
+/// allocation, or a story created under a feature not yet allocated to
+/// its team).
+pub async fn record_allocation(
+    work: &mut Work,
+    feature: &feature::Model,
+    team_id: i64,
+    note: &str,
+) -> AppResult<feature_allocation::Model> {
+    let allocation = service::allocate(
+        work.conn(),
+        work.now(),
+        feature.id,
+        team_id,
+        note,
+        work.actor().user_id(),
+    )
+    .await?;
+    let event = NewEvent::new(EventKind::FeatureAllocated, (Kind::Feature, feature.id))
+        .teams([team_id])
+        .payload(serde_json::json!({
+            "teamId": global(Kind::Team, team_id),
+            "note": allocation.note,
+        }));
+    work.record(feature.program_id, event).await?;
+    Ok(allocation)
+}
+
+/// Takes a feature back from a team. Refused while the team has unfinished
+/// stories under it, unless `force`, which takes those stories out of the
+/// feature (they stay in the backlog).
+pub async fn deallocate_feature(
+    work: &mut Work,
+    id: FeatureId,
+    team: TeamId,
+    force: bool,
+) -> AppResult<feature::Model> {
+    let (feature, program) = work.feature(id).await?;
+    work.require(Action::ManageProgram(&program, "allocate features"))
+        .await?;
+    let team = team_of_program(work, team, program.id).await?;
+    if service::allocation(work.conn(), feature.id, team.id)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::not_found(format!(
+            "{:?} is not allocated to team {:?}",
+            feature.title, team.name
+        )));
+    }
+    let unfinished = service::unfinished_stories(work.conn(), feature.id, team.id).await?;
+    if !unfinished.is_empty() {
+        if !force {
+            let titles: Vec<String> = unfinished
+                .iter()
+                .map(|s| format!("{:?}", s.title))
+                .collect();
+            return Err(AppError::conflict(format!(
+                "team {:?} has unfinished stories under {:?}: {}; finish them, or pass force: true \
+                 to take them out of the feature",
+                team.name,
+                feature.title,
+                titles.join(", ")
+            )));
+        }
+        let ids: Vec<i64> = unfinished.iter().map(|s| s.id).collect();
+        service::unlink_stories(work.conn(), work.now(), &ids).await?;
+        for story in &unfinished {
+            let updated = NewEvent::new(EventKind::StoryUpdated, (Kind::Story, story.id))
+                .teams([team.id])
+                .payload(serde_json::json!({ "fields": ["featureId"] }));
+            work.record(program.id, updated).await?;
+        }
+    }
+    service::deallocate(work.conn(), feature.id, team.id).await?;
+    let event = NewEvent::new(EventKind::FeatureDeallocated, (Kind::Feature, feature.id))
+        .teams([team.id])
+        .payload(serde_json::json!({
+            "teamId": global(Kind::Team, team.id),
+            "unlinkedStories": unfinished.len(),
+        }));
+    work.record(program.id, event).await?;
+    Ok(feature)
+}
+
+/// A team of the program; another program's is answered as a missing one.
+async fn team_of_program(work: &mut Work, id: TeamId, program_id: i64) -> AppResult<team::Model> {
+    // Only looked at, not locked: the change is the feature's program's.
+    match policy::team(work.conn(), work.actor(), id).await {
+        Ok((team, _)) if team.program_id == program_id => Ok(team),
+        Ok(_) | Err(AppError::NotFound(_)) => Err(AppError::not_found(
+            "teamId: no team of this program has that ID",
+        )),
+        Err(e) => Err(e),
+    }
 }

@@ -165,6 +165,23 @@ impl Loader<ClarificationsOfFeature> for AppLoader {
     }
 }
 
+/// The teams a feature is allocated to, oldest allocation first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AllocationsOfFeature(pub i64);
+
+impl Loader<AllocationsOfFeature> for AppLoader {
+    type Value = Vec<entity::feature_allocation::Model>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[AllocationsOfFeature],
+    ) -> Result<HashMap<AllocationsOfFeature, Self::Value>, DbErr> {
+        let rows = crate::feature::service::allocations_of(&self.db, &ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |r| AllocationsOfFeature(r.feature_id)))
+    }
+}
+
 impl Loader<MessagesOfClarification> for AppLoader {
     type Value = Vec<clarification_message::Model>;
     type Error = DbErr;

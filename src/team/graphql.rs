@@ -12,12 +12,14 @@ use crate::{
         graphql::{Story, StoryState},
     },
     error::{AppError, AppResult},
+    feature::graphql::Feature,
     graphql::pagination::KeyedConnection,
     graphql::{
         self as gql,
         id::{self, Kind, decode_as, encode},
         loaders::{MembersByTeam, ObjectivesOfTeam, ProgramById, UserById},
     },
+    ids::IncrementId,
     increment::service::find_in_program,
     insight::{self, graphql::TeamMetrics},
     objective::graphql::Objective,
@@ -69,6 +71,21 @@ impl Team {
             .unwrap_or_default();
         Ok(members.into_iter().map(User).collect())
     }
+    /// What the team's PO has been handed and not yet broken down: features
+    /// allocated to the team with no story of the team under them, oldest
+    /// allocation first; with `incrementId`, only those targeting it.
+    #[graphql(complexity = "20 * child_complexity + 1")]
+    async fn intake(&self, ctx: &Context<'_>, increment_id: Option<ID>) -> Result<Vec<Feature>> {
+        let increment = id::typed_opt::<IncrementId>("incrementId", increment_id.as_ref())?;
+        let rows = crate::feature::service::intake(
+            gql::store(ctx)?.conn(),
+            self.0.id,
+            increment.map(|i| i.0),
+        )
+        .await?;
+        Ok(rows.into_iter().map(Feature).collect())
+    }
+
     /// The team's PI objectives for an increment of its program, oldest first.
     async fn objectives(&self, ctx: &Context<'_>, increment_id: ID) -> Result<Vec<Objective>> {
         let increment = decode_as(Kind::Increment, "incrementId", &increment_id)?;

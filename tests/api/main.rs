@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod allocation;
 mod auth;
 mod backlog;
 mod clarifications;

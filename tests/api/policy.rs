@@ -139,6 +139,12 @@ impl World {
             )
             .await;
         let objective = str_at(&objective, "/setObjective/objective/id");
+        app.data(
+            ADMIN,
+            "mutation($input: AllocateFeatureInput!) { allocateFeature(input: $input) { feature { id } } }",
+            json!({ "input": { "featureId": feature_2, "teamId": team_a } }),
+        )
+        .await;
         let member_tokens = app
             .data(
                 &token_of(MemberA),
@@ -367,6 +373,10 @@ cells! {
         |w| json!({ "featureId": w.id("feature"), "businessValue": 8 });
     rank_feature: "rankFeature", [Admin, Pm], false,
         |w| json!({ "featureId": w.id("feature"), "afterId": w.id("feature2") });
+    allocate_feature: "allocateFeature", [Admin, Pm], false,
+        |w| json!({ "featureId": w.id("feature"), "teamId": w.id("teamA"), "note": "yours" });
+    deallocate_feature: "deallocateFeature", [Admin, Pm], false,
+        |w| json!({ "featureId": w.id("feature2"), "teamId": w.id("teamA") });
     set_feature_state: "setFeatureState", [Admin, Pm], false,
         |w| json!({ "featureId": w.id("feature"), "state": "ANALYZING" });
     create_story: "createStory", [Admin, PoA, MemberA], false,
