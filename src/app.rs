@@ -257,22 +257,20 @@ async fn inspect_all(
     outcome.map_err(|err| AppError::Internal(Box::new(err)))?
 }
 
-/// The serialized response, or an error asking for less when it is larger
+/// The error asking for less, when a response of `len` bytes is larger
 /// than the setting allows.
-fn capped(state: &AppState, bytes: Vec<u8>) -> Response {
-    if bytes.len() > state.max_response_bytes {
-        return graphql_error(
+fn oversized(state: &AppState, len: usize) -> Option<Response> {
+    (len > state.max_response_bytes).then(|| {
+        graphql_error(
             StatusCode::OK,
             "BAD_USER_INPUT",
             &format!(
-                "the response would be {} bytes, more than the {} the server sends \
+                "the response would be {len} bytes, more than the {} the server sends \
                  (setting PORTFOLIO_MAX_RESPONSE_BYTES): ask for fewer items or fields",
-                bytes.len(),
                 state.max_response_bytes
             ),
-        );
-    }
-    json_bytes(Bytes::from(bytes))
+        )
+    })
 }
 
 async fn graphql(
@@ -350,7 +348,9 @@ async fn graphql(
     let BatchRequest::Single(request) = request else {
         let responses = state.schema.execute_batch(request.data(viewer)).await;
         return match serde_json::to_vec(&responses) {
-            Ok(bytes) => capped(&state, bytes),
+            Ok(bytes) => {
+                oversized(&state, bytes.len()).unwrap_or_else(|| json_bytes(Bytes::from(bytes)))
+            }
             Err(_) => graphql_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL",
@@ -399,8 +399,8 @@ async fn graphql(
             "internal error",
         );
     };
-    if bytes.len() > state.max_response_bytes {
-        return capped(&state, bytes);
+    if let Some(refusal) = oversized(&state, bytes.len()) {
+        return refusal;
     }
     let bytes = Bytes::from(bytes);
     if let (Some(key), Some(version), true) = (cache_key, version, cacheable) {

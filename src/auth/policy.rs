@@ -191,17 +191,11 @@ pub async fn can_read_program(
     actor: Actor,
     program: &program::Model,
 ) -> AppResult<bool> {
-    if actor.is_admin() || actor.is_user(program.product_manager_id) {
-        return Ok(true);
+    match actor.user_id() {
+        _ if actor.is_admin() || actor.is_user(program.product_manager_id) => Ok(true),
+        Some(user) => part_of(conn, user, program.id).await,
+        None => Ok(false),
     }
-    let count = program::Entity::find()
-        .select_only()
-        .column(program::Column::Id)
-        .filter(program::Column::Id.eq(program.id))
-        .filter(readable_programs(actor))
-        .count(conn)
-        .await?;
-    Ok(count > 0)
 }
 
 /// Whether the actor may see user `user`: admins and the user always;

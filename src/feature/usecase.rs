@@ -95,14 +95,8 @@ pub async fn allocate_feature(
     team: TeamId,
     note: String,
 ) -> AppResult<feature::Model> {
-    let (feature, program) = work.feature(id).await?;
-    work.require(Action::ManageProgram(&program, "allocate features"))
-        .await?;
-    let team = team_of_program(work, team, program.id).await?;
-    if service::allocation(work.conn(), feature.id, team.id)
-        .await?
-        .is_some()
-    {
+    let (feature, team, allocated) = allocation_of(work, id, team).await?;
+    if allocated {
         return Err(AppError::conflict(format!(
             "{:?} is already allocated to team {:?}",
             feature.title, team.name
@@ -149,14 +143,9 @@ pub async fn deallocate_feature(
     team: TeamId,
     force: bool,
 ) -> AppResult<feature::Model> {
-    let (feature, program) = work.feature(id).await?;
-    work.require(Action::ManageProgram(&program, "allocate features"))
-        .await?;
-    let team = team_of_program(work, team, program.id).await?;
-    if service::allocation(work.conn(), feature.id, team.id)
-        .await?
-        .is_none()
-    {
+    let (feature, team, allocated) = allocation_of(work, id, team).await?;
+    let program_id = feature.program_id;
+    if !allocated {
         return Err(AppError::not_found(format!(
             "{:?} is not allocated to team {:?}",
             feature.title, team.name
@@ -183,7 +172,7 @@ pub async fn deallocate_feature(
             let updated = NewEvent::new(EventKind::StoryUpdated, (Kind::Story, story.id))
                 .teams([team.id])
                 .payload(serde_json::json!({ "fields": ["featureId"] }));
-            work.record(program.id, updated).await?;
+            work.record(program_id, updated).await?;
         }
     }
     service::deallocate(work.conn(), feature.id, team.id).await?;
@@ -193,8 +182,25 @@ pub async fn deallocate_feature(
             "teamId": global(Kind::Team, team.id),
             "unlinkedStories": unfinished.len(),
         }));
-    work.record(program.id, event).await?;
+    work.record(program_id, event).await?;
     Ok(feature)
+}
+
+/// The start of an allocation change (the PM's): the feature, the team of
+/// its program, and whether the feature is allocated to it now.
+async fn allocation_of(
+    work: &mut Work,
+    id: FeatureId,
+    team: TeamId,
+) -> AppResult<(feature::Model, team::Model, bool)> {
+    let (feature, program) = work.feature(id).await?;
+    work.require(Action::ManageProgram(&program, "allocate features"))
+        .await?;
+    let team = team_of_program(work, team, program.id).await?;
+    let allocated = service::allocation(work.conn(), feature.id, team.id)
+        .await?
+        .is_some();
+    Ok((feature, team, allocated))
 }
 
 /// A team of the program; another program's is answered as a missing one.

@@ -171,9 +171,7 @@ pub fn uncacheable(ctx: &Context<'_>) {
 /// The current time, from the app's clock. A query that reads it is not
 /// stored in the response cache (its answer changes with time).
 pub fn now(ctx: &Context<'_>) -> AppResult<chrono::DateTime<chrono::Utc>> {
-    if let Ok(mark) = ctx.data::<cache::Uncacheable>() {
-        mark.mark();
-    }
+    uncacheable(ctx);
     Ok(ctx
         .data::<Arc<dyn Clock>>()
         .map_err(|_| missing("Clock"))?

@@ -9,15 +9,7 @@ const DASHBOARD: &str = include_str!("../queries/dashboard.graphql");
 
 /// SQL statements the server has sent so far (reads + writes), from /metrics.
 async fn statements(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     text.lines()
         .filter(|l| l.starts_with("portfolio_db_statements_total{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
@@ -74,15 +66,7 @@ async fn the_dashboard_costs_the_same_statements_at_any_size() {
 }
 
 async fn cached_count(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     text.lines()
         .filter(|l| {
             l.starts_with("portfolio_graphql_requests_total{") && l.contains("outcome=\"cached\"")

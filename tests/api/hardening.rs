@@ -456,15 +456,7 @@ async fn cached_answers_are_counted_under_the_operation_name() {
         )
         .await;
     }
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains(
             r#"portfolio_graphql_requests_total{operation="Overview",outcome="cached"} 2"#
