@@ -26,9 +26,10 @@ use crate::{
     error::AppError,
     events::bus::EventBus,
     graphql::{
-        AppSchema, build_schema,
+        AppSchema, build_schemas,
         cache::{ResponseCache, Uncacheable, data_version},
         guard::{self, DocumentLimits, Inspected},
+        observe,
     },
     metrics::Metrics,
 };
@@ -36,7 +37,10 @@ use crate::{
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
+    /// For HTTP requests: no extensions (the handler observes).
     schema: AppSchema,
+    /// For websockets.
+    live: AppSchema,
     store: Store,
     metrics: Arc<Metrics>,
     admin_token: Option<Arc<str>>,
@@ -79,8 +83,10 @@ pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>, bus: Eve
         clock.clone(),
         std::time::Duration::from_secs(1),
     );
+    let schemas = build_schemas(settings, store.clone(), metrics.clone(), clock.clone(), bus);
     let state = AppState {
-        schema: build_schema(settings, store.clone(), metrics.clone(), clock.clone(), bus),
+        schema: schemas.http,
+        live: schemas.live,
         store,
         metrics,
         admin_token: settings.admin_token.as_deref().map(Arc::from),
@@ -345,33 +351,36 @@ async fn graphql(
             return graphql_error(StatusCode::OK, code, &err.message);
         }
     };
-    let BatchRequest::Single(request) = request else {
-        let responses = state.schema.execute_batch(request.data(viewer)).await;
-        return match serde_json::to_vec(&responses) {
-            Ok(bytes) => {
-                oversized(&state, bytes.len()).unwrap_or_else(|| json_bytes(Bytes::from(bytes)))
+    let request = match request {
+        BatchRequest::Single(request) => request,
+        BatchRequest::Batch(requests) => {
+            let mut responses = Vec::with_capacity(requests.len());
+            for (request, document) in requests.into_iter().zip(&inspected) {
+                let operation = operation_name(&request, document).to_owned();
+                responses.push(execute(&state, request.data(viewer.clone()), &operation).await);
             }
-            Err(_) => graphql_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                "internal error",
-            ),
-        };
+            return match serde_json::to_vec(&responses) {
+                Ok(bytes) => {
+                    oversized(&state, bytes.len()).unwrap_or_else(|| json_bytes(Bytes::from(bytes)))
+                }
+                Err(_) => graphql_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL",
+                    "internal error",
+                ),
+            };
+        }
     };
     let document = inspected.into_iter().next().unwrap_or_default();
+    let operation = operation_name(&request, &document).to_owned();
     // A query may be answered from the cache while the data has not changed.
     let cache_key = (state.cache.enabled() && document.is_query).then(|| viewer_key(&viewer));
     let version = match &cache_key {
         Some(key) => match data_version(state.store.conn()).await {
             Ok(version) => {
                 if let Some(hit) = state.cache.get(key, &body, version) {
-                    let operation = request
-                        .operation_name
-                        .as_deref()
-                        .or(document.operation.as_deref())
-                        .unwrap_or("anonymous");
                     state.metrics.record_request(
-                        operation,
+                        &operation,
                         "cached",
                         started.elapsed().as_secs_f64(),
                     );
@@ -387,10 +396,7 @@ async fn graphql(
         None => None,
     };
     let mark = Uncacheable::default();
-    let response = state
-        .schema
-        .execute(request.data(viewer).data(mark.clone()))
-        .await;
+    let response = execute(&state, request.data(viewer).data(mark.clone()), &operation).await;
     let cacheable = response.errors.is_empty() && !mark.is_marked();
     let Ok(bytes) = serde_json::to_vec(&response) else {
         return graphql_error(
@@ -407,6 +413,29 @@ async fn graphql(
         state.cache.put(key, body, version, bytes.clone());
     }
     json_bytes(bytes)
+}
+
+/// The operation's name for logs and metrics.
+fn operation_name<'a>(request: &'a async_graphql::Request, document: &'a Inspected) -> &'a str {
+    request
+        .operation_name
+        .as_deref()
+        .or(document.operation.as_deref())
+        .unwrap_or("anonymous")
+}
+
+/// Runs one operation on the HTTP schema, observed (`observe::finish`).
+async fn execute(
+    state: &AppState,
+    request: async_graphql::Request,
+    operation: &str,
+) -> async_graphql::Response {
+    use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let span = observe::span();
+    let mut response = state.schema.execute(request).instrument(span.clone()).await;
+    observe::finish(&state.metrics, &span, operation, started, &mut response);
+    response
 }
 
 fn json_bytes(bytes: Bytes) -> Response {
@@ -461,7 +490,7 @@ async fn graphql_ws(
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(max_message)
         .on_upgrade(move |socket| {
-            let schema = state.schema.clone();
+            let schema = state.live.clone();
             let tokens = state.tokens.clone();
             let token_slot = Arc::new(std::sync::Mutex::new(None));
             let slot = token_slot.clone();

@@ -179,12 +179,14 @@ pub struct Settings {
         global = true
     )]
     pub event_poll_ms: u64,
-    /// Microseconds a DataLoader waits to gather keys into one batch: longer
-    /// gathers more (fewer SQL statements), shorter answers sooner.
+    /// Microseconds a DataLoader waits to gather keys into one batch. 0 (the
+    /// default) fetches once the asking request has yielded, which gathers
+    /// what one pass over its fields asks for; a delay also batches keys of
+    /// concurrent requests, at that cost in latency.
     #[arg(
         long,
         env = "PORTFOLIO_LOADER_DELAY_US",
-        default_value_t = 1000,
+        default_value_t = 0,
         global = true
     )]
     pub loader_delay_us: u64,

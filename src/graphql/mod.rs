@@ -98,15 +98,11 @@ pub struct Mutation(
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-/// The schema with its limits and extensions, before any runtime data.
-pub fn schema_builder(
-    settings: &Settings,
-    metrics: Arc<Metrics>,
-) -> SchemaBuilder<Query, Mutation, Subscription> {
+/// The schema with its limits, before any extension or runtime data.
+pub fn schema_builder(settings: &Settings) -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription)
         .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity)
-        .extension(observe::Observe { metrics })
         .data(PageLimits {
             default: settings.default_page_size,
             max: settings.max_page_size,
@@ -114,7 +110,64 @@ pub fn schema_builder(
         .data(EmailsShown(settings.show_emails))
 }
 
-/// The complete schema for serving.
+/// The schema served: the same types, limits and data twice.
+#[derive(Clone)]
+pub struct Schemas {
+    /// For HTTP, without extensions: its handler observes each operation
+    /// itself (`observe::finish`), so fields take async-graphql's fast path.
+    pub http: AppSchema,
+    /// For websockets, with the `observe::Observe` extension, which also
+    /// counts open subscriptions.
+    pub live: AppSchema,
+}
+
+/// The DataLoader every request shares. With no delay set, a batch is
+/// fetched once the task that asked has yielded: one pass over a request's
+/// fields gathers their keys, without waiting on a timer.
+fn shared_loader(settings: &Settings, store: &Store) -> Arc<DataLoader<AppLoader>> {
+    let loader = AppLoader::new(store.conn().clone());
+    let loader = if settings.loader_delay_us == 0 {
+        DataLoader::new(
+            loader,
+            |fetch: futures_util::future::BoxFuture<'static, ()>| {
+                tokio::spawn(async move {
+                    tokio::task::yield_now().await;
+                    fetch.await;
+                })
+            },
+        )
+        .delay(std::time::Duration::ZERO)
+    } else {
+        DataLoader::new(loader, tokio::spawn)
+            .delay(std::time::Duration::from_micros(settings.loader_delay_us))
+    };
+    Arc::new(loader)
+}
+
+/// The schemas for serving, sharing one loader.
+pub fn build_schemas(
+    settings: &Settings,
+    store: Store,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+    bus: EventBus,
+) -> Schemas {
+    let loader = shared_loader(settings, &store);
+    let with_data = |builder: SchemaBuilder<Query, Mutation, Subscription>| {
+        builder
+            .data(store.clone())
+            .data(loader.clone())
+            .data(clock.clone())
+            .data(bus.clone())
+            .finish()
+    };
+    Schemas {
+        http: with_data(schema_builder(settings)),
+        live: with_data(schema_builder(settings).extension(observe::Observe { metrics })),
+    }
+}
+
+/// The websocket schema alone (in-process tests and benchmarks).
 pub fn build_schema(
     settings: &Settings,
     store: Store,
@@ -122,21 +175,12 @@ pub fn build_schema(
     clock: Arc<dyn Clock>,
     bus: EventBus,
 ) -> AppSchema {
-    let loader = DataLoader::new(AppLoader::new(store.conn().clone()), tokio::spawn)
-        .delay(std::time::Duration::from_micros(settings.loader_delay_us));
-    schema_builder(settings, metrics)
-        .data(store)
-        .data(loader)
-        .data(clock)
-        .data(bus)
-        .finish()
+    build_schemas(settings, store, metrics, clock, bus).live
 }
 
 /// The SDL of the schema, as `portfolio schema` prints it.
 pub fn sdl() -> String {
-    schema_builder(&Settings::defaults(), Arc::new(Metrics::new()))
-        .finish()
-        .sdl()
+    schema_builder(&Settings::defaults()).finish().sdl()
 }
 
 fn missing(what: &str) -> AppError {
@@ -220,7 +264,8 @@ pub fn page_limits(ctx: &Context<'_>) -> AppResult<PageLimits> {
 
 /// The shared loader.
 pub fn loader<'a>(ctx: &Context<'a>) -> AppResult<&'a DataLoader<AppLoader>> {
-    ctx.data::<DataLoader<AppLoader>>()
+    ctx.data::<Arc<DataLoader<AppLoader>>>()
+        .map(Arc::as_ref)
         .map_err(|_| missing("DataLoader"))
 }
 

@@ -1,7 +1,13 @@
-//! One extension for what every operation needs around it: a tracing span
-//! with the operation name, request metrics, and an `extensions.code` on
-//! errors raised before any resolver ran (syntax, validation, limits, input
-//! coercion), which are all BAD_USER_INPUT.
+//! What every operation needs around it: a tracing span with the operation
+//! name, request metrics, and an `extensions.code` on errors raised before
+//! any resolver ran (syntax, validation, limits, input coercion), which are
+//! all BAD_USER_INPUT.
+//!
+//! The HTTP handler observes its operations itself with [`finish`]: any
+//! schema extension puts every field of every response through the
+//! extension chain (and a registry lookup), which costs more than most
+//! fields do. The websocket schema has the [`Observe`] extension, which
+//! also counts open subscriptions.
 
 use std::{
     sync::{Arc, Mutex, PoisonError},
@@ -17,7 +23,7 @@ use async_graphql::{
     parser::types::{DocumentOperations, ExecutableDocument},
 };
 use futures_util::{StreamExt, stream::BoxStream};
-use tracing::{Instrument, field::Empty};
+use tracing::{Instrument, Span, field::Empty};
 
 use crate::metrics::Metrics;
 
@@ -83,20 +89,36 @@ fn outcome(resp: &Response) -> String {
     }
 }
 
+/// The span an operation runs in; [`finish`] fills in its fields.
+pub fn span() -> Span {
+    tracing::info_span!("graphql", operation = Empty, outcome = Empty)
+}
+
+/// Ends an operation that ran in `span` since `started`: default error
+/// codes, the span's fields, the log line and the request metrics.
+pub fn finish(
+    metrics: &Metrics,
+    span: &Span,
+    operation: &str,
+    started: Instant,
+    resp: &mut Response,
+) {
+    default_error_codes(&mut resp.errors);
+    let outcome = outcome(resp);
+    span.record("operation", operation);
+    span.record("outcome", outcome.as_str());
+    let seconds = started.elapsed().as_secs_f64();
+    span.in_scope(|| tracing::info!(seconds, "graphql operation finished"));
+    metrics.record_request(operation, &outcome, seconds);
+}
+
 #[async_trait::async_trait]
 impl Extension for ObserveOperation {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let started = Instant::now();
-        let span = tracing::info_span!("graphql", operation = Empty, outcome = Empty);
+        let span = span();
         let mut resp = next.run(ctx).instrument(span.clone()).await;
-        default_error_codes(&mut resp.errors);
-        let operation = self.operation();
-        let outcome = outcome(&resp);
-        span.record("operation", operation.as_str());
-        span.record("outcome", outcome.as_str());
-        let seconds = started.elapsed().as_secs_f64();
-        span.in_scope(|| tracing::info!(seconds, "graphql operation finished"));
-        self.metrics.record_request(&operation, &outcome, seconds);
+        finish(&self.metrics, &span, &self.operation(), started, &mut resp);
         resp
     }
 
