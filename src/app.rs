@@ -72,6 +72,12 @@ pub async fn open_store(
 ) -> Result<Store, Box<dyn std::error::Error + Send + Sync>> {
     let store = Store::connect(settings).await?;
     store.migrate().await?;
+    let changed = crate::dependency::service::store_all_risks(&store)
+        .await
+        .map_err(|err| format!("cannot store the risk of dependencies: {err:?}"))?;
+    if changed > 0 {
+        tracing::info!(changed, "stored the risk of dependencies");
+    }
     Ok(store)
 }
 

@@ -24,6 +24,10 @@ pub struct Model {
     pub decline_reason: Option<String>,
     /// None when requested by the built-in admin.
     pub requested_by_id: Option<i64>,
+    /// Whether it is at risk, as the write path last assessed it.
+    pub at_risk: bool,
+    /// Why, as comma-separated reason names; empty when not at risk.
+    pub risk_reasons: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     #[sea_orm(belongs_to, from = "program_id", to = "id")]

@@ -10,6 +10,7 @@ mod m20261128_000005_clarifications;
 mod m20261128_000006_events;
 mod m20261201_000007_token_details;
 mod m20261201_000008_feature_allocations;
+mod m20261201_000009_dependency_risk;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_events::Migration),
             Box::new(m20261201_000007_token_details::Migration),
             Box::new(m20261201_000008_feature_allocations::Migration),
+            Box::new(m20261201_000009_dependency_risk::Migration),
         ]
     }
 }

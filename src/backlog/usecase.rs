@@ -141,7 +141,8 @@ async fn state_changed(
         .payload(payload);
     work.record(program_id, changed).await?;
     record_followed(work, &followed).await?;
-    watch.after(work).await
+    watch.after(work).await?;
+    Ok(())
 }
 
 /// Refuses a rank move that names no anchor or two.

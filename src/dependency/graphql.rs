@@ -7,7 +7,7 @@ use entity::{dependency, program};
 
 use super::{
     risk,
-    service::{self, Assessed, Filter},
+    service::{self, Assessed},
     usecase::{self, Request},
 };
 use crate::{
@@ -57,7 +57,7 @@ gql::mirror_enum! {
 /// see the `#[Object]` impl for the API.
 pub struct Dependency {
     row: dependency::Model,
-    assessed: Option<Assessed>,
+    assessed: Option<Box<Assessed>>,
 }
 
 impl From<dependency::Model> for Dependency {
@@ -73,7 +73,7 @@ impl From<Assessed> for Dependency {
     fn from(assessed: Assessed) -> Self {
         Self {
             row: assessed.row.clone(),
-            assessed: Some(assessed),
+            assessed: Some(Box::new(assessed)),
         }
     }
 }
@@ -81,7 +81,7 @@ impl From<Assessed> for Dependency {
 impl Dependency {
     async fn assessed(&self, ctx: &Context<'_>) -> AppResult<Assessed> {
         match &self.assessed {
-            Some(a) => Ok(a.clone()),
+            Some(a) => Ok(a.as_ref().clone()),
             None => gql::load_required(ctx, AssessedDependency(self.row.id)).await,
         }
     }
@@ -136,17 +136,14 @@ impl Dependency {
     }
 
     /// Whether it is at risk (see `riskReasons`).
-    async fn at_risk(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(self.assessed(ctx).await?.at_risk())
+    async fn at_risk(&self) -> bool {
+        self.row.at_risk
     }
 
     /// Why it is at risk; empty when it is not. Resolved dependencies are
     /// never at risk.
-    async fn risk_reasons(&self, ctx: &Context<'_>) -> Result<Vec<RiskReason>> {
-        Ok(self
-            .assessed(ctx)
-            .await?
-            .reasons
+    async fn risk_reasons(&self) -> Result<Vec<RiskReason>> {
+        Ok(risk::RiskReason::split(&self.row.risk_reasons)?
             .into_iter()
             .map(Into::into)
             .collect())
@@ -176,8 +173,8 @@ impl Dependency {
     }
 }
 
-/// `Program.dependencies`: filters in storage, the at-risk rules in code,
-/// pages by id.
+/// `Program.dependencies`: filters and pages in storage, by id, on the risk
+/// the write path stores.
 pub async fn program_dependencies(
     ctx: &Context<'_>,
     program: &program::Model,
@@ -192,31 +189,15 @@ pub async fn program_dependencies(
         .as_ref()
         .map(|id| decode_as(Kind::Team, "teamId", id))
         .transpose()?;
-    let filter = Filter {
-        program: Some(program.id),
+    let filter = service::ListFilter {
+        program: program.id,
         states: gql::enum_set(states),
         team,
-        ..Default::default()
+        at_risk,
     };
-    let mut rows = service::assessed(gql::store(ctx)?.conn(), &filter).await?;
-    if let Some(wanted) = at_risk {
-        rows.retain(|a| a.at_risk() == wanted);
-    }
-    let total = rows.len() as u64;
-    let start = page
-        .after
-        .map_or(0, |after| rows.partition_point(|a| a.row.id <= after));
-    let end = rows
-        .len()
-        .min(start + usize::try_from(page.fetch()).unwrap_or(usize::MAX));
-    let page_rows: Vec<_> = rows.drain(start..end).collect();
-    Ok(connection(
-        &page,
-        page_rows,
-        total,
-        |a| a.row.id,
-        Dependency::from,
-    ))
+    let (rows, total) =
+        service::list(gql::store(ctx)?.conn(), &filter, page.after, page.fetch()).await?;
+    Ok(connection(&page, rows, total, |d| d.id, Dependency::from))
 }
 
 /// Input of `requestDependency`.

@@ -67,6 +67,39 @@ pub enum RiskReason {
 }
 
 impl RiskReason {
+    const ALL: [RiskReason; 4] = [
+        RiskReason::NotCommitted,
+        RiskReason::ProviderUnplanned,
+        RiskReason::ProviderLate,
+        RiskReason::Declined,
+    ];
+
+    /// Reads a name back, as `name` writes it.
+    pub fn parse(name: &str) -> AppResult<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.name() == name)
+            .ok_or_else(|| AppError::Internal(format!("unknown risk reason {name:?}").into()))
+    }
+
+    /// The stored form of a list of reasons: names, comma-separated.
+    pub fn join(reasons: &[RiskReason]) -> String {
+        reasons
+            .iter()
+            .map(|r| r.name())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Reads the stored form back.
+    pub fn split(stored: &str) -> AppResult<Vec<RiskReason>> {
+        stored
+            .split(',')
+            .filter(|name| !name.is_empty())
+            .map(Self::parse)
+            .collect()
+    }
+
     /// The GraphQL name.
     pub fn name(self) -> &'static str {
         match self {
@@ -132,6 +165,20 @@ mod tests {
             provider_start: provider,
             needed_by_start: needed,
         }
+    }
+
+    #[test]
+    fn stored_reasons_read_back_as_written() {
+        let declined = RiskReason::Declined;
+        for reasons in [
+            vec![],
+            vec![declined],
+            vec![NotCommitted, ProviderLate, declined],
+        ] {
+            let stored = RiskReason::join(&reasons);
+            assert_eq!(RiskReason::split(&stored).unwrap(), reasons);
+        }
+        assert!(RiskReason::split("LATE").is_err());
     }
 
     #[test]

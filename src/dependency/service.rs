@@ -45,6 +45,61 @@ impl Assessed {
     pub fn cross_team(&self) -> bool {
         self.dependent_team != self.provider_team
     }
+
+    /// Whether the row's stored risk is not the rules' answer.
+    fn stored_risk_differs(&self) -> bool {
+        self.row.at_risk != self.at_risk()
+            || self.row.risk_reasons != RiskReason::join(&self.reasons)
+    }
+}
+
+/// Stores the rules' answer in the row when it differs from what is
+/// stored. Every change that can move a dependency's risk assesses it
+/// afterwards (`RiskWatch::after`), so the stored risk stays the rules'.
+pub async fn store_risk(
+    conn: &impl ConnectionTrait,
+    a: &mut Assessed,
+) -> Result<(), sea_orm::DbErr> {
+    if !a.stored_risk_differs() {
+        return Ok(());
+    }
+    let reasons = RiskReason::join(&a.reasons);
+    dependency::Entity::update_many()
+        .col_expr(dependency::Column::AtRisk, Expr::value(a.at_risk()))
+        .col_expr(
+            dependency::Column::RiskReasons,
+            Expr::value(reasons.clone()),
+        )
+        .filter(dependency::Column::Id.eq(a.row.id))
+        .exec(conn)
+        .await?;
+    a.row.at_risk = a.at_risk();
+    a.row.risk_reasons = reasons;
+    Ok(())
+}
+
+/// Brings every dependency's stored risk in line with the rules, holding
+/// every program's write lock: at start, after the migration that added the
+/// columns (or after an upgrade that changed the rules). Returns how many
+/// rows changed.
+pub async fn store_all_risks(store: &crate::db::Store) -> AppResult<usize> {
+    let txn = store.begin_write().await?;
+    let programs = entity::program::Entity::find()
+        .order_by_asc(entity::program::Column::Id)
+        .all(&*txn)
+        .await?;
+    for program in &programs {
+        lock(&*txn, program.id).await?;
+    }
+    let mut changed = 0;
+    for mut a in assessed(&*txn, &Filter::default()).await? {
+        if a.stored_risk_differs() {
+            store_risk(&*txn, &mut a).await?;
+            changed += 1;
+        }
+    }
+    txn.commit().await?;
+    Ok(changed)
 }
 
 /// The filters of a read.
@@ -134,6 +189,57 @@ fn facts_query(filter: &Filter) -> SelectStatement {
         );
     }
     q.to_owned()
+}
+
+/// The filters of `Program.dependencies`.
+#[derive(Clone, Debug)]
+pub struct ListFilter {
+    pub program: i64,
+    pub states: Option<Vec<DependencyState>>,
+    /// Matches either side.
+    pub team: Option<i64>,
+    /// On the stored risk.
+    pub at_risk: Option<bool>,
+}
+
+/// A page of a program's dependencies in id order, after the id `after`,
+/// at most `limit`, and how many match in all: two statements on indexes.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    filter: &ListFilter,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<(Vec<dependency::Model>, u64), sea_orm::DbErr> {
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let mut q = dependency::Entity::find().filter(dependency::Column::ProgramId.eq(filter.program));
+    if let Some(states) = &filter.states {
+        q = q.filter(dependency::Column::State.is_in(states.iter().map(|s| s.as_str())));
+    }
+    if let Some(at_risk) = filter.at_risk {
+        q = q.filter(dependency::Column::AtRisk.eq(at_risk));
+    }
+    if let Some(team) = filter.team {
+        let of_team = Query::select()
+            .column(story::Column::Id)
+            .from(story::Entity)
+            .and_where(story::Column::TeamId.eq(team))
+            .to_owned();
+        q = q.filter(
+            dependency::Column::DependentStoryId
+                .in_subquery(of_team.clone())
+                .or(dependency::Column::ProviderStoryId.in_subquery(of_team)),
+        );
+    }
+    let total = q.clone().count(conn).await?;
+    if let Some(after) = after {
+        q = q.filter(dependency::Column::Id.gt(after));
+    }
+    let rows = q
+        .order_by_asc(dependency::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    Ok((rows, total))
 }
 
 /// Reads dependencies with their risk, in id order.

@@ -70,8 +70,7 @@ pub async fn request_dependency(work: &mut Work, input: Request) -> AppResult<de
             NewEvent::new(EventKind::DependencyResolved, (Kind::Dependency, dep.id)).teams(teams);
         work.record(program.id, resolved).await?;
     }
-    watch.after(work).await?;
-    Ok(dep)
+    watch.after_for(work, dep).await
 }
 
 /// The provider team's PO commits: plans the provider story into
@@ -217,7 +216,6 @@ impl Decision {
             .teams(self.teams)
             .payload(payload);
         work.record(self.program_id, event).await?;
-        self.watch.after(work).await?;
-        Ok(changed)
+        self.watch.after_for(work, changed).await
     }
 }

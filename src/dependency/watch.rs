@@ -1,7 +1,10 @@
 //! Risk changes across a change: which dependencies became at risk, and
-//! which stopped being, recorded as events in the same unit of work.
+//! which stopped being, recorded as events in the same unit of work, with
+//! the new risk stored in the rows.
 
 use std::collections::HashMap;
+
+use entity::dependency;
 
 use super::service::{self, Assessed, Filter};
 use crate::{
@@ -35,10 +38,15 @@ impl RiskWatch {
         })
     }
 
-    /// Records an event for every dependency whose risk changed (a new one
-    /// counts as "not at risk" before).
-    pub async fn after(self, work: &mut Work) -> AppResult<()> {
-        for a in snapshot(work, self.program_id, &self.stories).await? {
+    /// Stores the risk of the dependencies touching the stories, records an
+    /// event for every one whose risk changed (a new one counts as "not at
+    /// risk" before), and answers them as they are now.
+    pub async fn after(self, work: &mut Work) -> AppResult<Vec<Assessed>> {
+        let now = snapshot(work, self.program_id, &self.stories).await?;
+        let mut out = Vec::with_capacity(now.len());
+        for mut a in now {
+            service::store_risk(work.conn(), &mut a).await?;
+            out.push(a.clone());
             let was = self.before.get(&a.row.id).copied().unwrap_or(false);
             if was == a.at_risk() {
                 continue;
@@ -54,7 +62,20 @@ impl RiskWatch {
                 .payload(serde_json::json!({ "riskReasons": reasons }));
             work.record(self.program_id, event).await?;
         }
-        Ok(())
+        Ok(out)
+    }
+
+    /// [`RiskWatch::after`], answering `dep` with its stored risk.
+    pub async fn after_for(
+        self,
+        work: &mut Work,
+        dep: dependency::Model,
+    ) -> AppResult<dependency::Model> {
+        let now = self.after(work).await?;
+        Ok(now
+            .into_iter()
+            .find(|a| a.row.id == dep.id)
+            .map_or(dep, |a| a.row))
     }
 }
 

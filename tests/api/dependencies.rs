@@ -506,3 +506,60 @@ async fn the_board_shows_teams_by_iteration_with_their_dependencies() {
         ])
     );
 }
+
+/// Whether every dependency's stored risk is what the rules say now; the
+/// ids of those that differ.
+async fn stored_risk_differs(store: &portfolio::db::Store) -> Vec<i64> {
+    use portfolio::dependency::{risk::RiskReason, service};
+    service::assessed(store.conn(), &service::Filter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| {
+            a.row.at_risk != a.at_risk() || a.row.risk_reasons != RiskReason::join(&a.reasons)
+        })
+        .map(|a| a.row.id)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_stored_risk_follows_every_change_of_a_replayed_program() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = TestApp::spawn().await;
+    let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
+    // Eight weeks of planning, commitments, declines and finished stories,
+    // all through the use cases.
+    portfolio::demo::load(&store, app.clock_now(), 3, 12)
+        .await
+        .unwrap();
+    let at_risk = store
+        .conn()
+        .query_one_raw(Statement::from_string(
+            store.conn().get_database_backend(),
+            "SELECT COUNT(*) AS n FROM dependencies WHERE at_risk = TRUE",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert!(at_risk > 0, "the demo has dependencies at risk");
+    assert_eq!(stored_risk_differs(&store).await, Vec::<i64>::new());
+
+    // Rows whose stored risk was lost (as after the migration that added
+    // it) are brought back in line at start.
+    store
+        .conn()
+        .execute_raw(Statement::from_string(
+            store.conn().get_database_backend(),
+            "UPDATE dependencies SET at_risk = FALSE, risk_reasons = ''",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(stored_risk_differs(&store).await.len() as i64, at_risk);
+    let changed = portfolio::dependency::service::store_all_risks(&store)
+        .await
+        .unwrap();
+    assert_eq!(changed as i64, at_risk);
+    assert_eq!(stored_risk_differs(&store).await, Vec::<i64>::new());
+}
