@@ -27,7 +27,7 @@ use crate::{
     events::bus::EventBus,
     graphql::{
         AppSchema, build_schemas,
-        cache::{ResponseCache, Uncacheable, data_version},
+        cache::{Key, ReadScope, ResponseCache, Shared, Uncacheable, versions},
         guard::{self, DocumentLimits, Inspected},
         observe,
     },
@@ -379,46 +379,87 @@ async fn graphql(
     };
     let document = inspected.into_iter().next().unwrap_or_default();
     let operation = operation_name(&request, &document).to_owned();
-    // A query may be answered from the cache while the data has not changed.
-    let cache_key = (state.cache.enabled() && document.is_query).then(|| viewer_key(&viewer));
-    let version = match &cache_key {
-        Some(key) => match data_version(state.store.conn()).await {
-            Ok(version) => {
-                if let Some(hit) = state.cache.get(key, &body, version) {
-                    state.metrics.record_request(
-                        &operation,
-                        "cached",
-                        started.elapsed().as_secs_f64(),
-                    );
-                    return json_bytes(hit);
-                }
-                Some(version)
-            }
+    let mark = Uncacheable::default();
+    let scope = ReadScope::default();
+    let request = request.data(mark.clone()).data(scope.clone());
+    // A query may be answered from the cache while what it read has not changed.
+    let cached = if state.cache.enabled() && document.is_query {
+        match versions(state.store.conn()).await {
+            Ok(at) => Some((Key::new(viewer_key(&viewer), &request), at)),
             Err(err) => {
-                tracing::warn!(error = %err, "cannot read the data version; not caching");
+                tracing::warn!(error = %err, "cannot read the data versions; not caching");
                 None
             }
-        },
-        None => None,
+        }
+    } else {
+        None
     };
-    let mark = Uncacheable::default();
-    let response = execute(&state, request.data(viewer).data(mark.clone()), &operation).await;
-    let cacheable = response.errors.is_empty() && !mark.is_marked();
-    let Ok(bytes) = serde_json::to_vec(&response) else {
-        return graphql_error(
+    let Some((key, at)) = cached else {
+        let response = execute(&state, request.data(viewer), &operation).await;
+        return render(&state, &response).map_or_else(|refusal| *refusal, json_bytes);
+    };
+    let served_from_cache = |bytes: Bytes| {
+        state
+            .metrics
+            .record_request(&operation, "cached", started.elapsed().as_secs_f64());
+        json_bytes(bytes)
+    };
+    if let Some(hit) = state.cache.get(&key, &at) {
+        return served_from_cache(hit);
+    }
+    // Missed: compute, or wait for the same computation under way.
+    let mut pending = Some(request.data(viewer));
+    let mut reply: Option<Response> = None;
+    let shared = state
+        .cache
+        .share(&key, at.total, async {
+            let request = pending.take()?;
+            let response = execute(&state, request, &operation).await;
+            let cacheable = response.errors.is_empty() && !mark.is_marked();
+            match render(&state, &response) {
+                Ok(bytes) => {
+                    reply = Some(json_bytes(bytes.clone()));
+                    cacheable.then(|| {
+                        state.cache.put(key.clone(), &scope, &at, bytes.clone());
+                        bytes
+                    })
+                }
+                Err(refusal) => {
+                    reply = Some(*refusal);
+                    None
+                }
+            }
+        })
+        .await;
+    match (shared, reply, pending) {
+        (Shared::Answer(bytes), _, _) => served_from_cache(bytes),
+        (_, Some(reply), _) => reply,
+        (_, None, Some(request)) => {
+            let response = execute(&state, request, &operation).await;
+            render(&state, &response).map_or_else(|refusal| *refusal, json_bytes)
+        }
+        (_, None, None) => graphql_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
             "internal error",
-        );
+        ),
+    }
+}
+
+/// The response's bytes, or the reply refusing it (too large, or it does
+/// not serialise).
+fn render(state: &AppState, response: &async_graphql::Response) -> Result<Bytes, Box<Response>> {
+    let Ok(bytes) = serde_json::to_vec(response) else {
+        return Err(Box::new(graphql_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error",
+        )));
     };
-    if let Some(refusal) = oversized(&state, bytes.len()) {
-        return refusal;
+    match oversized(state, bytes.len()) {
+        Some(refusal) => Err(Box::new(refusal)),
+        None => Ok(Bytes::from(bytes)),
     }
-    let bytes = Bytes::from(bytes);
-    if let (Some(key), Some(version), true) = (cache_key, version, cacheable) {
-        state.cache.put(key, body, version, bytes.clone());
-    }
-    json_bytes(bytes)
 }
 
 /// The operation's name for logs and metrics.

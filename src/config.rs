@@ -190,8 +190,9 @@ pub struct Settings {
         global = true
     )]
     pub loader_delay_us: u64,
-    /// Query responses kept in memory, served only while no write has
-    /// committed since (0 turns the cache off).
+    /// Query responses kept in memory (least recently used evicted first),
+    /// each served only while the programs it read have not changed since
+    /// (0 turns the cache off).
     #[arg(
         long,
         env = "PORTFOLIO_RESPONSE_CACHE_ENTRIES",

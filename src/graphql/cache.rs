@@ -1,18 +1,34 @@
-//! A cache of whole query responses, never stale: an entry is served only
-//! while the database's data version is the one read before the response
-//! was computed.
+//! A cache of whole query responses, never stale, that survives writes
+//! elsewhere.
 //!
-//! The data version grows with every committed write: every mutation that
-//! changes what a query can show records an event, bumping its program's
-//! counter row; new programs and users add rows. It is read from the
-//! database on each request, so writes of other processes count too. A
-//! response computed while a write commits may already contain that write,
-//! but it is stored under the version read before it, which the write has
-//! left behind, so it is never served. Responses that read the clock (ages,
-//! response times) or have errors are not stored; mutations never are.
+//! **Versions.** Every mutation that changes what a query can show records
+//! an event, bumping its program's counter row; new programs and users add
+//! rows. Before a response is computed, the counters are read in one
+//! statement ([`versions`]); they come from the database, so writes of
+//! other processes count too.
+//!
+//! **Scope.** Resolvers say what a response reads ([`ReadScope`]): the root
+//! fields `program` and `node` name their program, and anything that reads
+//! across programs (a user's teams and programs, the program list, the
+//! viewer) reads "everything". An entry is stamped with the counters of its
+//! programs only, so a write in program A leaves B's entries valid; an
+//! entry of "everything" is stamped with the total. A response computed
+//! while a write commits may already contain that write, but it is stamped
+//! with the counters read before it, which the write has left behind, so it
+//! is never served.
+//!
+//! **Sharing.** Requests that miss on the same key at the same total share
+//! one computation: after a write, a burst of identical dashboards costs
+//! one execution, not one each.
+//!
+//! **Keys** are the viewer and the request normalised (insignificant
+//! whitespace, commas and comments dropped from the query; variables in key
+//! order). Entries are evicted least recently used first, within a count
+//! and a byte budget. Responses that read the clock or have errors are not
+//! stored; mutations never are.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
@@ -20,7 +36,9 @@ use std::{
 };
 
 use axum::body::Bytes;
+use lru::LruCache;
 use sea_orm::{ConnectionTrait, DbErr, Statement};
+use tokio::sync::OnceCell;
 
 /// Set by resolvers whose answer depends on the time, so the response is not stored.
 #[derive(Clone, Default)]
@@ -36,61 +54,242 @@ impl Uncacheable {
     }
 }
 
-/// The data version: committed events of all programs, programs, users.
-pub async fn data_version(conn: &impl ConnectionTrait) -> Result<i64, DbErr> {
-    let sql = "SELECT CAST((SELECT COALESCE(SUM(last_sequence), 0) FROM event_counters) \
-               + (SELECT COUNT(*) FROM event_counters) + (SELECT COUNT(*) FROM users) AS BIGINT) AS v";
-    let row = conn
-        .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
-        .await?;
-    match row {
-        Some(row) => row.try_get("", "v"),
-        None => Ok(0),
+/// What a response has read: filled in by resolvers, read once it is done.
+#[derive(Clone, Default)]
+pub struct ReadScope(Arc<Mutex<Scope>>);
+
+#[derive(Default)]
+enum Scope {
+    /// Nothing said: counts as everything.
+    #[default]
+    Unsaid,
+    Programs(BTreeSet<i64>),
+    Everything,
+}
+
+impl ReadScope {
+    /// The response reads program `id` (and nothing of other programs
+    /// through this field).
+    pub fn program(&self, id: i64) {
+        let mut scope = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match &mut *scope {
+            Scope::Unsaid => *scope = Scope::Programs(BTreeSet::from([id])),
+            Scope::Programs(ids) => {
+                ids.insert(id);
+            }
+            Scope::Everything => {}
+        }
+    }
+
+    /// The response reads across programs, or what no program's counter follows.
+    pub fn everything(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Scope::Everything;
+    }
+
+    /// The programs read, or None for everything.
+    fn programs(&self) -> Option<Vec<i64>> {
+        match &*self.0.lock().unwrap_or_else(PoisonError::into_inner) {
+            Scope::Programs(ids) => Some(ids.iter().copied().collect()),
+            Scope::Unsaid | Scope::Everything => None,
+        }
     }
 }
 
-struct Entry {
-    version: i64,
+/// The counters the data is at: per program, and the total of everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Versions {
+    programs: HashMap<i64, i64>,
+    /// Committed events of all programs, programs, users.
+    pub total: i64,
+}
+
+/// Reads the counters, in one statement.
+pub async fn versions(conn: &impl ConnectionTrait) -> Result<Versions, DbErr> {
+    let sql = "SELECT program_id AS p, last_sequence AS s FROM event_counters \
+               UNION ALL SELECT -1 AS p, COUNT(*) AS s FROM users";
+    let rows = conn
+        .query_all_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await?;
+    let mut out = Versions::default();
+    for row in rows {
+        let program: i64 = row.try_get("", "p")?;
+        let sequence: i64 = row.try_get("", "s")?;
+        if program >= 0 {
+            out.programs.insert(program, sequence);
+            out.total += sequence + 1;
+        } else {
+            out.total += sequence;
+        }
+    }
+    Ok(out)
+}
+
+/// What an entry was computed at, for the scope it read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Stamp {
+    Total(i64),
+    /// Each program with its counter (-1: the program did not exist).
+    Programs(Vec<(i64, i64)>),
+}
+
+impl Stamp {
+    fn new(scope: Option<Vec<i64>>, at: &Versions) -> Self {
+        match scope {
+            None => Self::Total(at.total),
+            Some(ids) => Self::Programs(
+                ids.into_iter()
+                    .map(|id| (id, at.programs.get(&id).copied().unwrap_or(-1)))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn holds(&self, now: &Versions) -> bool {
+        match self {
+            Self::Total(total) => *total == now.total,
+            Self::Programs(ids) => ids
+                .iter()
+                .all(|(id, seq)| now.programs.get(id).copied().unwrap_or(-1) == *seq),
+        }
+    }
+}
+
+/// A cache key: who asked, and the request in normal form.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Key {
     viewer: String,
-    body: Bytes,
+    request: Bytes,
+}
+
+impl Key {
+    /// The key of a request by `viewer`.
+    pub fn new(viewer: String, request: &async_graphql::Request) -> Self {
+        let variables = serde_json::to_value(&request.variables).unwrap_or_default();
+        // serde_json's map is ordered by key: variables in any order match.
+        let normal = serde_json::json!([
+            normalize_query(&request.query),
+            request.operation_name,
+            variables
+        ]);
+        Self {
+            viewer,
+            request: Bytes::from(serde_json::to_vec(&normal).unwrap_or_default()),
+        }
+    }
+
+    fn footprint(&self) -> usize {
+        self.viewer.len() + self.request.len()
+    }
+}
+
+/// A query without what GraphQL ignores: comments, commas, and whitespace
+/// beyond one space between tokens. Strings are kept as written.
+pub fn normalize_query(query: &str) -> String {
+    let mut out = String::with_capacity(query.len());
+    let mut pending_space = false;
+    let mut chars = query.chars().peekable();
+    let punctuator = |c: char| "{}()[]:=!$@|&.".contains(c);
+    while let Some(c) = chars.next() {
+        match c {
+            '#' => {
+                for c in chars.by_ref() {
+                    if c == '\n' || c == '\r' {
+                        break;
+                    }
+                }
+                pending_space = true;
+            }
+            c if c.is_whitespace() || c == ',' || c == '\u{feff}' => pending_space = true,
+            '"' => {
+                if pending_space && !out.is_empty() && !out.ends_with(punctuator) {
+                    out.push(' ');
+                }
+                pending_space = false;
+                out.push('"');
+                let block = chars.peek() == Some(&'"') && {
+                    let mut ahead = chars.clone();
+                    ahead.next();
+                    ahead.peek() == Some(&'"')
+                };
+                if block {
+                    out.push_str("\"\"");
+                    chars.next();
+                    chars.next();
+                    let mut quotes = 0;
+                    for c in chars.by_ref() {
+                        out.push(c);
+                        quotes = if c == '"' { quotes + 1 } else { 0 };
+                        if quotes == 3 {
+                            break;
+                        }
+                    }
+                } else {
+                    while let Some(c) = chars.next() {
+                        out.push(c);
+                        match c {
+                            '\\' => {
+                                if let Some(escaped) = chars.next() {
+                                    out.push(escaped);
+                                }
+                            }
+                            '"' | '\n' => break,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            c => {
+                if pending_space && !out.is_empty() && !punctuator(c) && !out.ends_with(punctuator)
+                {
+                    out.push(' ');
+                }
+                pending_space = false;
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+struct Entry {
+    stamp: Stamp,
     response: Bytes,
 }
 
-/// Cached responses by viewer and request body, bounded in entries and bytes.
+/// The memory an entry holds: its key twice (the map and the recency
+/// list share one copy, the hash table holds another), the response, and
+/// the slots.
+fn footprint(key: &Key, response: &Bytes) -> usize {
+    2 * key.footprint() + response.len() + 200
+}
+
+/// One computation that requests missing on the same key share.
+type Flight = Arc<OnceCell<Option<Bytes>>>;
+
+/// Cached responses by key, least recently used evicted first, bounded in
+/// entries and bytes; and the computations under way.
 pub struct ResponseCache {
     state: Mutex<Cached>,
+    flights: Mutex<HashMap<(Key, i64), Flight>>,
     capacity: usize,
     max_bytes: usize,
 }
 
-#[derive(Default)]
 struct Cached {
-    entries: HashMap<(String, Bytes), Entry>,
+    entries: LruCache<Key, Entry>,
     /// What the entries hold, as [`footprint`] counts it.
     bytes: usize,
-}
-
-/// The memory an entry holds: the viewer twice (key and entry), the request
-/// body once (key and entry share it), the response, and the map's slot.
-fn footprint(viewer: &str, body: &Bytes, response: &Bytes) -> usize {
-    2 * viewer.len() + body.len() + response.len() + 160
-}
-
-impl Cached {
-    fn recount(&mut self) {
-        self.bytes = self
-            .entries
-            .values()
-            .map(|e| footprint(&e.viewer, &e.body, &e.response))
-            .sum();
-    }
 }
 
 impl ResponseCache {
     /// At most `capacity` entries (0 turns the cache off) and `max_bytes`.
     pub fn new(capacity: usize, max_bytes: usize) -> Self {
         Self {
-            state: Mutex::new(Cached::default()),
+            state: Mutex::new(Cached {
+                entries: LruCache::unbounded(),
+                bytes: 0,
+            }),
+            flights: Mutex::new(HashMap::new()),
             capacity,
             max_bytes,
         }
@@ -100,47 +299,81 @@ impl ResponseCache {
         self.capacity > 0 && self.max_bytes > 0
     }
 
-    /// The stored response, if computed at `version`.
-    pub fn get(&self, viewer: &str, body: &Bytes, version: i64) -> Option<Bytes> {
-        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state
-            .entries
-            .get(&(viewer.to_owned(), body.clone()))
-            .filter(|e| e.version == version && e.viewer == viewer && e.body == *body)
-            .map(|e| e.response.clone())
+    /// The stored response, if what it read has not changed since.
+    pub fn get(&self, key: &Key, now: &Versions) -> Option<Bytes> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = state.entries.get(key)?;
+        if entry.stamp.holds(now) {
+            return Some(entry.response.clone());
+        }
+        // Outdated for good: counters only grow.
+        if let Some(old) = state.entries.pop(key) {
+            state.bytes -= footprint(key, &old.response);
+        }
+        None
     }
 
-    /// Stores a response computed at `version`. A response larger than an
-    /// eighth of the byte budget is not stored. When full, makes room by
-    /// dropping the entries of older versions, else everything.
-    pub fn put(&self, viewer: String, body: Bytes, version: i64, response: Bytes) {
-        let size = footprint(&viewer, &body, &response);
-        if size > self.max_bytes / 8 {
+    /// Stores a response computed at `at` that read `scope`. A response
+    /// larger than an eighth of the byte budget is not stored; room is made
+    /// by evicting the least recently used entries.
+    pub fn put(&self, key: Key, scope: &ReadScope, at: &Versions, response: Bytes) {
+        let size = footprint(&key, &response);
+        if !self.enabled() || size > self.max_bytes / 8 {
             return;
         }
+        let stamp = Stamp::new(scope.programs(), at);
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(old) = state.entries.remove(&(viewer.clone(), body.clone())) {
-            state.bytes -= footprint(&old.viewer, &old.body, &old.response);
+        if let Some(old) = state.entries.pop(&key) {
+            state.bytes -= footprint(&key, &old.response);
         }
-        let full = |c: &Cached| c.entries.len() >= self.capacity || c.bytes + size > self.max_bytes;
-        if full(&state) {
-            state.entries.retain(|_, e| e.version >= version);
-            state.recount();
-            if full(&state) {
-                state.entries.clear();
-                state.bytes = 0;
+        while state.entries.len() >= self.capacity || state.bytes + size > self.max_bytes {
+            match state.entries.pop_lru() {
+                Some((k, old)) => state.bytes -= footprint(&k, &old.response),
+                None => break,
             }
         }
         state.bytes += size;
-        state.entries.insert(
-            (viewer.clone(), body.clone()),
-            Entry {
-                version,
-                viewer,
-                body,
-                response,
-            },
-        );
+        state.entries.put(key, Entry { stamp, response });
+    }
+
+    /// Answers from the computation of `key` at `total` that another request
+    /// has under way, or runs `compute` as that computation. `compute`
+    /// answers the response to share, or None when it is not to be shared
+    /// (nor stored); requests that waited for a None compute their own.
+    /// Returns None when this request ran `compute` (its caller has the
+    /// response), else the shared response, or None to compute alone.
+    pub async fn share<F>(&self, key: &Key, total: i64, compute: F) -> Shared
+    where
+        F: std::future::Future<Output = Option<Bytes>>,
+    {
+        let flight_key = (key.clone(), total);
+        let flight = self
+            .flights
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(flight_key.clone())
+            .or_default()
+            .clone();
+        let mut ran = false;
+        let shared = flight
+            .get_or_init(|| {
+                ran = true;
+                compute
+            })
+            .await
+            .clone();
+        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        if flights
+            .get(&flight_key)
+            .is_some_and(|f| Arc::ptr_eq(f, &flight))
+        {
+            flights.remove(&flight_key);
+        }
+        match (ran, shared) {
+            (true, _) => Shared::Computed,
+            (false, Some(bytes)) => Shared::Answer(bytes),
+            (false, None) => Shared::Alone,
+        }
     }
 
     /// Entries and bytes held now.
@@ -148,6 +381,16 @@ impl ResponseCache {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         (state.entries.len(), state.bytes)
     }
+}
+
+/// What [`ResponseCache::share`] did.
+pub enum Shared {
+    /// This request computed; its response is where `compute` left it.
+    Computed,
+    /// Another request computed this shareable response.
+    Answer(Bytes),
+    /// Another request computed, but its response is not to be shared.
+    Alone,
 }
 
 #[cfg(test)]
@@ -158,36 +401,154 @@ mod tests {
         Bytes::from(vec![b'x'; n])
     }
 
-    #[test]
-    fn the_cache_stays_within_its_bytes() {
-        let cache = ResponseCache::new(1000, 80_000);
-        // Too large for an eighth of the budget: not stored.
-        cache.put("u".into(), bytes(10), 1, bytes(10_000));
-        assert_eq!(cache.usage().0, 0);
-        // Many small ones: the total never passes the budget.
-        for i in 0..100 {
-            cache.put("u".into(), Bytes::from(format!("q{i}")), 1, bytes(5_000));
-            assert!(cache.usage().1 <= 80_000, "{:?}", cache.usage());
+    fn key(n: usize) -> Key {
+        Key {
+            viewer: "u".into(),
+            request: Bytes::from(format!("q{n}")),
         }
-        let (entries, _) = cache.usage();
-        assert!(entries > 0 && entries < 100);
-        // The newest entry is there, at its version only.
-        let newest = Bytes::from("q99");
-        assert!(cache.get("u", &newest, 1).is_some());
-        assert!(cache.get("u", &newest, 2).is_none());
+    }
+
+    fn at(programs: &[(i64, i64)]) -> Versions {
+        Versions {
+            programs: programs.iter().copied().collect(),
+            total: programs.iter().map(|(_, s)| s + 1).sum(),
+        }
+    }
+
+    fn scope(programs: &[i64]) -> ReadScope {
+        let scope = ReadScope::default();
+        for p in programs {
+            scope.program(*p);
+        }
+        scope
     }
 
     #[test]
-    fn a_newer_version_makes_room_by_dropping_older_ones() {
-        let cache = ResponseCache::new(3, 1 << 20);
-        for i in 0..3 {
-            cache.put("u".into(), Bytes::from(format!("q{i}")), 1, bytes(10));
+    fn the_cache_stays_within_its_bytes_evicting_the_least_recently_used() {
+        let cache = ResponseCache::new(1000, 80_000);
+        let v = at(&[(1, 5)]);
+        // Too large for an eighth of the budget: not stored.
+        cache.put(key(0), &scope(&[1]), &v, bytes(10_000));
+        assert_eq!(cache.usage().0, 0);
+        cache.put(key(1), &scope(&[1]), &v, bytes(5_000));
+        for i in 2..100 {
+            // Key 1 stays in use, so it stays.
+            assert!(cache.get(&key(1), &v).is_some(), "after {i}");
+            cache.put(key(i), &scope(&[1]), &v, bytes(5_000));
+            assert!(cache.usage().1 <= 80_000, "{:?}", cache.usage());
         }
-        cache.put("u".into(), Bytes::from("new"), 2, bytes(10));
-        assert_eq!(cache.usage().0, 1);
-        // Replacing an entry counts its bytes once.
-        let before = cache.usage().1;
-        cache.put("u".into(), Bytes::from("new"), 2, bytes(10));
-        assert_eq!(cache.usage(), (1, before));
+        let (entries, _) = cache.usage();
+        assert!(entries > 1 && entries < 100);
+        assert!(cache.get(&key(99), &v).is_some());
+        assert!(
+            cache.get(&key(2), &v).is_none(),
+            "the oldest unused went first"
+        );
+    }
+
+    #[test]
+    fn a_write_in_one_program_keeps_the_entries_of_another() {
+        let cache = ResponseCache::new(10, 1 << 20);
+        let before = at(&[(1, 5), (2, 7)]);
+        cache.put(key(1), &scope(&[1]), &before, bytes(10));
+        cache.put(key(2), &scope(&[2]), &before, bytes(10));
+        let everything = ReadScope::default();
+        everything.everything();
+        cache.put(key(3), &everything, &before, bytes(10));
+        // Nothing said counts as everything.
+        cache.put(key(4), &ReadScope::default(), &before, bytes(10));
+        let after = at(&[(1, 6), (2, 7)]);
+        assert!(cache.get(&key(1), &after).is_none());
+        assert!(cache.get(&key(2), &after).is_some());
+        assert!(cache.get(&key(3), &after).is_none());
+        assert!(cache.get(&key(4), &after).is_none());
+        // A program created later invalidates what read it as missing.
+        cache.put(key(5), &scope(&[3]), &after, bytes(10));
+        assert!(cache.get(&key(5), &at(&[(1, 6), (2, 7), (3, 0)])).is_none());
+    }
+
+    #[test]
+    fn requests_differing_in_layout_or_variable_order_share_a_key() {
+        let request = |query: &str, vars: serde_json::Value| {
+            async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(vars))
+        };
+        let a = Key::new(
+            "u".into(),
+            &request(
+                "query Q($a: ID!, $b: Int) {\n  program(id: $a) { name, teams { id } }\n}",
+                serde_json::json!({"a": "x", "b": 1}),
+            ),
+        );
+        let b = Key::new(
+            "u".into(),
+            &request(
+                "query Q($a:ID! $b:Int){program(id:$a){name teams{id}}} # the dashboard",
+                serde_json::json!({"b": 1, "a": "x"}),
+            ),
+        );
+        assert_eq!(a, b);
+        // Strings are values: their spaces count.
+        assert_ne!(
+            normalize_query(r#"{ a(t: "x  y") }"#),
+            normalize_query(r#"{ a(t: "x y") }"#)
+        );
+        assert_eq!(normalize_query("{ a b  c }"), "{a b c}");
+        assert_eq!(
+            normalize_query(r##"{ a(t: "q\"#x") b }"##),
+            r##"{a(t:"q\"#x")b}"##
+        );
+        assert_ne!(
+            a,
+            Key::new("v".into(), &request("{ x }", serde_json::json!({})))
+        );
+    }
+
+    #[tokio::test]
+    async fn requests_missing_together_share_one_computation() {
+        let cache = Arc::new(ResponseCache::new(10, 1 << 20));
+        let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        let leader = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .share(&key(1), 7, async move {
+                        wait.await.ok();
+                        Some(bytes(3))
+                    })
+                    .await
+            })
+        };
+        // Let the leader start its computation.
+        while cache.flights.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let follower = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .share(&key(1), 7, async { panic!("the follower computes") })
+                    .await
+            })
+        };
+        // Until the follower waits on the same flight (the map, the leader
+        // and the follower hold it).
+        while cache
+            .flights
+            .lock()
+            .unwrap()
+            .values()
+            .next()
+            .map_or(0, Arc::strong_count)
+            < 3
+        {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        assert!(matches!(leader.await.unwrap(), Shared::Computed));
+        assert!(matches!(follower.await.unwrap(), Shared::Answer(b) if b == bytes(3)));
+        assert!(cache.flights.lock().unwrap().is_empty());
+        // At another total, nothing is shared.
+        let alone = cache.share(&key(1), 8, async { None }).await;
+        assert!(matches!(alone, Shared::Computed));
     }
 }

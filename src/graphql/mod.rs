@@ -212,6 +212,22 @@ pub fn uncacheable(ctx: &Context<'_>) {
     }
 }
 
+/// Notes that this response reads program `program_id` (through a root
+/// field that stays within it), for the response cache.
+pub fn reads_program(ctx: &Context<'_>, program_id: i64) {
+    if let Ok(scope) = ctx.data::<cache::ReadScope>() {
+        scope.program(program_id);
+    }
+}
+
+/// Notes that this response reads across programs (or what no program's
+/// counter follows): any write invalidates it in the response cache.
+pub fn reads_everything(ctx: &Context<'_>) {
+    if let Ok(scope) = ctx.data::<cache::ReadScope>() {
+        scope.everything();
+    }
+}
+
 /// The current time, from the app's clock. A query that reads it is not
 /// stored in the response cache (its answer changes with time).
 pub fn now(ctx: &Context<'_>) -> AppResult<chrono::DateTime<chrono::Utc>> {

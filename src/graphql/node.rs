@@ -47,6 +47,7 @@ pub enum Node {
 
 /// Whether the actor may read program `program_id`.
 async fn readable(ctx: &Context<'_>, actor: Actor, program_id: i64) -> AppResult<bool> {
+    gql::reads_program(ctx, program_id);
     match gql::load_one(ctx, ProgramById(program_id)).await? {
         Some(p) => policy::can_read_program(gql::store(ctx)?.conn(), actor, &p).await,
         None => Ok(false),
@@ -69,6 +70,10 @@ impl NodeQuery {
 pub async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
     let actor = gql::actor(ctx)?;
     let (kind, n) = decode(id)?;
+    if matches!(kind, Kind::User | Kind::Token) {
+        // A user's fields reach into every program they are part of.
+        gql::reads_everything(ctx);
+    }
     let node = match kind {
         Kind::Token => {
             let id = crate::ids::TokenId(n);

@@ -204,6 +204,7 @@ impl ProgramQuery {
         #[graphql(desc = "Page size: default 50, at most 100 (settings).")] first: Option<i32>,
         #[graphql(desc = "Return programs after this cursor.")] after: Option<String>,
     ) -> Result<KeyedConnection<Program>> {
+        gql::reads_everything(ctx);
         let actor = gql::actor(ctx)?;
         let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
         let (rows, total) = service::list_readable(gql::store(ctx)?.conn(), actor, &page).await?;
@@ -213,7 +214,8 @@ impl ProgramQuery {
     /// A program by ID; null when it does not exist or the viewer is not part of it.
     async fn program(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Program>> {
         let actor = gql::actor(ctx)?;
-        let id = id::typed("id", &id)?;
+        let id: crate::ids::ProgramId = id::typed("id", &id)?;
+        gql::reads_program(ctx, id.0);
         let found = service::visible(gql::store(ctx)?.conn(), actor, id).await?;
         Ok(found.map(Program))
     }

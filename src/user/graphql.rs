@@ -78,6 +78,7 @@ impl User {
     /// those of programs the viewer can see.
     #[graphql(complexity = "10 * child_complexity + 1")]
     async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
+        gql::reads_everything(ctx);
         let actor = gql::actor(ctx)?;
         let teams = gql::load_one(ctx, TeamsOfUser(self.0.id))
             .await?
@@ -113,6 +114,7 @@ impl User {
     /// those the viewer can see.
     #[graphql(complexity = "10 * child_complexity + 1")]
     async fn programs(&self, ctx: &Context<'_>) -> Result<Vec<Program>> {
+        gql::reads_everything(ctx);
         let actor = gql::actor(ctx)?;
         let programs = gql::load_one(ctx, ProgramsOfUser(self.0.id))
             .await?
@@ -149,6 +151,7 @@ impl User {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<KeyedConnection<Clarification>> {
+        gql::reads_everything(ctx);
         let actor = gql::actor(ctx)?;
         let programs = if actor.is_user(self.0.id) {
             None
@@ -209,6 +212,7 @@ impl UserQuery {
     /// The user the bearer token belongs to; null for the built-in admin
     /// token, which has no user.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        gql::reads_everything(ctx);
         gql::actor(ctx)?;
         Ok(match gql::viewer(ctx) {
             Viewer::User(u) => Some(User(u.clone())),

@@ -161,6 +161,74 @@ async fn cached_answers_are_never_stale_after_a_write_is_acknowledged() {
 }
 
 #[tokio::test]
+async fn a_write_in_one_program_keeps_the_cached_answers_of_another() {
+    use crate::helpers::World;
+    let app = TestApp::spawn_with(|s| s.event_poll_ms = 3_600_000).await;
+    let w = World::build(&app).await;
+    let story = app.create_story(&w.team_a, "A", json!({})).await;
+    // A second program, with its own PM.
+    let (other_pm, other_token) = app.create_user("Olga Other").await;
+    let other = app.create_program("Other train", &other_pm).await;
+    let other_team = app.create_team(&other, "Other team", &other_pm).await;
+    app.create_story(&other_team, "X", json!({})).await;
+    let dashboard = "query($id: ID!) { program(id: $id) { name teams { name backlog { edges { node { title } } } } } }";
+    let viewer = "{ viewer { name programs { name } } }";
+    async fn read(app: &TestApp, token: &str, query: &str, program: &str) -> Value {
+        app.data(token, query, json!({ "id": program })).await
+    }
+    let (pm, other_token) = (w.pm.token.as_str(), other_token.as_str());
+    read(&app, other_token, dashboard, &other).await;
+    read(&app, pm, dashboard, &w.program).await;
+    read(&app, other_token, viewer, "").await;
+    let before = cached_count(&app).await;
+    read(&app, other_token, dashboard, &other).await;
+    read(&app, pm, dashboard, &w.program).await;
+    read(&app, other_token, viewer, "").await;
+    assert_eq!(
+        cached_count(&app).await,
+        before + 3,
+        "all three repeat from the cache"
+    );
+
+    // A change in the first program: the other program's dashboard stays
+    // cached; the first's and the cross-program viewer query do not.
+    app.data(
+        &w.po_a.token,
+        "mutation($input: UpdateStoryInput!) { updateStory(input: $input) { story { id } } }",
+        json!({ "input": { "storyId": story, "title": "A2" } }),
+    )
+    .await;
+    let before = cached_count(&app).await;
+    let mine = read(&app, pm, dashboard, &w.program).await;
+    assert_eq!(
+        cached_count(&app).await,
+        before,
+        "the changed program is read again"
+    );
+    assert_eq!(
+        mine["program"]["teams"][0]["backlog"]["edges"][0]["node"]["title"],
+        "A2"
+    );
+    read(&app, other_token, viewer, "").await;
+    assert_eq!(
+        cached_count(&app).await,
+        before,
+        "a cross-program query is read again"
+    );
+    read(&app, other_token, dashboard, &other).await;
+    assert_eq!(
+        cached_count(&app).await,
+        before + 1,
+        "the other program stays cached"
+    );
+
+    // Layout and variable order do not make a new entry.
+    let spaced = "query($id: ID!) {\n  program(id: $id) {\n    name, teams { name backlog { edges { node { title } } } }\n  }\n} # again";
+    read(&app, other_token, spaced, &other).await;
+    assert_eq!(cached_count(&app).await, before + 2);
+}
+
+#[tokio::test]
 async fn the_demo_goes_through_the_use_cases_and_tells_its_history() {
     let app = TestApp::spawn().await;
     let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
