@@ -1,5 +1,7 @@
 //! The `Story` type, team backlogs, and the story mutations.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{story, team};
@@ -22,6 +24,7 @@ use crate::{
             FeatureById, IterationById, StoryBlocked, StoryPosition, TeamById,
         },
         pagination::{KeyedConnection, Page, connection_by_position},
+        preload::{PagePreload, Preloaded, Wants},
     },
     ids::TypedId,
     increment::graphql::Iteration,
@@ -45,8 +48,41 @@ gql::mirror_enum! {
     }
 }
 
-/// Wraps the stored row; see the `#[Object]` impl for the API.
-pub struct Story(pub story::Model);
+/// Wraps the stored row, and what its page read ahead; see the `#[Object]`
+/// impl for the API.
+pub struct Story {
+    pub row: story::Model,
+    /// Rows read ahead with the story's page (`graphql::preload`).
+    pre: Option<Arc<Preloaded>>,
+    /// Its place in the backlog, when its page says it.
+    position: Option<i64>,
+}
+
+impl From<story::Model> for Story {
+    fn from(row: story::Model) -> Self {
+        Self {
+            row,
+            pre: None,
+            position: None,
+        }
+    }
+}
+
+impl Story {
+    fn pre(&self) -> Option<&Arc<Preloaded>> {
+        self.pre.as_ref()
+    }
+
+    /// A story with rows read ahead (a provider of a preloaded page's
+    /// dependency shares them: its team is there).
+    pub fn preloaded(row: story::Model, pre: Option<Arc<Preloaded>>) -> Self {
+        Self {
+            row,
+            pre,
+            position: None,
+        }
+    }
+}
 
 /// A story in a team backlog: a small piece of a feature (or an enabler of
 /// its own) that one team builds in one iteration.
@@ -54,49 +90,62 @@ pub struct Story(pub story::Model);
 impl Story {
     /// Opaque global ID; `node(id:)` resolves it.
     pub async fn id(&self) -> ID {
-        encode(Kind::Story, self.0.id)
+        encode(Kind::Story, self.row.id)
     }
 
     /// Title, 1 to 200 characters.
     async fn title(&self) -> &str {
-        &self.0.title
+        &self.row.title
     }
 
     /// Description.
     async fn description(&self) -> &str {
-        &self.0.description
+        &self.row.description
     }
 
     /// Acceptance criteria; needed to become READY.
     async fn acceptance_criteria(&self) -> &str {
-        &self.0.acceptance_criteria
+        &self.row.acceptance_criteria
     }
 
     /// Story points (0, 1, 2, 3, 5, 8, 13, 20, 40 or 100); needed to become READY.
     async fn points(&self) -> Option<i32> {
-        self.0.points
+        self.row.points
     }
 
     /// Lifecycle state.
     async fn state(&self) -> Result<StoryState> {
-        Ok(lifecycle::StoryState::parse(&self.0.state)?.into())
+        Ok(lifecycle::StoryState::parse(&self.row.state)?.into())
     }
 
     /// 1-based place in the team backlog.
     async fn position(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(gql::load_required(ctx, StoryPosition(self.0.id)).await?)
+        if let Some(position) = self.position {
+            return Ok(position);
+        }
+        Ok(gql::load_required(ctx, StoryPosition(self.row.id)).await?)
     }
 
     /// The team whose backlog holds the story.
     async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
+        if let Some(team) = self.pre().and_then(|p| p.teams.get(&self.row.team_id)) {
+            return Ok(Team(team.clone()));
+        }
         Ok(Team(
-            gql::load_required(ctx, TeamById(self.0.team_id)).await?,
+            gql::load_required(ctx, TeamById(self.row.team_id)).await?,
         ))
     }
 
     /// The feature it is part of; null for an enabler.
     async fn feature(&self, ctx: &Context<'_>) -> Result<Option<Feature>> {
-        match self.0.feature_id {
+        if let Some(f) = self
+            .row
+            .feature_id
+            .and_then(|id| self.pre()?.features.get(&id))
+        {
+            return Ok(Some(Feature(f.clone())));
+        }
+        match self.row.feature_id {
             Some(id) => Ok(Some(Feature(
                 gql::load_required(ctx, FeatureById(id)).await?,
             ))),
@@ -106,7 +155,7 @@ impl Story {
 
     /// The iteration it is planned into; null when unplanned.
     async fn iteration(&self, ctx: &Context<'_>) -> Result<Option<Iteration>> {
-        match self.0.iteration_id {
+        match self.row.iteration_id {
             Some(id) => Ok(Some(Iteration(
                 gql::load_required(ctx, IterationById(id)).await?,
             ))),
@@ -117,7 +166,10 @@ impl Story {
     /// Whether it waits on something: an unresolved dependency on another
     /// story, or an open blocking clarification.
     async fn blocked(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(gql::load_one(ctx, StoryBlocked(self.0.id))
+        if let Some(blocked) = self.pre().and_then(|p| p.blocked.get(&self.row.id)) {
+            return Ok(*blocked);
+        }
+        Ok(gql::load_one(ctx, StoryBlocked(self.row.id))
             .await?
             .unwrap_or(false))
     }
@@ -125,7 +177,15 @@ impl Story {
     /// What this story needs: its dependencies on other stories, oldest first.
     #[graphql(complexity = "5 * child_complexity + 1")]
     async fn dependencies(&self, ctx: &Context<'_>) -> Result<Vec<Dependency>> {
-        let rows = gql::load_one(ctx, DependenciesOfStory(self.0.id))
+        if let Some(pre) = self.pre()
+            && let Some(rows) = pre.dependencies.get(&self.row.id)
+        {
+            return Ok(rows
+                .iter()
+                .map(|d| Dependency::preloaded(d.clone(), pre.clone()))
+                .collect());
+        }
+        let rows = gql::load_one(ctx, DependenciesOfStory(self.row.id))
             .await?
             .unwrap_or_default();
         Ok(rows.into_iter().map(Dependency::from).collect())
@@ -134,7 +194,7 @@ impl Story {
     /// Who needs this story: dependencies of other stories on it, oldest first.
     #[graphql(complexity = "5 * child_complexity + 1")]
     async fn dependents(&self, ctx: &Context<'_>) -> Result<Vec<Dependency>> {
-        let rows = gql::load_one(ctx, DependentsOfStory(self.0.id))
+        let rows = gql::load_one(ctx, DependentsOfStory(self.row.id))
             .await?
             .unwrap_or_default();
         Ok(rows.into_iter().map(Dependency::from).collect())
@@ -143,7 +203,10 @@ impl Story {
     /// Questions about this story, oldest first.
     #[graphql(complexity = "5 * child_complexity + 1")]
     async fn clarifications(&self, ctx: &Context<'_>) -> Result<Vec<Clarification>> {
-        let rows = gql::load_one(ctx, ClarificationsOfStory(self.0.id))
+        if let Some(rows) = self.pre().and_then(|p| p.clarifications.get(&self.row.id)) {
+            return Ok(rows.iter().cloned().map(Clarification).collect());
+        }
+        let rows = gql::load_one(ctx, ClarificationsOfStory(self.row.id))
             .await?
             .unwrap_or_default();
         Ok(rows.into_iter().map(Clarification).collect())
@@ -151,27 +214,27 @@ impl Story {
 
     /// Why the Product Owner last rejected it, if ever.
     async fn rejection_reason(&self) -> Option<&str> {
-        self.0.rejection_reason.as_deref()
+        self.row.rejection_reason.as_deref()
     }
 
     /// When it first became READY.
     async fn ready_at(&self) -> Option<DateTime<Utc>> {
-        self.0.ready_at
+        self.row.ready_at
     }
 
     /// When the Product Owner accepted it.
     async fn accepted_at(&self) -> Option<DateTime<Utc>> {
-        self.0.accepted_at
+        self.row.accepted_at
     }
 
     /// When it was created.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
 
     /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.row.updated_at
     }
 }
 
@@ -202,8 +265,36 @@ pub async fn team_backlog(
         offset: u64::try_from(page.after.unwrap_or(0)).unwrap_or(0),
         limit: page.fetch(),
     };
+    let unfiltered = key.states.is_none() && key.blocked.is_none();
     let (rows, total) = gql::load_one(ctx, key).await?.unwrap_or_default();
-    Ok(connection_by_position(&page, rows, total, Story))
+    // What the query asks of the stories is read for all pages at once.
+    let wants = Wants::of(&ctx.look_ahead().field("edges").field("node"));
+    let pre = if wants.any() && !rows.is_empty() {
+        let preload = PagePreload {
+            stories: rows.iter().map(|r| r.id).collect(),
+            features: rows.iter().filter_map(|r| r.feature_id).collect(),
+            teams: vec![team.id],
+            wants,
+        };
+        gql::load_one(ctx, preload).await?
+    } else {
+        None
+    };
+    let start = page.after.unwrap_or(0);
+    let rows: Vec<_> = rows.into_iter().zip(start + 1..).collect();
+    Ok(connection_by_position(
+        &page,
+        rows,
+        total,
+        |(row, position)| {
+            Story {
+                row,
+                pre: pre.clone(),
+                // Without filters, a page's order is the backlog's.
+                position: unfiltered.then_some(position),
+            }
+        },
+    ))
 }
 
 /// Input of `createStory`.
@@ -305,7 +396,7 @@ fn id_change<T: TypedId>(field: &str, value: &MaybeUndefined<ID>) -> AppResult<O
 
 fn story_payload(story: story::Model) -> StoryPayload {
     StoryPayload {
-        story: Story(story),
+        story: Story::from(story),
     }
 }
 

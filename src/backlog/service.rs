@@ -25,6 +25,25 @@ pub const BLOCKED_SQL: &str = "(EXISTS (SELECT 1 FROM dependencies bd \
      OR EXISTS (SELECT 1 FROM clarifications bc \
      WHERE bc.story_id = stories.id AND bc.blocking = TRUE AND bc.status = 'OPEN'))";
 
+/// Which of `stories` are blocked (see [`BLOCKED_SQL`]).
+pub async fn blocked_among(
+    conn: &impl ConnectionTrait,
+    stories: &[i64],
+) -> Result<Vec<i64>, sea_orm::DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    if stories.is_empty() {
+        return Ok(Vec::new());
+    }
+    story::Entity::find()
+        .select_only()
+        .column(story::Column::Id)
+        .filter(story::Column::Id.is_in(stories.to_vec()))
+        .filter(sea_orm::sea_query::Expr::cust(BLOCKED_SQL))
+        .into_tuple::<i64>()
+        .all(conn)
+        .await
+}
+
 /// The backlog of `team_id` as a ranked list.
 fn backlog_list(team_id: i64) -> RankedList {
     RankedList {

@@ -68,9 +68,9 @@ impl Clarification {
     /// The story or feature it is about.
     async fn subject(&self, ctx: &Context<'_>) -> Result<ClarificationSubject> {
         Ok(match (self.0.story_id, self.0.feature_id) {
-            (Some(id), _) => {
-                ClarificationSubject::Story(Story(gql::load_required(ctx, StoryById(id)).await?))
-            }
+            (Some(id), _) => ClarificationSubject::Story(Story::from(
+                gql::load_required(ctx, StoryById(id)).await?,
+            )),
             (None, Some(id)) => ClarificationSubject::Feature(Feature(
                 gql::load_required(ctx, FeatureById(id)).await?,
             )),

@@ -1,6 +1,8 @@
 //! The `Dependency` type, `Program.dependencies`, and the negotiation
 //! mutations.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{dependency, program};
@@ -18,6 +20,7 @@ use crate::{
         id::{self, Kind, decode_as, encode},
         loaders::{AssessedDependency, IterationById, StoryById, UserById},
         pagination::{KeyedConnection, Page, connection},
+        preload::Preloaded,
     },
     ids::DependencyId,
     increment::graphql::{Increment, Iteration},
@@ -58,6 +61,8 @@ gql::mirror_enum! {
 pub struct Dependency {
     row: dependency::Model,
     assessed: Option<Box<Assessed>>,
+    /// Rows read ahead with the dependent story's page.
+    pre: Option<Arc<Preloaded>>,
 }
 
 impl From<dependency::Model> for Dependency {
@@ -65,6 +70,7 @@ impl From<dependency::Model> for Dependency {
         Self {
             row,
             assessed: None,
+            pre: None,
         }
     }
 }
@@ -74,11 +80,21 @@ impl From<Assessed> for Dependency {
         Self {
             row: assessed.row.clone(),
             assessed: Some(Box::new(assessed)),
+            pre: None,
         }
     }
 }
 
 impl Dependency {
+    /// A dependency of a story whose page read rows ahead.
+    pub fn preloaded(row: dependency::Model, pre: Arc<Preloaded>) -> Self {
+        Self {
+            row,
+            assessed: None,
+            pre: Some(pre),
+        }
+    }
+
     async fn assessed(&self, ctx: &Context<'_>) -> AppResult<Assessed> {
         match &self.assessed {
             Some(a) => Ok(a.as_ref().clone()),
@@ -103,16 +119,20 @@ impl Dependency {
 
     /// The story that needs the other.
     async fn dependent(&self, ctx: &Context<'_>) -> Result<Story> {
-        Ok(Story(
+        Ok(Story::from(
             gql::load_required(ctx, StoryById(self.row.dependent_story_id)).await?,
         ))
     }
 
     /// The story that is needed.
     async fn provider(&self, ctx: &Context<'_>) -> Result<Story> {
-        Ok(Story(
-            gql::load_required(ctx, StoryById(self.row.provider_story_id)).await?,
-        ))
+        let id = self.row.provider_story_id;
+        if let Some(pre) = &self.pre
+            && let Some(row) = pre.providers.get(&id)
+        {
+            return Ok(Story::preloaded(row.clone(), Some(pre.clone())));
+        }
+        Ok(Story::from(gql::load_required(ctx, StoryById(id)).await?))
     }
 
     /// The iteration the dependent team needs it by: the one given when
@@ -398,7 +418,7 @@ pub async fn board(
         .iter()
         .filter(|s| s.team_id == team && s.iteration_id == iteration.map(|it| it.id))
         .cloned()
-        .map(Story)
+        .map(Story::from)
         .collect(),
     };
     let rows = data

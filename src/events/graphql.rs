@@ -230,7 +230,7 @@ impl BacklogUpdate {
         }
         Ok(gql::load_one(ctx, StoryById(self.0.0.subject_id))
             .await?
-            .map(Story))
+            .map(Story::from))
     }
 
     /// The feature allocated to the team or taken back from it, as it now

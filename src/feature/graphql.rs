@@ -142,7 +142,7 @@ impl Feature {
         let rows = gql::load_one(ctx, StoriesByFeature(self.0.id))
             .await?
             .unwrap_or_default();
-        Ok(rows.into_iter().map(Story).collect())
+        Ok(rows.into_iter().map(Story::from).collect())
     }
 
     /// The teams that have stories under it, by name.

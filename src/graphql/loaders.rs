@@ -22,6 +22,11 @@ impl AppLoader {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
+
+    /// The connection the loaders read with.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
 }
 
 /// A user by id.
@@ -277,16 +282,11 @@ impl Loader<StoryBlocked> for AppLoader {
     type Error = DbErr;
 
     async fn load(&self, keys: &[StoryBlocked]) -> Result<HashMap<StoryBlocked, bool>, DbErr> {
-        let blocked: std::collections::HashSet<i64> = story::Entity::find()
-            .filter(story::Column::Id.is_in(ids(keys, |k| k.0)))
-            .filter(sea_orm::sea_query::Expr::cust(
-                crate::backlog::service::BLOCKED_SQL,
-            ))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|s| s.id)
-            .collect();
+        let blocked: std::collections::HashSet<i64> =
+            crate::backlog::service::blocked_among(&self.db, &ids(keys, |k| k.0))
+                .await?
+                .into_iter()
+                .collect();
         Ok(keys.iter().map(|k| (*k, blocked.contains(&k.0))).collect())
     }
 }

@@ -9,6 +9,7 @@ pub mod loaders;
 pub mod node;
 pub mod observe;
 pub mod pagination;
+pub mod preload;
 pub mod scalars;
 pub mod ws;
 

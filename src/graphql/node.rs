@@ -121,7 +121,7 @@ pub async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         Kind::Story => match gql::load_one(ctx, StoryById(n)).await? {
             Some(st) => match gql::load_one(ctx, TeamById(st.team_id)).await? {
                 Some(t) if readable(ctx, actor, t.program_id).await? => {
-                    Some(Node::Story(Story(st)))
+                    Some(Node::Story(Story::from(st)))
                 }
                 _ => None,
             },

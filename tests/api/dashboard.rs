@@ -228,6 +228,69 @@ async fn a_write_in_one_program_keeps_the_cached_answers_of_another() {
     assert_eq!(cached_count(&app).await, before + 2);
 }
 
+/// Everything a dashboard asks of a story, read ahead on backlog pages.
+const STORY_FIELDS: &str = "id title points state position blocked
+    team { id name } feature { id title wsjf { score } }
+    dependencies { id state atRisk riskReasons provider { id title state team { id name } } }
+    clarifications { id question blocking status }";
+
+#[tokio::test]
+async fn stories_read_ahead_with_their_page_answer_as_stories_read_alone() {
+    let app = TestApp::spawn().await;
+    let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
+    let demo = portfolio::demo::load(&store, app.clock_now(), 3, 12)
+        .await
+        .unwrap();
+    let program =
+        portfolio::graphql::id::encode(portfolio::graphql::id::Kind::Program, demo.program_id);
+    let paged = format!(
+        "query($p: ID!) {{ program(id: $p) {{ teams {{ backlog(first: 12) {{ edges {{ node {{ {STORY_FIELDS} }} }} }} }} }} }}"
+    );
+    let data = app
+        .data(&demo.pm_token, &paged, json!({ "p": program }))
+        .await;
+    let alone =
+        format!("query($id: ID!) {{ node(id: $id) {{ ... on Story {{ {STORY_FIELDS} }} }} }}");
+    let (mut stories, mut dependencies, mut clarifications) = (0, 0, 0);
+    for team in data["program"]["teams"].as_array().unwrap() {
+        for edge in team["backlog"]["edges"].as_array().unwrap() {
+            let story = &edge["node"];
+            let read = app
+                .data(&demo.pm_token, &alone, json!({ "id": story["id"] }))
+                .await;
+            assert_eq!(&read["node"], story);
+            stories += 1;
+            dependencies += story["dependencies"].as_array().unwrap().len();
+            clarifications += story["clarifications"].as_array().unwrap().len();
+        }
+    }
+    // The comparison covered every relation.
+    assert_eq!(stories, 36);
+    assert!(
+        dependencies > 0 && clarifications > 0,
+        "{dependencies} {clarifications}"
+    );
+    // A filtered page reads ahead too, and positions still come from the backlog.
+    let blocked = format!(
+        "query($p: ID!) {{ program(id: $p) {{ teams {{ backlog(first: 50, blocked: true) {{ edges {{ node {{ {STORY_FIELDS} }} }} }} }} }} }}"
+    );
+    let data = app
+        .data(&demo.pm_token, &blocked, json!({ "p": program }))
+        .await;
+    let mut seen = 0;
+    for team in data["program"]["teams"].as_array().unwrap() {
+        for edge in team["backlog"]["edges"].as_array().unwrap() {
+            let read = app
+                .data(&demo.pm_token, &alone, json!({ "id": edge["node"]["id"] }))
+                .await;
+            assert_eq!(read["node"], edge["node"]);
+            assert_eq!(edge["node"]["blocked"], json!(true));
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "the demo has blocked stories");
+}
+
 #[tokio::test]
 async fn the_demo_goes_through_the_use_cases_and_tells_its_history() {
     let app = TestApp::spawn().await;

@@ -1,0 +1,186 @@
+//! The children of a page of stories, read with the page: a backlog page
+//! looks ahead at what the query asks of its stories (their feature, team,
+//! dependencies with providers, clarifications, whether blocked) and reads
+//! all of it for every page of the request in one loader batch. The
+//! stories' fields then answer from memory instead of one loader round trip
+//! each; what was not read ahead still goes through the loaders.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+};
+
+use async_graphql::{Lookahead, dataloader::Loader};
+use entity::{clarification, dependency, feature, story, team};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+
+use super::loaders::AppLoader;
+
+/// What a query asks of a page's stories.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Wants {
+    pub feature: bool,
+    pub team: bool,
+    pub dependencies: bool,
+    pub providers: bool,
+    pub clarifications: bool,
+    pub blocked: bool,
+}
+
+impl Wants {
+    /// What the selection of a story (`node` of a backlog edge) asks for.
+    pub fn of(story: &Lookahead<'_>) -> Self {
+        let dependencies = story.field("dependencies");
+        let provider = dependencies.field("provider");
+        Self {
+            feature: story.field("feature").exists(),
+            team: story.field("team").exists() || provider.field("team").exists(),
+            dependencies: dependencies.exists(),
+            providers: provider.exists(),
+            clarifications: story.field("clarifications").exists(),
+            blocked: story.field("blocked").exists(),
+        }
+    }
+
+    pub fn any(&self) -> bool {
+        *self != Self::default()
+    }
+
+    fn union(self, other: Self) -> Self {
+        Self {
+            feature: self.feature || other.feature,
+            team: self.team || other.team,
+            dependencies: self.dependencies || other.dependencies,
+            providers: self.providers || other.providers,
+            clarifications: self.clarifications || other.clarifications,
+            blocked: self.blocked || other.blocked,
+        }
+    }
+}
+
+/// A page's stories, their features and team, and what to read ahead.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PagePreload {
+    pub stories: Vec<i64>,
+    pub features: Vec<i64>,
+    pub teams: Vec<i64>,
+    pub wants: Wants,
+}
+
+/// Rows read ahead for the pages of one batch. The maps by story hold an
+/// entry (maybe empty) for every story of the pages when that relation was
+/// read; a story without an entry goes to the loaders.
+#[derive(Debug, Default)]
+pub struct Preloaded {
+    pub features: HashMap<i64, feature::Model>,
+    pub teams: HashMap<i64, team::Model>,
+    /// Provider stories of the dependencies, by id.
+    pub providers: HashMap<i64, story::Model>,
+    pub dependencies: HashMap<i64, Vec<dependency::Model>>,
+    pub clarifications: HashMap<i64, Vec<clarification::Model>>,
+    pub blocked: HashMap<i64, bool>,
+}
+
+fn set(ids: impl IntoIterator<Item = i64>) -> Vec<i64> {
+    ids.into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// Rows grouped by a story id, with an entry for every story asked.
+fn by_story<R>(stories: &[i64], rows: Vec<R>, of: impl Fn(&R) -> i64) -> HashMap<i64, Vec<R>> {
+    let mut out: HashMap<i64, Vec<R>> = stories.iter().map(|s| (*s, Vec::new())).collect();
+    for row in rows {
+        out.entry(of(&row)).or_default().push(row);
+    }
+    out
+}
+
+impl Loader<PagePreload> for AppLoader {
+    type Value = Arc<Preloaded>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[PagePreload],
+    ) -> Result<HashMap<PagePreload, Arc<Preloaded>>, DbErr> {
+        let db = self.conn();
+        let wants = keys.iter().fold(Wants::default(), |w, k| w.union(k.wants));
+        let stories = set(keys.iter().flat_map(|k| k.stories.iter().copied()));
+        let features = set(keys.iter().flat_map(|k| k.features.iter().copied()));
+        let mut teams = set(keys.iter().flat_map(|k| k.teams.iter().copied()));
+        let mut out = Preloaded::default();
+        // Independent reads, side by side.
+        let (feature_rows, dependency_rows, clarification_rows, blocked_rows) = futures_util::try_join!(
+            async {
+                if !wants.feature || features.is_empty() {
+                    return Ok(Vec::new());
+                }
+                feature::Entity::find()
+                    .filter(feature::Column::Id.is_in(features.clone()))
+                    .all(db)
+                    .await
+            },
+            async {
+                if !wants.dependencies {
+                    return Ok(Vec::new());
+                }
+                dependency::Entity::find()
+                    .filter(dependency::Column::DependentStoryId.is_in(stories.clone()))
+                    .order_by_asc(dependency::Column::Id)
+                    .all(db)
+                    .await
+            },
+            async {
+                if !wants.clarifications {
+                    return Ok(Vec::new());
+                }
+                clarification::Entity::find()
+                    .filter(clarification::Column::StoryId.is_in(stories.clone()))
+                    .order_by_asc(clarification::Column::Id)
+                    .all(db)
+                    .await
+            },
+            async {
+                if !wants.blocked {
+                    return Ok(Vec::new());
+                }
+                crate::backlog::service::blocked_among(db, &stories).await
+            },
+        )?;
+        out.features = feature_rows.into_iter().map(|f| (f.id, f)).collect();
+        if wants.blocked {
+            let blocked: std::collections::HashSet<i64> = blocked_rows.into_iter().collect();
+            out.blocked = stories.iter().map(|s| (*s, blocked.contains(s))).collect();
+        }
+        if wants.clarifications {
+            out.clarifications = by_story(&stories, clarification_rows, |c| {
+                c.story_id.unwrap_or_default()
+            });
+        }
+        if wants.providers && !dependency_rows.is_empty() {
+            let providers = set(dependency_rows.iter().map(|d| d.provider_story_id));
+            let rows = story::Entity::find()
+                .filter(story::Column::Id.is_in(providers))
+                .all(db)
+                .await?;
+            teams.extend(rows.iter().map(|s| s.team_id));
+            out.providers = rows.into_iter().map(|s| (s.id, s)).collect();
+        }
+        if wants.dependencies {
+            out.dependencies = by_story(&stories, dependency_rows, |d| d.dependent_story_id);
+        }
+        if wants.team && !teams.is_empty() {
+            out.teams = team::Entity::find()
+                .filter(team::Column::Id.is_in(set(teams)))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|t| (t.id, t))
+                .collect();
+        }
+        let shared = Arc::new(out);
+        Ok(keys.iter().map(|k| (k.clone(), shared.clone())).collect())
+    }
+}
