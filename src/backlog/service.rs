@@ -331,7 +331,7 @@ pub async fn pages(
     }
     // Only fixed strings and integers go into the text: states come from the
     // StoryState enum, teams are ids.
-    let mut filter = format!(
+    let team_filter = format!(
         "stories.team_id IN ({})",
         teams
             .iter()
@@ -339,6 +339,7 @@ pub async fn pages(
             .collect::<Vec<_>>()
             .join(",")
     );
+    let mut filter = team_filter.clone();
     if let Some(states) = states {
         let list = states
             .iter()
@@ -353,12 +354,40 @@ pub async fn pages(
         None => {}
     }
     let backend = conn.get_database_backend();
-    let counts = conn
-        .query_all_raw(Statement::from_string(
-            backend,
-            format!("SELECT stories.team_id AS team_id, COUNT(*) AS n FROM stories WHERE {filter} GROUP BY stories.team_id"),
-        ))
-        .await?;
+    let counts = format!(
+        "SELECT stories.team_id AS team_id, COUNT(*) AS n FROM stories WHERE {filter} GROUP BY stories.team_id"
+    );
+    let rows = match backend {
+        // Per team, the index on (team_id, rank_key) gives the page directly.
+        sea_orm::DatabaseBackend::Postgres => {
+            let each = filter.replacen(&team_filter, "stories.team_id = t.team_id", 1);
+            let list = teams
+                .iter()
+                .map(|t| format!("({t})"))
+                .collect::<Vec<_>>()
+                .join(",");
+            format!(
+                "SELECT page.* FROM (VALUES {list}) AS t(team_id) CROSS JOIN LATERAL \
+                 (SELECT stories.* FROM stories WHERE {each} \
+                 ORDER BY stories.rank_key OFFSET {offset} LIMIT {limit}) page \
+                 ORDER BY page.team_id, page.rank_key"
+            )
+        }
+        _ => {
+            let (from, to) = (offset, offset + limit);
+            format!(
+                "SELECT * FROM (SELECT stories.*, ROW_NUMBER() OVER \
+                 (PARTITION BY stories.team_id ORDER BY stories.rank_key) AS rn \
+                 FROM stories WHERE {filter}) ranked \
+                 WHERE rn > {from} AND rn <= {to} ORDER BY team_id, rn"
+            )
+        }
+    };
+    // The totals and the pages, side by side.
+    let (counts, rows) = futures_util::try_join!(
+        conn.query_all_raw(Statement::from_string(backend, counts)),
+        conn.query_all_raw(Statement::from_string(backend, rows)),
+    )?;
     for row in counts {
         let team: i64 = row.try_get("", "team_id")?;
         let n: i64 = row.try_get("", "n")?;
@@ -366,18 +395,6 @@ pub async fn pages(
             entry.1 = u64::try_from(n).unwrap_or(0);
         }
     }
-    let (from, to) = (offset, offset + limit);
-    let rows = conn
-        .query_all_raw(Statement::from_string(
-            backend,
-            format!(
-                "SELECT * FROM (SELECT stories.*, ROW_NUMBER() OVER \
-                 (PARTITION BY stories.team_id ORDER BY stories.rank_key) AS rn \
-                 FROM stories WHERE {filter}) ranked \
-                 WHERE rn > {from} AND rn <= {to} ORDER BY team_id, rn"
-            ),
-        ))
-        .await?;
     for row in rows {
         let story = <story::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
         if let Some(entry) = out.get_mut(&story.team_id) {

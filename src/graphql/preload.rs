@@ -12,7 +12,9 @@ use std::{
 
 use async_graphql::{Lookahead, dataloader::Loader};
 use entity::{clarification, dependency, feature, story, team};
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder, sea_query::Query,
+};
 
 use super::loaders::AppLoader;
 
@@ -109,47 +111,85 @@ impl Loader<PagePreload> for AppLoader {
         let wants = keys.iter().fold(Wants::default(), |w, k| w.union(k.wants));
         let stories = set(keys.iter().flat_map(|k| k.stories.iter().copied()));
         let features = set(keys.iter().flat_map(|k| k.features.iter().copied()));
-        let mut teams = set(keys.iter().flat_map(|k| k.teams.iter().copied()));
+        let teams = set(keys.iter().flat_map(|k| k.teams.iter().copied()));
         let mut out = Preloaded::default();
-        // Independent reads, side by side.
-        let (feature_rows, dependency_rows, clarification_rows, blocked_rows) = futures_util::try_join!(
-            async {
-                if !wants.feature || features.is_empty() {
-                    return Ok(Vec::new());
-                }
-                feature::Entity::find()
-                    .filter(feature::Column::Id.is_in(features.clone()))
-                    .all(db)
-                    .await
-            },
-            async {
-                if !wants.dependencies {
-                    return Ok(Vec::new());
-                }
-                dependency::Entity::find()
-                    .filter(dependency::Column::DependentStoryId.is_in(stories.clone()))
-                    .order_by_asc(dependency::Column::Id)
-                    .all(db)
-                    .await
-            },
-            async {
-                if !wants.clarifications {
-                    return Ok(Vec::new());
-                }
-                clarification::Entity::find()
-                    .filter(clarification::Column::StoryId.is_in(stories.clone()))
-                    .order_by_asc(clarification::Column::Id)
-                    .all(db)
-                    .await
-            },
-            async {
-                if !wants.blocked {
-                    return Ok(Vec::new());
-                }
-                crate::backlog::service::blocked_among(db, &stories).await
-            },
-        )?;
+        // The providers of the stories' dependencies, as a subquery: every
+        // read below is independent, so they all go at once.
+        let providers_of = || {
+            Query::select()
+                .column(dependency::Column::ProviderStoryId)
+                .from(dependency::Entity)
+                .and_where(dependency::Column::DependentStoryId.is_in(stories.clone()))
+                .to_owned()
+        };
+        let (feature_rows, dependency_rows, clarification_rows, blocked_rows, providers, team_rows) =
+            futures_util::try_join!(
+                async {
+                    if !wants.feature || features.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    feature::Entity::find()
+                        .filter(feature::Column::Id.is_in(features.clone()))
+                        .all(db)
+                        .await
+                },
+                async {
+                    if !wants.dependencies {
+                        return Ok(Vec::new());
+                    }
+                    dependency::Entity::find()
+                        .filter(dependency::Column::DependentStoryId.is_in(stories.clone()))
+                        .order_by_asc(dependency::Column::Id)
+                        .all(db)
+                        .await
+                },
+                async {
+                    if !wants.clarifications {
+                        return Ok(Vec::new());
+                    }
+                    clarification::Entity::find()
+                        .filter(clarification::Column::StoryId.is_in(stories.clone()))
+                        .order_by_asc(clarification::Column::Id)
+                        .all(db)
+                        .await
+                },
+                async {
+                    if !wants.blocked {
+                        return Ok(Vec::new());
+                    }
+                    crate::backlog::service::blocked_among(db, &stories).await
+                },
+                async {
+                    if !wants.providers {
+                        return Ok(Vec::new());
+                    }
+                    story::Entity::find()
+                        .filter(story::Column::Id.in_subquery(providers_of()))
+                        .all(db)
+                        .await
+                },
+                async {
+                    if !wants.team {
+                        return Ok(Vec::new());
+                    }
+                    let provider_teams = Query::select()
+                        .column(story::Column::TeamId)
+                        .from(story::Entity)
+                        .and_where(story::Column::Id.in_subquery(providers_of()))
+                        .to_owned();
+                    team::Entity::find()
+                        .filter(
+                            team::Column::Id
+                                .is_in(teams.clone())
+                                .or(team::Column::Id.in_subquery(provider_teams)),
+                        )
+                        .all(db)
+                        .await
+                },
+            )?;
         out.features = feature_rows.into_iter().map(|f| (f.id, f)).collect();
+        out.providers = providers.into_iter().map(|s| (s.id, s)).collect();
+        out.teams = team_rows.into_iter().map(|t| (t.id, t)).collect();
         if wants.blocked {
             let blocked: std::collections::HashSet<i64> = blocked_rows.into_iter().collect();
             out.blocked = stories.iter().map(|s| (*s, blocked.contains(s))).collect();
@@ -159,26 +199,8 @@ impl Loader<PagePreload> for AppLoader {
                 c.story_id.unwrap_or_default()
             });
         }
-        if wants.providers && !dependency_rows.is_empty() {
-            let providers = set(dependency_rows.iter().map(|d| d.provider_story_id));
-            let rows = story::Entity::find()
-                .filter(story::Column::Id.is_in(providers))
-                .all(db)
-                .await?;
-            teams.extend(rows.iter().map(|s| s.team_id));
-            out.providers = rows.into_iter().map(|s| (s.id, s)).collect();
-        }
         if wants.dependencies {
             out.dependencies = by_story(&stories, dependency_rows, |d| d.dependent_story_id);
-        }
-        if wants.team && !teams.is_empty() {
-            out.teams = team::Entity::find()
-                .filter(team::Column::Id.is_in(set(teams)))
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|t| (t.id, t))
-                .collect();
         }
         let shared = Arc::new(out);
         Ok(keys.iter().map(|k| (k.clone(), shared.clone())).collect())
