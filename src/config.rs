@@ -182,7 +182,8 @@ pub struct Settings {
     /// Microseconds a DataLoader waits to gather keys into one batch. 0 (the
     /// default) fetches once the asking request has yielded, which gathers
     /// what one pass over its fields asks for; a delay also batches keys of
-    /// concurrent requests, at that cost in latency.
+    /// concurrent requests, at that cost in latency. Websocket operations
+    /// wait at least 1 ms, so one event's many subscribers load together.
     #[arg(
         long,
         env = "PORTFOLIO_LOADER_DELAY_US",

@@ -317,11 +317,25 @@ pub async fn subscribers(
     database: &str,
     counts: &[usize],
     mutations: usize,
+    select_story: bool,
 ) -> Result<(), BoxError> {
-    println!("websocket subscribers to programEvents on one server process ({database})");
+    // Either the event alone, or the story it is about as a board shows it.
+    let subscription = if select_story {
+        "subscription($p: ID!) { programEvents(programId: $p) { event { sequence subject { ... on Story { title position state blocked feature { title } dependencies { provider { title } } } } } } }"
+    } else {
+        "subscription($p: ID!) { programEvents(programId: $p) { event { sequence } } }"
+    };
     println!(
-        "{:>7} {:>9} {:>9} {:>9} {:>14} {:>12}",
-        "subs", "p50 ms", "p99 ms", "max ms", "KiB/idle sub", "connect s"
+        "websocket subscribers to programEvents{} on one server process ({database})",
+        if select_story {
+            ", selecting the story"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "{:>7} {:>9} {:>9} {:>9} {:>14} {:>12} {:>12}",
+        "subs", "p50 ms", "p99 ms", "max ms", "KiB/idle sub", "connect s", "stmts/event"
     );
     for &n in counts {
         let dir = super::tempfile_dir::Dir::new(&format!("subs{n}"))?;
@@ -377,7 +391,7 @@ pub async fn subscribers(
                 socket.send(Message::text(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }).to_string())).await?;
                 let _ack = socket.next().await;
                 let sub = json!({ "type": "subscribe", "id": format!("{i}"), "payload": {
-                    "query": "subscription($p: ID!) { programEvents(programId: $p) { event { sequence } } }",
+                    "query": subscription,
                     "variables": { "p": program_id } } });
                 socket.send(Message::text(sub.to_string())).await?;
                 let _ = ready_tx.send(());
@@ -429,6 +443,7 @@ pub async fn subscribers(
         let rss_idle = rss_kib(server.pid);
         let mut sent_at: HashMap<i64, Instant> = HashMap::new();
         let mut latencies = Vec::with_capacity(n * mutations);
+        let statements_before = statements(&server.base).await?;
         for _ in 0..mutations {
             let data = gql(&client, &server.base, &pm_token, "mutation($t: ID!) { createStory(input: {teamId: $t, title: \"M\"}) { story { id } } }", json!({ "t": team_id })).await?;
             let responded = Instant::now();
@@ -450,16 +465,20 @@ pub async fn subscribers(
                 got += 1;
             }
         }
+        // Statements per event: the mutation's own writes included.
+        let per_event =
+            (statements(&server.base).await? - statements_before) as f64 / mutations.max(1) as f64;
         latencies.sort_by(f64::total_cmp);
         let per_sub = (rss_idle.saturating_sub(rss_before)) as f64 / n as f64;
         println!(
-            "{:>7} {:>9.1} {:>9.1} {:>9.1} {:>14.1} {:>12.1}",
+            "{:>7} {:>9.1} {:>9.1} {:>9.1} {:>14.1} {:>12.1} {:>12.1}",
             n,
             percentile(&latencies, 50.0),
             percentile(&latencies, 99.0),
             latencies.last().copied().unwrap_or(f64::NAN),
             per_sub,
-            connect_secs
+            connect_secs,
+            per_event
         );
         for t in tasks {
             t.abort();
@@ -535,24 +554,30 @@ async fn statements(base: &str) -> Result<u64, BoxError> {
         .await?;
     Ok(text
         .lines()
-        .filter(|l| l.starts_with("portfolio_db_statements{"))
+        .filter(|l| l.starts_with("portfolio_db_statements_total{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum())
 }
 
-pub async fn dashboard(
-    database: &str,
+/// What the `dashboard` benchmark measures.
+pub struct DashboardOptions {
+    pub teams: usize,
+    pub stories_per_team: usize,
+    pub clients: usize,
+    pub seconds: u64,
+    pub cache_off: bool,
+    pub writes_per_second: f64,
+    pub writes_elsewhere: bool,
+}
+
+/// Loads a demo program with `portfolio demo`: its id and the PM's token.
+async fn seed_demo(
+    db_args: &[String],
     teams: usize,
     stories_per_team: usize,
-    clients: usize,
-    seconds: u64,
-) -> Result<(), BoxError> {
-    let dir = super::tempfile_dir::Dir::new("dashboard")?;
-    let db_args = database_args(database, &dir.path, "dash");
-    // Seed with `portfolio demo`, reading the program id and the PM's token.
-    let seeded = Instant::now();
+) -> Result<(String, String), BoxError> {
     let mut demo = tokio::process::Command::new(portfolio_binary())
-        .args(&db_args)
+        .args(db_args)
         .args([
             "demo",
             "--teams",
@@ -578,13 +603,95 @@ pub async fn dashboard(
         }
     }
     demo.wait().await?;
+    Ok((program, token))
+}
+
+/// Rank moves in the first team of `program` at `rate` per second (as the
+/// built-in admin) until `stop` is set; returns (moves, failed moves).
+async fn rank_moves(
+    base: String,
+    program: String,
+    rate: f64,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Result<(u64, u64), BoxError> {
+    let client = reqwest::Client::new();
+    let url = format!("{base}/graphql");
+    let post = |body: Value| {
+        client
+            .post(&url)
+            .bearer_auth("bench-admin")
+            .json(&body)
+            .send()
+    };
+    let query = "query($p: ID!) { program(id: $p) { teams { backlog(first: 40) { edges { node { id } } } } } }";
+    let read: Value = post(json!({ "query": query, "variables": { "p": program } }))
+        .await?
+        .json()
+        .await?;
+    let ids: Vec<String> = read["data"]["program"]["teams"][0]["backlog"]["edges"]
+        .as_array()
+        .ok_or("no backlog to move stories in")?
+        .iter()
+        .filter_map(|e| e["node"]["id"].as_str().map(str::to_owned))
+        .collect();
+    if ids.len() < 2 {
+        return Err("the backlog has fewer than two stories".into());
+    }
+    let rank = "mutation($i: RankStoryInput!) { rankStory(input: $i) { story { id } } }";
+    let (mut moves, mut failed) = (0u64, 0u64);
+    let started = Instant::now();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let (a, b) = (
+            &ids[moves as usize % ids.len()],
+            &ids[(moves as usize * 7 + 3) % ids.len()],
+        );
+        if a != b {
+            let reply: Value = post(
+                json!({ "query": rank, "variables": { "i": { "storyId": a, "beforeId": b } } }),
+            )
+            .await?
+            .json()
+            .await?;
+            failed += u64::from(reply.get("errors").is_some());
+        }
+        moves += 1;
+        let due = started + Duration::from_secs_f64(moves as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+    }
+    Ok((moves, failed))
+}
+
+pub async fn dashboard(database: &str, o: &DashboardOptions) -> Result<(), BoxError> {
+    let dir = super::tempfile_dir::Dir::new("dashboard")?;
+    let db_args = database_args(database, &dir.path, "dash");
+    let seeded = Instant::now();
+    let (program, token) = seed_demo(&db_args, o.teams, o.stories_per_team).await?;
+    let written = if o.writes_elsewhere {
+        seed_demo(&db_args, o.teams, o.stories_per_team).await?.0
+    } else {
+        program.clone()
+    };
     let seed_secs = seeded.elapsed().as_secs_f64();
-    let server = start_server(&db_args, &["--event-poll-ms", "3600000"]).await?;
+    let mut extra = vec!["--event-poll-ms", "3600000"];
+    if o.cache_off {
+        extra.extend(["--response-cache-entries", "0"]);
+    }
+    let server = start_server(&db_args, &extra).await?;
     let query = include_str!("../../tests/queries/dashboard.graphql");
     let dashboard = json!({ "query": query, "variables": { "programId": program } });
     let typename = json!({ "query": "{ __typename }" });
+    let writes = match (o.writes_per_second > 0.0, o.writes_elsewhere) {
+        (false, _) => "no writes".to_owned(),
+        (true, false) => format!("{} rank moves/s in the same program", o.writes_per_second),
+        (true, true) => format!("{} rank moves/s in another program", o.writes_per_second),
+    };
     println!(
-        "dashboard on {database}: {teams} teams x {stories_per_team} stories (seeded in {seed_secs:.1} s), {clients} clients, {seconds} s each"
+        "dashboard on {database}: {} teams x {} stories (seeded in {seed_secs:.1} s), {} clients, {} s each, cache {}, {writes}",
+        o.teams,
+        o.stories_per_team,
+        o.clients,
+        o.seconds,
+        if o.cache_off { "off" } else { "on" },
     );
     println!(
         "{:>12} {:>8} {:>9} {:>10} {:>9} {:>9} {:>12}",
@@ -594,14 +701,31 @@ pub async fn dashboard(
     load(&server.base, &token, dashboard.clone(), 2, 1).await?;
     for (label, body, c) in [
         ("dashboard", &dashboard, 1),
-        ("dashboard", &dashboard, clients),
-        ("__typename", &typename, clients),
+        ("dashboard", &dashboard, o.clients),
+        ("__typename", &typename, o.clients),
     ] {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mover = (o.writes_per_second > 0.0).then(|| {
+            tokio::spawn(rank_moves(
+                server.base.clone(),
+                written.clone(),
+                o.writes_per_second,
+                stop.clone(),
+            ))
+        });
         let before = statements(&server.base).await?;
-        let r = load(&server.base, &token, body.clone(), c, seconds).await?;
+        let r = load(&server.base, &token, body.clone(), c, o.seconds).await?;
         let after = statements(&server.base).await?;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let moved = match mover {
+            Some(task) => {
+                let (moves, failed) = task.await??;
+                format!("  ({moves} moves, {failed} failed)")
+            }
+            None => String::new(),
+        };
         println!(
-            "{label:>12} {c:>8} {:>9} {:>10.1} {:>9.2} {:>9.2} {:>12.1}",
+            "{label:>12} {c:>8} {:>9} {:>10.1} {:>9.2} {:>9.2} {:>12.1}{moved}",
             r.requests,
             r.requests as f64 / r.seconds,
             percentile(&r.latencies, 50.0),

@@ -8,7 +8,10 @@
 //!   a mutation's response to each subscriber, and memory per subscription.
 //! - `dashboard`: the dashboard query (tests/queries/dashboard.graphql) from C
 //!   concurrent clients for D seconds against a server process, and the same
-//!   for `{ __typename }` as the ceiling of the HTTP + GraphQL layer.
+//!   for `{ __typename }` as the ceiling of the HTTP + GraphQL layer; with
+//!   the response cache off (`--cache-off`), and with rank moves at a rate
+//!   (`--writes-per-second`) in the same program or another one
+//!   (`--writes-elsewhere`).
 //! - `writes`: writes per second on one program from 1, 4 and 16 concurrent
 //!   clients of a server process (a mix of story, feature and clarification
 //!   changes), with latency and failures.
@@ -73,6 +76,10 @@ enum Command {
         /// Mutations measured per count.
         #[arg(long, default_value_t = 20)]
         mutations: usize,
+        /// Select the story each event is about (title, position, state,
+        /// blocked, feature, dependencies with providers).
+        #[arg(long)]
+        select_story: bool,
     },
     /// The dashboard query against a server process.
     Dashboard {
@@ -88,6 +95,15 @@ enum Command {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Serve with the response cache off.
+        #[arg(long)]
+        cache_off: bool,
+        /// Rank moves per second in the program while measuring (0: none).
+        #[arg(long, default_value_t = 0.0)]
+        writes_per_second: f64,
+        /// Make the rank moves in a second program of the same size instead.
+        #[arg(long)]
+        writes_elsewhere: bool,
     },
     /// Writes per second on one program from concurrent clients.
     Writes {
@@ -325,15 +341,31 @@ async fn main() -> Result<(), BoxError> {
             dependencies,
             requests,
         } => dependency(&cli.database, teams, stories, dependencies, requests).await,
-        Command::Subscribers { counts, mutations } => {
-            subscribers(&cli.database, &counts, mutations).await
-        }
+        Command::Subscribers {
+            counts,
+            mutations,
+            select_story,
+        } => subscribers(&cli.database, &counts, mutations, select_story).await,
         Command::Dashboard {
             teams,
             stories_per_team,
             clients,
             seconds,
-        } => dashboard(&cli.database, teams, stories_per_team, clients, seconds).await,
+            cache_off,
+            writes_per_second,
+            writes_elsewhere,
+        } => {
+            let options = load::DashboardOptions {
+                teams,
+                stories_per_team,
+                clients,
+                seconds,
+                cache_off,
+                writes_per_second,
+                writes_elsewhere,
+            };
+            dashboard(&cli.database, &options).await
+        }
         Command::Writes { writers, seconds } => writes(&cli.database, &writers, seconds).await,
     }
 }

@@ -122,12 +122,12 @@ pub struct Schemas {
     pub live: AppSchema,
 }
 
-/// The DataLoader every request shares. With no delay set, a batch is
+/// A DataLoader the requests of one schema share. With no delay, a batch is
 /// fetched once the task that asked has yielded: one pass over a request's
 /// fields gathers their keys, without waiting on a timer.
-fn shared_loader(settings: &Settings, store: &Store) -> Arc<DataLoader<AppLoader>> {
+fn shared_loader(store: &Store, delay_us: u64) -> Arc<DataLoader<AppLoader>> {
     let loader = AppLoader::new(store.conn().clone());
-    let loader = if settings.loader_delay_us == 0 {
+    let loader = if delay_us == 0 {
         DataLoader::new(
             loader,
             |fetch: futures_util::future::BoxFuture<'static, ()>| {
@@ -139,13 +139,17 @@ fn shared_loader(settings: &Settings, store: &Store) -> Arc<DataLoader<AppLoader
         )
         .delay(std::time::Duration::ZERO)
     } else {
-        DataLoader::new(loader, tokio::spawn)
-            .delay(std::time::Duration::from_micros(settings.loader_delay_us))
+        DataLoader::new(loader, tokio::spawn).delay(std::time::Duration::from_micros(delay_us))
     };
     Arc::new(loader)
 }
 
-/// The schemas for serving, sharing one loader.
+/// How long the websocket schema's loader gathers keys at least: one event
+/// wakes every subscriber's task at once, and their loads should batch
+/// together rather than each go alone.
+const LIVE_LOADER_DELAY_US: u64 = 1000;
+
+/// The schemas for serving.
 pub fn build_schemas(
     settings: &Settings,
     store: Store,
@@ -153,18 +157,21 @@ pub fn build_schemas(
     clock: Arc<dyn Clock>,
     bus: EventBus,
 ) -> Schemas {
-    let loader = shared_loader(settings, &store);
-    let with_data = |builder: SchemaBuilder<Query, Mutation, Subscription>| {
+    let with_data = |builder: SchemaBuilder<Query, Mutation, Subscription>, delay_us: u64| {
         builder
             .data(store.clone())
-            .data(loader.clone())
+            .data(shared_loader(&store, delay_us))
             .data(clock.clone())
             .data(bus.clone())
             .finish()
     };
+    let live_delay = settings.loader_delay_us.max(LIVE_LOADER_DELAY_US);
     Schemas {
-        http: with_data(schema_builder(settings)),
-        live: with_data(schema_builder(settings).extension(observe::Observe { metrics })),
+        http: with_data(schema_builder(settings), settings.loader_delay_us),
+        live: with_data(
+            schema_builder(settings).extension(observe::Observe { metrics }),
+            live_delay,
+        ),
     }
 }
 
