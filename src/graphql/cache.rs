@@ -40,6 +40,8 @@ use lru::LruCache;
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 use tokio::sync::OnceCell;
 
+use super::source::{Piece, pieces};
+
 /// Set by resolvers whose answer depends on the time, so the response is not stored.
 #[derive(Clone, Default)]
 pub struct Uncacheable(pub Arc<AtomicBool>);
@@ -185,67 +187,28 @@ impl Key {
 /// A query without what GraphQL ignores: comments, commas, and whitespace
 /// beyond one space between tokens. Strings are kept as written.
 pub fn normalize_query(query: &str) -> String {
+    let punctuator = |c: char| "{}()[]:=!$@|&.".contains(c);
     let mut out = String::with_capacity(query.len());
     let mut pending_space = false;
-    let mut chars = query.chars().peekable();
-    let punctuator = |c: char| "{}()[]:=!$@|&.".contains(c);
-    while let Some(c) = chars.next() {
-        match c {
-            '#' => {
-                for c in chars.by_ref() {
-                    if c == '\n' || c == '\r' {
-                        break;
-                    }
-                }
+    for piece in pieces(query) {
+        let starts_with_punctuator = match piece {
+            Piece::Char(c) if !(c.is_whitespace() || c == ',' || c == '\u{feff}') => punctuator(c),
+            Piece::Str(_) => false,
+            Piece::Comment | Piece::Char(_) => {
                 pending_space = true;
+                continue;
             }
-            c if c.is_whitespace() || c == ',' || c == '\u{feff}' => pending_space = true,
-            '"' => {
-                if pending_space && !out.is_empty() && !out.ends_with(punctuator) {
-                    out.push(' ');
-                }
-                pending_space = false;
-                out.push('"');
-                let block = chars.peek() == Some(&'"') && {
-                    let mut ahead = chars.clone();
-                    ahead.next();
-                    ahead.peek() == Some(&'"')
-                };
-                if block {
-                    out.push_str("\"\"");
-                    chars.next();
-                    chars.next();
-                    let mut quotes = 0;
-                    for c in chars.by_ref() {
-                        out.push(c);
-                        quotes = if c == '"' { quotes + 1 } else { 0 };
-                        if quotes == 3 {
-                            break;
-                        }
-                    }
-                } else {
-                    while let Some(c) = chars.next() {
-                        out.push(c);
-                        match c {
-                            '\\' => {
-                                if let Some(escaped) = chars.next() {
-                                    out.push(escaped);
-                                }
-                            }
-                            '"' | '\n' => break,
-                            _ => {}
-                        }
-                    }
-                }
-            }
-            c => {
-                if pending_space && !out.is_empty() && !punctuator(c) && !out.ends_with(punctuator)
-                {
-                    out.push(' ');
-                }
-                pending_space = false;
-                out.push(c);
-            }
+        };
+        // One space between two tokens that would otherwise run together.
+        if pending_space && !starts_with_punctuator && !out.is_empty() && !out.ends_with(punctuator)
+        {
+            out.push(' ');
+        }
+        pending_space = false;
+        match piece {
+            Piece::Char(c) => out.push(c),
+            Piece::Str(s) => out.push_str(s),
+            Piece::Comment => {}
         }
     }
     out

@@ -16,6 +16,7 @@ use async_graphql::parser::{
     types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 
+use super::source::{Piece, pieces};
 use crate::error::{AppError, AppResult};
 
 /// Limits of a document (settings).
@@ -109,49 +110,13 @@ pub fn inspect(
 /// How deep brackets nest in the text, outside strings and comments.
 fn nesting(query: &str) -> usize {
     let (mut depth, mut deepest) = (0usize, 0usize);
-    let mut chars = query.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '#' => {
-                for c in chars.by_ref() {
-                    if c == '\n' || c == '\r' {
-                        break;
-                    }
-                }
-            }
-            '"' => {
-                let block = chars.peek() == Some(&'"') && {
-                    let mut ahead = chars.clone();
-                    ahead.next();
-                    ahead.peek() == Some(&'"')
-                };
-                if block {
-                    chars.next();
-                    chars.next();
-                    let mut quotes = 0;
-                    for c in chars.by_ref() {
-                        quotes = if c == '"' { quotes + 1 } else { 0 };
-                        if quotes == 3 {
-                            break;
-                        }
-                    }
-                } else {
-                    while let Some(c) = chars.next() {
-                        match c {
-                            '\\' => {
-                                chars.next();
-                            }
-                            '"' | '\n' => break,
-                            _ => {}
-                        }
-                    }
-                }
-            }
-            '{' | '[' | '(' => {
+    for piece in pieces(query) {
+        match piece {
+            Piece::Char('{' | '[' | '(') => {
                 depth += 1;
                 deepest = deepest.max(depth);
             }
-            '}' | ']' | ')' => depth = depth.saturating_sub(1),
+            Piece::Char('}' | ']' | ')') => depth = depth.saturating_sub(1),
             _ => {}
         }
     }

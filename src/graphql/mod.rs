@@ -11,6 +11,7 @@ pub mod observe;
 pub mod pagination;
 pub mod preload;
 pub mod scalars;
+pub mod source;
 pub mod ws;
 
 use std::sync::Arc;
