@@ -365,16 +365,7 @@ async fn graphql(
                 let operation = operation_name(&request, document).to_owned();
                 responses.push(execute(&state, request.data(viewer.clone()), &operation).await);
             }
-            return match serde_json::to_vec(&responses) {
-                Ok(bytes) => {
-                    oversized(&state, bytes.len()).unwrap_or_else(|| json_bytes(Bytes::from(bytes)))
-                }
-                Err(_) => graphql_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL",
-                    "internal error",
-                ),
-            };
+            return respond(&state, &responses);
         }
     };
     let document = inspected.into_iter().next().unwrap_or_default();
@@ -396,7 +387,7 @@ async fn graphql(
     };
     let Some((key, at)) = cached else {
         let response = execute(&state, request.data(viewer), &operation).await;
-        return render(&state, &response).map_or_else(|refusal| *refusal, json_bytes);
+        return respond(&state, &response);
     };
     let served_from_cache = |bytes: Bytes| {
         state
@@ -436,7 +427,7 @@ async fn graphql(
         (_, Some(reply), _) => reply,
         (_, None, Some(request)) => {
             let response = execute(&state, request, &operation).await;
-            render(&state, &response).map_or_else(|refusal| *refusal, json_bytes)
+            respond(&state, &response)
         }
         (_, None, None) => graphql_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -446,9 +437,9 @@ async fn graphql(
     }
 }
 
-/// The response's bytes, or the reply refusing it (too large, or it does
-/// not serialise).
-fn render(state: &AppState, response: &async_graphql::Response) -> Result<Bytes, Box<Response>> {
+/// The response's (or batch's) bytes, or the reply refusing it (too large,
+/// or it does not serialise).
+fn render(state: &AppState, response: &impl serde::Serialize) -> Result<Bytes, Box<Response>> {
     let Ok(bytes) = serde_json::to_vec(response) else {
         return Err(Box::new(graphql_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -460,6 +451,11 @@ fn render(state: &AppState, response: &async_graphql::Response) -> Result<Bytes,
         Some(refusal) => Err(Box::new(refusal)),
         None => Ok(Bytes::from(bytes)),
     }
+}
+
+/// The reply carrying a response (or batch), or refusing it.
+fn respond(state: &AppState, response: &impl serde::Serialize) -> Response {
+    render(state, response).map_or_else(|refusal| *refusal, json_bytes)
 }
 
 /// The operation's name for logs and metrics.

@@ -75,10 +75,10 @@ impl Story {
 
     /// A story with rows read ahead (a provider of a preloaded page's
     /// dependency shares them: its team is there).
-    pub fn preloaded(row: story::Model, pre: Option<Arc<Preloaded>>) -> Self {
+    pub fn preloaded(row: story::Model, pre: Arc<Preloaded>) -> Self {
         Self {
             row,
-            pre,
+            pre: Some(pre),
             position: None,
         }
     }

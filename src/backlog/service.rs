@@ -339,20 +339,22 @@ pub async fn pages(
             .collect::<Vec<_>>()
             .join(",")
     );
-    let mut filter = team_filter.clone();
+    // The conditions beside the team's.
+    let mut also = String::new();
     if let Some(states) = states {
         let list = states
             .iter()
             .map(|s| format!("'{s}'"))
             .collect::<Vec<_>>()
             .join(",");
-        filter.push_str(&format!(" AND stories.state IN ({list})"));
+        also.push_str(&format!(" AND stories.state IN ({list})"));
     }
     match blocked {
-        Some(true) => filter.push_str(&format!(" AND {BLOCKED_SQL}")),
-        Some(false) => filter.push_str(&format!(" AND NOT {BLOCKED_SQL}")),
+        Some(true) => also.push_str(&format!(" AND {BLOCKED_SQL}")),
+        Some(false) => also.push_str(&format!(" AND NOT {BLOCKED_SQL}")),
         None => {}
     }
+    let filter = format!("{team_filter}{also}");
     let backend = conn.get_database_backend();
     let counts = format!(
         "SELECT stories.team_id AS team_id, COUNT(*) AS n FROM stories WHERE {filter} GROUP BY stories.team_id"
@@ -360,7 +362,6 @@ pub async fn pages(
     let rows = match backend {
         // Per team, the index on (team_id, rank_key) gives the page directly.
         sea_orm::DatabaseBackend::Postgres => {
-            let each = filter.replacen(&team_filter, "stories.team_id = t.team_id", 1);
             let list = teams
                 .iter()
                 .map(|t| format!("({t})"))
@@ -368,7 +369,7 @@ pub async fn pages(
                 .join(",");
             format!(
                 "SELECT page.* FROM (VALUES {list}) AS t(team_id) CROSS JOIN LATERAL \
-                 (SELECT stories.* FROM stories WHERE {each} \
+                 (SELECT stories.* FROM stories WHERE stories.team_id = t.team_id{also} \
                  ORDER BY stories.rank_key OFFSET {offset} LIMIT {limit}) page \
                  ORDER BY page.team_id, page.rank_key"
             )

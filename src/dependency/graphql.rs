@@ -130,7 +130,7 @@ impl Dependency {
         if let Some(pre) = &self.pre
             && let Some(row) = pre.providers.get(&id)
         {
-            return Ok(Story::preloaded(row.clone(), Some(pre.clone())));
+            return Ok(Story::preloaded(row.clone(), pre.clone()));
         }
         Ok(Story::from(gql::load_required(ctx, StoryById(id)).await?))
     }

@@ -12,11 +12,11 @@ use std::{
 
 use async_graphql::{Lookahead, dataloader::Loader};
 use entity::{clarification, dependency, feature, story, team};
-use sea_orm::{
-    ColumnTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder, sea_query::Query,
-};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, sea_query::Query};
 
-use super::loaders::AppLoader;
+use super::loaders::{
+    AppLoader, ClarificationsOfStory, DependenciesOfStory, FeatureById, StoryBlocked,
+};
 
 /// What a query asks of a page's stories.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -83,6 +83,7 @@ pub struct Preloaded {
     pub blocked: HashMap<i64, bool>,
 }
 
+/// Distinct ids, in order.
 fn set(ids: impl IntoIterator<Item = i64>) -> Vec<i64> {
     ids.into_iter()
         .collect::<BTreeSet<_>>()
@@ -90,13 +91,27 @@ fn set(ids: impl IntoIterator<Item = i64>) -> Vec<i64> {
         .collect()
 }
 
-/// Rows grouped by a story id, with an entry for every story asked.
-fn by_story<R>(stories: &[i64], rows: Vec<R>, of: impl Fn(&R) -> i64) -> HashMap<i64, Vec<R>> {
-    let mut out: HashMap<i64, Vec<R>> = stories.iter().map(|s| (*s, Vec::new())).collect();
-    for row in rows {
-        out.entry(of(&row)).or_default().push(row);
+/// A key per id.
+fn each<K>(ids: &[i64], key: fn(i64) -> K) -> Vec<K> {
+    ids.iter().map(|id| key(*id)).collect()
+}
+
+/// Loads through another relation's own loader (its one query), when
+/// wanted; nothing otherwise.
+async fn through<K, V>(
+    loader: &AppLoader,
+    wanted: bool,
+    keys: Vec<K>,
+) -> Result<HashMap<K, V>, DbErr>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+    AppLoader: Loader<K, Value = V, Error = DbErr>,
+{
+    if !wanted || keys.is_empty() {
+        return Ok(HashMap::new());
     }
-    out
+    Loader::<K>::load(loader, &keys).await
 }
 
 impl Loader<PagePreload> for AppLoader {
@@ -112,7 +127,6 @@ impl Loader<PagePreload> for AppLoader {
         let stories = set(keys.iter().flat_map(|k| k.stories.iter().copied()));
         let features = set(keys.iter().flat_map(|k| k.features.iter().copied()));
         let teams = set(keys.iter().flat_map(|k| k.teams.iter().copied()));
-        let mut out = Preloaded::default();
         // The providers of the stories' dependencies, as a subquery: every
         // read below is independent, so they all go at once.
         let providers_of = || {
@@ -122,86 +136,55 @@ impl Loader<PagePreload> for AppLoader {
                 .and_where(dependency::Column::DependentStoryId.is_in(stories.clone()))
                 .to_owned()
         };
-        let (feature_rows, dependency_rows, clarification_rows, blocked_rows, providers, team_rows) =
-            futures_util::try_join!(
-                async {
-                    if !wants.feature || features.is_empty() {
-                        return Ok(Vec::new());
-                    }
-                    feature::Entity::find()
-                        .filter(feature::Column::Id.is_in(features.clone()))
-                        .all(db)
-                        .await
-                },
-                async {
-                    if !wants.dependencies {
-                        return Ok(Vec::new());
-                    }
-                    dependency::Entity::find()
-                        .filter(dependency::Column::DependentStoryId.is_in(stories.clone()))
-                        .order_by_asc(dependency::Column::Id)
-                        .all(db)
-                        .await
-                },
-                async {
-                    if !wants.clarifications {
-                        return Ok(Vec::new());
-                    }
-                    clarification::Entity::find()
-                        .filter(clarification::Column::StoryId.is_in(stories.clone()))
-                        .order_by_asc(clarification::Column::Id)
-                        .all(db)
-                        .await
-                },
-                async {
-                    if !wants.blocked {
-                        return Ok(Vec::new());
-                    }
-                    crate::backlog::service::blocked_among(db, &stories).await
-                },
-                async {
-                    if !wants.providers {
-                        return Ok(Vec::new());
-                    }
-                    story::Entity::find()
-                        .filter(story::Column::Id.in_subquery(providers_of()))
-                        .all(db)
-                        .await
-                },
-                async {
-                    if !wants.team {
-                        return Ok(Vec::new());
-                    }
-                    let provider_teams = Query::select()
-                        .column(story::Column::TeamId)
-                        .from(story::Entity)
-                        .and_where(story::Column::Id.in_subquery(providers_of()))
-                        .to_owned();
-                    team::Entity::find()
-                        .filter(
-                            team::Column::Id
-                                .is_in(teams.clone())
-                                .or(team::Column::Id.in_subquery(provider_teams)),
-                        )
-                        .all(db)
-                        .await
-                },
-            )?;
-        out.features = feature_rows.into_iter().map(|f| (f.id, f)).collect();
-        out.providers = providers.into_iter().map(|s| (s.id, s)).collect();
-        out.teams = team_rows.into_iter().map(|t| (t.id, t)).collect();
-        if wants.blocked {
-            let blocked: std::collections::HashSet<i64> = blocked_rows.into_iter().collect();
-            out.blocked = stories.iter().map(|s| (*s, blocked.contains(s))).collect();
-        }
-        if wants.clarifications {
-            out.clarifications = by_story(&stories, clarification_rows, |c| {
-                c.story_id.unwrap_or_default()
-            });
-        }
-        if wants.dependencies {
-            out.dependencies = by_story(&stories, dependency_rows, |d| d.dependent_story_id);
-        }
+        let (features, dependencies, clarifications, blocked, providers, teams) = futures_util::try_join!(
+            through(self, wants.feature, each(&features, FeatureById)),
+            through(
+                self,
+                wants.dependencies,
+                each(&stories, DependenciesOfStory)
+            ),
+            through(
+                self,
+                wants.clarifications,
+                each(&stories, ClarificationsOfStory)
+            ),
+            through(self, wants.blocked, each(&stories, StoryBlocked)),
+            async {
+                if !wants.providers {
+                    return Ok(Vec::new());
+                }
+                story::Entity::find()
+                    .filter(story::Column::Id.in_subquery(providers_of()))
+                    .all(db)
+                    .await
+            },
+            async {
+                if !wants.team {
+                    return Ok(Vec::new());
+                }
+                let provider_teams = Query::select()
+                    .column(story::Column::TeamId)
+                    .from(story::Entity)
+                    .and_where(story::Column::Id.in_subquery(providers_of()))
+                    .to_owned();
+                team::Entity::find()
+                    .filter(
+                        team::Column::Id
+                            .is_in(teams.clone())
+                            .or(team::Column::Id.in_subquery(provider_teams)),
+                    )
+                    .all(db)
+                    .await
+            },
+        )?;
+        let out = Preloaded {
+            features: features.into_iter().map(|(k, v)| (k.0, v)).collect(),
+            teams: teams.into_iter().map(|t| (t.id, t)).collect(),
+            providers: providers.into_iter().map(|s| (s.id, s)).collect(),
+            dependencies: dependencies.into_iter().map(|(k, v)| (k.0, v)).collect(),
+            clarifications: clarifications.into_iter().map(|(k, v)| (k.0, v)).collect(),
+            blocked: blocked.into_iter().map(|(k, v)| (k.0, v)).collect(),
+        };
         let shared = Arc::new(out);
         Ok(keys.iter().map(|k| (k.clone(), shared.clone())).collect())
     }

@@ -16,6 +16,21 @@ async fn statements(app: &TestApp) -> u64 {
         .sum()
 }
 
+/// A demo program replayed on `app` through the use cases, and its global id.
+async fn demo_program(
+    app: &TestApp,
+    teams: usize,
+    stories: usize,
+) -> (portfolio::demo::Demo, String) {
+    let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
+    let demo = portfolio::demo::load(&store, app.clock_now(), teams, stories)
+        .await
+        .unwrap();
+    let program =
+        portfolio::graphql::id::encode(portfolio::graphql::id::Kind::Program, demo.program_id);
+    (demo, program.to_string())
+}
+
 /// Loads a demo program and returns (statements of one dashboard query, teams shown, stories shown).
 async fn dashboard_cost(teams: usize, stories: usize) -> (u64, usize, usize) {
     // No periodic log check during the measurement; loader batches gather
@@ -27,12 +42,7 @@ async fn dashboard_cost(teams: usize, stories: usize) -> (u64, usize, usize) {
         s.response_cache_entries = 0;
     })
     .await;
-    let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
-    let demo = portfolio::demo::load(&store, app.clock_now(), teams, stories)
-        .await
-        .unwrap();
-    let program =
-        portfolio::graphql::id::encode(portfolio::graphql::id::Kind::Program, demo.program_id);
+    let (demo, program) = demo_program(&app, teams, stories).await;
     let vars = json!({ "programId": program });
     // Once to warm up, then measured.
     app.data(&demo.pm_token, DASHBOARD, vars.clone()).await;
@@ -264,12 +274,7 @@ async fn compare_pages_with_nodes(
 #[tokio::test]
 async fn stories_read_ahead_with_their_page_answer_as_stories_read_alone() {
     let app = TestApp::spawn().await;
-    let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
-    let demo = portfolio::demo::load(&store, app.clock_now(), 3, 12)
-        .await
-        .unwrap();
-    let program =
-        portfolio::graphql::id::encode(portfolio::graphql::id::Kind::Program, demo.program_id);
+    let (demo, program) = demo_program(&app, 3, 12).await;
     let stories = compare_pages_with_nodes(&app, &demo.pm_token, &program, "first: 12").await;
     // The comparison covered every relation.
     assert_eq!(stories.len(), 36);
@@ -294,12 +299,7 @@ async fn stories_read_ahead_with_their_page_answer_as_stories_read_alone() {
 #[tokio::test]
 async fn the_demo_goes_through_the_use_cases_and_tells_its_history() {
     let app = TestApp::spawn().await;
-    let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
-    let demo = portfolio::demo::load(&store, app.clock_now(), 3, 12)
-        .await
-        .unwrap();
-    let program =
-        portfolio::graphql::id::encode(portfolio::graphql::id::Kind::Program, demo.program_id);
+    let (demo, program) = demo_program(&app, 3, 12).await;
     let data = app
         .data(
             &demo.pm_token,
