@@ -25,6 +25,7 @@ use crate::{
     ids::{FeatureId, IncrementId, IterationId, ObjectiveId, ProgramId, StoryId, TeamId, UserId},
     increment::usecase::{self as increments, NewIncrement},
     objective::usecase::{self as objectives, NewObjective},
+    planning::usecase as planning,
     program::usecase as programs,
     team::usecase as teams,
     user::usecase as users,
@@ -241,6 +242,28 @@ async fn replay(
         }
         feature_ids.push(FeatureId(feature.id));
     }
+    // Day 7: the PM hands most features to one or two teams; the stories
+    // written next allocate the rest.
+    for (n, feature) in feature_ids.iter().enumerate() {
+        work.set_time(cal.at(7.0, 7.0, n, feature_ids.len()));
+        if rng.chance(25) {
+            continue;
+        }
+        let first = rng.below(team_list.len());
+        let mut to = vec![first];
+        if team_list.len() > 1 && rng.chance(40) {
+            to.push((first + 1) % team_list.len());
+        }
+        for t in to {
+            features::allocate_feature(
+                work,
+                *feature,
+                team_list[t].id,
+                "Please break this down before PI planning.".into(),
+            )
+            .await?;
+        }
+    }
 
     // Days 7-14: members write the stories, the team plans most of them
     // into an iteration.
@@ -380,6 +403,21 @@ async fn replay(
         }
     }
 
+    // Day 49: each PO sets the team's capacity per iteration near what is
+    // planned there (commitments included); about a third are overloaded.
+    let team_ids: Vec<i64> = team_list.iter().map(|t| t.id.0).collect();
+    let iteration_ids: Vec<i64> = iterations.iter().map(|(i, _)| i.0).collect();
+    let loads = crate::planning::service::loads(work.conn(), &team_ids, &iteration_ids).await?;
+    for (n, team) in team_list.iter().enumerate() {
+        work.set_time(cal.at(49.0, 49.0, n, team_list.len()));
+        work.act_as(person(team.po));
+        for (iteration, _) in &iterations {
+            let load = loads.get(&(team.id.0, iteration.0)).copied().unwrap_or(0);
+            let points = (load * rng.pick(&[8, 9, 10, 11, 12, 13]) / 10).clamp(5, 1000);
+            planning::set_capacity(work, team.id, *iteration, Some(points)).await?;
+        }
+    }
+
     // Days 49-56: about half a clarification per story, asked by members of
     // other teams; the PO or the PM answers hours to days later, and most
     // askers accept the answer.
@@ -453,6 +491,55 @@ async fn replay(
         }
     }
 
+    // Day 55.5: ahead of planning the next increment, the PM hands its
+    // features to one more team each (not broken down yet), and a member
+    // asks the PM a blocking question about the first.
+    if let Some(next) = pis.last() {
+        let upcoming: Vec<FeatureId> = features_targeting(work, *next).await?;
+        for (n, feature) in upcoming.iter().enumerate() {
+            work.set_time(cal.at(55.5, 55.8, n, upcoming.len()));
+            work.act_as(person(pm.id));
+            let allocated =
+                crate::feature::service::allocations_of(work.conn(), &[feature.0]).await?;
+            if let Some(team) = team_list
+                .iter()
+                .find(|t| allocated.iter().all(|a| a.team_id != t.id.0))
+            {
+                features::allocate_feature(
+                    work,
+                    *feature,
+                    team.id,
+                    "Yours for the next PI.".into(),
+                )
+                .await?;
+            }
+            if n == 0 {
+                let asker = team_list[0].members[0];
+                work.act_as(person(asker));
+                clarifications::ask_clarification(
+                    work,
+                    About::Feature(*feature),
+                    "Does this include returns?".into(),
+                    true,
+                )
+                .await?;
+            }
+        }
+    }
+
+    // Day 55.9: the end of planning the next increment: every PO and member
+    // votes their confidence, a few of them low.
+    if let Some(next) = pis.last() {
+        for (n, team) in team_list.iter().enumerate() {
+            work.set_time(cal.at(55.9, 56.0, n, team_list.len()));
+            for voter in std::iter::once(team.po).chain(team.members.iter().copied()) {
+                work.act_as(person(voter));
+                let value = rng.pick(&[5, 4, 4, 3, 4, 5, 2, 3, 1, 4]);
+                planning::vote_confidence(work, *next, team.id, value).await?;
+            }
+        }
+    }
+
     Ok(Demo {
         program_id: program.id,
         pm_token,
@@ -462,6 +549,19 @@ async fn replay(
         dependencies: requested.len(),
         clarifications: asked.len(),
     })
+}
+
+/// The features targeting `increment`, in rank order.
+async fn features_targeting(work: &Work, increment: IncrementId) -> AppResult<Vec<FeatureId>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    Ok(entity::feature::Entity::find()
+        .filter(entity::feature::Column::TargetIncrementId.eq(increment.0))
+        .order_by_asc(entity::feature::Column::RankKey)
+        .all(work.conn())
+        .await?
+        .into_iter()
+        .map(|f| FeatureId(f.id))
+        .collect())
 }
 
 /// How many lifecycle rounds a story takes to reach `state`.

@@ -38,6 +38,8 @@ pub mod metrics;
 pub mod objective;
 /// Pages and cursors of ordered lists.
 pub mod page;
+/// PI planning: capacity, load, confidence votes, readiness.
+pub mod planning;
 /// Programs and the Product Manager's side.
 pub mod program;
 /// Ranked lists: rank keys and moves in storage.

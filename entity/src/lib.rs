@@ -3,6 +3,7 @@
 
 pub mod clarification;
 pub mod clarification_message;
+pub mod confidence_vote;
 pub mod dependency;
 pub mod event;
 pub mod event_counter;
@@ -14,6 +15,7 @@ pub mod objective;
 pub mod program;
 pub mod story;
 pub mod team;
+pub mod team_capacity;
 pub mod team_member;
 pub mod token;
 pub mod user;

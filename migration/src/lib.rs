@@ -11,6 +11,7 @@ mod m20261128_000006_events;
 mod m20261201_000007_token_details;
 mod m20261201_000008_feature_allocations;
 mod m20261201_000009_dependency_risk;
+mod m20261201_000010_planning;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_token_details::Migration),
             Box::new(m20261201_000008_feature_allocations::Migration),
             Box::new(m20261201_000009_dependency_risk::Migration),
+            Box::new(m20261201_000010_planning::Migration),
         ]
     }
 }

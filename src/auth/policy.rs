@@ -62,6 +62,13 @@ pub enum Action<'a> {
     ReopenClarification(&'a clarification::Model),
     /// Set a PI objective of `team`: admins, the program's PM, the team's PO.
     SetObjective(&'a program::Model, &'a team::Model),
+    /// Set `team`'s capacity in an iteration: admins, the program's PM, the
+    /// team's PO.
+    SetCapacity(&'a program::Model, &'a team::Model),
+    /// Vote the confidence of `team` in its plan: admins, its PO and
+    /// members. (A vote is a person's: the use case refuses the built-in
+    /// administrator, who is nobody.)
+    VoteConfidence(&'a team::Model),
 }
 
 /// Whether `actor` may do `action`: Ok, or FORBIDDEN saying who may.
@@ -133,6 +140,16 @@ pub async fn require(
             pm(p) || po(t),
             "the team's Product Owner, the program's Product Manager or an admin",
             "set objectives".to_owned(),
+        ),
+        Action::SetCapacity(p, t) => (
+            pm(p) || po(t),
+            "the team's Product Owner, the program's Product Manager or an admin",
+            "set the team's capacity".to_owned(),
+        ),
+        Action::VoteConfidence(t) => (
+            po(t) || is_member(conn, actor, t).await?,
+            "the team's Product Owner, its members or an admin",
+            "vote the team's confidence".to_owned(),
         ),
     };
     if allowed {

@@ -28,6 +28,7 @@ use crate::{
     },
     ids::TypedId,
     increment::graphql::Iteration,
+    planning::graphql::IterationCapacity,
     team::graphql::Team,
 };
 
@@ -376,6 +377,10 @@ pub struct RejectStoryInput {
 pub struct StoryPayload {
     /// The story as it now is.
     pub story: Story,
+    /// Set by `updateStory` when the change planned or re-estimated the
+    /// story beyond its team's capacity in the iteration (allowed): the
+    /// capacity and load there now. Null otherwise.
+    pub over_capacity: Option<IterationCapacity>,
 }
 
 fn text_change(value: MaybeUndefined<String>) -> Option<String> {
@@ -397,6 +402,7 @@ fn id_change<T: TypedId>(field: &str, value: &MaybeUndefined<ID>) -> AppResult<O
 fn story_payload(story: story::Model) -> StoryPayload {
     StoryPayload {
         story: Story::from(story),
+        over_capacity: None,
     }
 }
 
@@ -451,11 +457,14 @@ impl StoryMutation {
             },
             iteration_id: id_change("iterationId", &input.iteration_id)?,
         };
-        let story = gql::perform(ctx, |w| {
+        let (story, over) = gql::perform(ctx, |w| {
             Box::pin(usecase::update_story(w, story, change.clone()))
         })
         .await?;
-        Ok(story_payload(story))
+        Ok(StoryPayload {
+            over_capacity: over.map(IterationCapacity),
+            ..story_payload(story)
+        })
     }
 
     /// Moves a story right before or right after another story of the same

@@ -14,6 +14,7 @@ use crate::{
     events::{kind::EventKind, log::NewEvent},
     feature::{service as features, usecase::record_allocation},
     ids::{Kind, StoryId, TeamId},
+    planning::{service::Load, usecase::over_capacity},
     ranking::Place,
     work::Work,
 };
@@ -26,36 +27,58 @@ pub async fn create_story(work: &mut Work, team: TeamId, new: NewStory) -> AppRe
     let story = service::create(work.conn(), work.now(), &team, new).await?;
     let created = NewEvent::new(EventKind::StoryCreated, (Kind::Story, story.id)).teams([team.id]);
     work.record(program.id, created).await?;
-    // A story under a feature not yet allocated to its team allocates it.
-    if let Some(feature_id) = story.feature_id
-        && features::allocation(work.conn(), feature_id, team.id)
-            .await?
-            .is_none()
-        && let Some(feature) = features::find(work.conn(), feature_id).await?
-    {
-        record_allocation(work, &feature, team.id, "").await?;
-    }
+    allocate_implicitly(work, &story).await?;
     Ok(story)
 }
 
 /// Changes a story's fields; records risk changes its planning causes.
+/// Answers the story, and its iteration's capacity and load when the change
+/// planned or re-estimated it beyond the team's capacity there (allowed;
+/// the event says so too).
 pub async fn update_story(
     work: &mut Work,
     id: StoryId,
     change: StoryChange,
-) -> AppResult<story::Model> {
+) -> AppResult<(story::Model, Option<Load>)> {
     let (story, team, program) = work.story(id).await?;
     work.require(Action::WriteStories(&team, "change stories"))
         .await?;
     let fields = change.field_names();
+    let planning = change.iteration_id.is_some() || change.points.is_some();
+    let linked = change.feature_id.is_some();
     let watch = RiskWatch::before(work, program.id, vec![story.id]).await?;
     let story = service::update(work.conn(), work.now(), program.id, story, change).await?;
+    let over = if planning {
+        over_capacity(work, &story).await?
+    } else {
+        None
+    };
+    let mut payload = serde_json::json!({ "fields": fields });
+    if let Some(load) = over {
+        payload["overCapacity"] = load.to_json();
+    }
     let updated = NewEvent::new(EventKind::StoryUpdated, (Kind::Story, story.id))
         .teams([team.id])
-        .payload(serde_json::json!({ "fields": fields }));
+        .payload(payload);
     work.record(program.id, updated).await?;
+    if linked {
+        allocate_implicitly(work, &story).await?;
+    }
     watch.after(work).await?;
-    Ok(story)
+    Ok((story, over))
+}
+
+/// A story put under a feature not yet allocated to its team allocates it.
+async fn allocate_implicitly(work: &mut Work, story: &story::Model) -> AppResult<()> {
+    if let Some(feature_id) = story.feature_id
+        && features::allocation(work.conn(), feature_id, story.team_id)
+            .await?
+            .is_none()
+        && let Some(feature) = features::find(work.conn(), feature_id).await?
+    {
+        record_allocation(work, &feature, story.team_id, "").await?;
+    }
+    Ok(())
 }
 
 /// Moves a story right before or after another story of its backlog.

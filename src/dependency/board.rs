@@ -25,6 +25,8 @@ pub struct BoardData {
     /// Stories with no iteration whose feature targets the increment.
     pub unplanned: Vec<story::Model>,
     pub dependencies: Vec<Assessed>,
+    /// Capacities set per (team, iteration).
+    pub capacities: std::collections::HashMap<(i64, i64), i32>,
 }
 
 /// The board of increment `increment_id` of program `program_id`.
@@ -57,7 +59,7 @@ pub async fn load(
         .and_where(feature::Column::TargetIncrementId.eq(increment.id))
         .to_owned();
     let unplanned = story::Entity::find()
-        .filter(story::Column::TeamId.is_in(team_ids))
+        .filter(story::Column::TeamId.is_in(team_ids.clone()))
         .filter(story::Column::IterationId.is_null())
         .filter(story::Column::FeatureId.in_subquery(targeted))
         .order_by_asc(story::Column::RankKey)
@@ -75,7 +77,10 @@ pub async fn load(
         };
         service::assessed(conn, &filter).await?
     };
+    let iteration_ids: Vec<i64> = iterations.iter().map(|i| i.id).collect();
+    let capacities = crate::planning::service::capacities(conn, &team_ids, &iteration_ids).await?;
     Ok(BoardData {
+        capacities,
         increment,
         iterations,
         teams,

@@ -24,6 +24,7 @@ use crate::{
     },
     ids::DependencyId,
     increment::graphql::{Increment, Iteration},
+    planning::{graphql::IterationCapacity, service::Load},
     team::graphql::Team,
     user::graphql::User,
 };
@@ -261,6 +262,10 @@ pub struct RemoveDependencyInput {
 pub struct DependencyPayload {
     /// The dependency as it now is.
     pub dependency: Dependency,
+    /// Set by `commitDependency` when planning the provider story put its
+    /// team over capacity in the iteration (allowed): the capacity and load
+    /// there now. Null otherwise.
+    pub over_capacity: Option<IterationCapacity>,
 }
 
 /// Result of `removeDependency`.
@@ -275,6 +280,7 @@ pub struct RemoveDependencyPayload {
 fn payload(dep: dependency::Model) -> DependencyPayload {
     DependencyPayload {
         dependency: dep.into(),
+        over_capacity: None,
     }
 }
 
@@ -311,11 +317,14 @@ impl DependencyMutation {
     ) -> Result<DependencyPayload> {
         let dep_id = id::typed("dependencyId", &input.dependency_id)?;
         let iteration = id::typed("iterationId", &input.iteration_id)?;
-        let dep = gql::perform(ctx, |w| {
+        let (dep, over) = gql::perform(ctx, |w| {
             Box::pin(usecase::commit_dependency(w, dep_id, iteration))
         })
         .await?;
-        Ok(payload(dep))
+        Ok(DependencyPayload {
+            over_capacity: over.map(IterationCapacity),
+            ..payload(dep)
+        })
     }
 
     /// The provider team's PO (or an admin) declines, with a reason.
@@ -373,6 +382,13 @@ pub struct BoardCell {
     pub iteration: Option<Iteration>,
     /// The stories.
     pub stories: Vec<Story>,
+    /// The team's capacity in the iteration; null when not set, and in the
+    /// unplanned column.
+    pub capacity: Option<i32>,
+    /// Points of the cell's stories (unestimated ones count 0).
+    pub load: i32,
+    /// Whether the load is over the capacity; null when no capacity is set.
+    pub overloaded: Option<bool>,
 }
 
 /// The program board of an increment.
@@ -409,17 +425,27 @@ pub async fn board(
         iteration: None,
         title: "Unplanned".to_owned(),
     });
-    let cell = |team: i64, iteration: Option<&entity::iteration::Model>| BoardCell {
-        iteration: iteration.cloned().map(Iteration),
-        stories: match iteration {
+    let cell = |team: i64, iteration: Option<&entity::iteration::Model>| {
+        let stories: Vec<&entity::story::Model> = match iteration {
             Some(_) => &data.planned,
             None => &data.unplanned,
         }
         .iter()
         .filter(|s| s.team_id == team && s.iteration_id == iteration.map(|it| it.id))
-        .cloned()
-        .map(Story::from)
-        .collect(),
+        .collect();
+        let load = Load {
+            team_id: team,
+            iteration_id: iteration.map_or(0, |it| it.id),
+            capacity: iteration.and_then(|it| data.capacities.get(&(team, it.id)).copied()),
+            load: stories.iter().filter_map(|s| s.points).sum(),
+        };
+        BoardCell {
+            iteration: iteration.cloned().map(Iteration),
+            stories: stories.into_iter().cloned().map(Story::from).collect(),
+            capacity: load.capacity,
+            load: load.load,
+            overloaded: load.overloaded(),
+        }
     };
     let rows = data
         .teams

@@ -15,6 +15,7 @@ use crate::{
     error::{AppError, AppResult},
     events::{kind::EventKind, log::NewEvent},
     ids::{DependencyId, IterationId, Kind, StoryId, global},
+    planning::{service::Load, usecase::over_capacity},
     work::Work,
 };
 
@@ -80,22 +81,36 @@ pub async fn commit_dependency(
     work: &mut Work,
     id: DependencyId,
     iteration: IterationId,
-) -> AppResult<dependency::Model> {
+) -> AppResult<(dependency::Model, Option<Load>)> {
     let decision = Decision::begin(work, id, "commit to a dependency on the team's story").await?;
     let dep = decision.dep.clone();
     let provider = decision.provider.clone();
     let planned = provider.iteration_id != Some(iteration.0);
     let dep = service::commit(work.conn(), work.now(), dep, provider.clone(), iteration.0).await?;
+    let mut over = None;
     if planned {
-        let updated = NewEvent::new(EventKind::StoryUpdated, (Kind::Story, provider.id))
-            .teams([provider.team_id])
-            .payload(serde_json::json!({ "fields": ["iterationId"] }));
+        let moved = entity::story::Model {
+            iteration_id: Some(iteration.0),
+            ..provider
+        };
+        over = over_capacity(work, &moved).await?;
+        let mut payload = serde_json::json!({ "fields": ["iterationId"] });
+        if let Some(load) = over {
+            payload["overCapacity"] = load.to_json();
+        }
+        let updated = NewEvent::new(EventKind::StoryUpdated, (Kind::Story, moved.id))
+            .teams([moved.team_id])
+            .payload(payload);
         work.record(decision.program_id, updated).await?;
     }
-    let payload = serde_json::json!({ "iterationId": global(Kind::Iteration, iteration.0) });
-    decision
+    let mut payload = serde_json::json!({ "iterationId": global(Kind::Iteration, iteration.0) });
+    if let Some(load) = over {
+        payload["overCapacity"] = load.to_json();
+    }
+    let dep = decision
         .finish(work, dep, EventKind::DependencyCommitted, payload)
-        .await
+        .await?;
+    Ok((dep, over))
 }
 
 /// The provider team's PO declines, with a reason.

@@ -56,6 +56,10 @@ macro_rules! event_kind_list {
             FeatureAllocated => "FEATURE_ALLOCATED",
             /// A feature was taken back from a team.
             FeatureDeallocated => "FEATURE_DEALLOCATED",
+            /// A team's capacity in an iteration was set or removed.
+            CapacitySet => "CAPACITY_SET",
+            /// A team's PO or member voted their confidence in the team's plan.
+            ConfidenceVoted => "CONFIDENCE_VOTED",
             /// A team set a PI objective.
             ObjectiveSet => "OBJECTIVE_SET",
             /// The PM scored a PI objective.

@@ -18,12 +18,13 @@ use crate::{
         self as gql,
         id::{self, Kind, encode},
         loaders::{
-            AllocationsOfFeature, ClarificationsOfFeature, IncrementById, IncrementsByProgram,
-            ProgramById, StoriesByFeature, TeamById, UserById,
+            AllocationsOfFeature, ClarificationsOfFeature, FeatureById, IncrementById,
+            IncrementsByProgram, ProgramById, StoriesByFeature, TeamById, UserById,
         },
         pagination::{KeyedConnection, Page, connection_by_position},
     },
     increment::graphql::Increment,
+    planning::graphql::{self as planning, Breakdown},
     program::graphql::Program,
     ranking::Place,
     team::graphql::Team,
@@ -200,6 +201,20 @@ impl Feature {
             .await?
             .unwrap_or_default();
         Ok(rows.into_iter().map(Allocation).collect())
+    }
+
+    /// Per allocated team, oldest allocation first, how far it has broken
+    /// the feature down.
+    #[graphql(complexity = "10 * child_complexity + 1")]
+    async fn breakdown(&self, ctx: &Context<'_>) -> Result<Vec<Breakdown>> {
+        Ok(planning::breakdowns(ctx, &self.0, None).await?)
+    }
+
+    /// Whether it can be planned: allocated to at least one team, every
+    /// allocated team has a story under it that is READY or further along,
+    /// and no blocking clarification on it or its stories is open.
+    async fn ready_for_planning(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(planning::ready_for_planning(ctx, &self.0).await?)
     }
 
     /// When the feature was created.
@@ -404,6 +419,15 @@ impl Allocation {
     /// When it was allocated.
     async fn allocated_at(&self) -> DateTime<Utc> {
         self.0.allocated_at
+    }
+
+    /// How far the team has broken the feature down.
+    async fn breakdown(&self, ctx: &Context<'_>) -> Result<Breakdown> {
+        let feature = gql::load_required(ctx, FeatureById(self.0.feature_id)).await?;
+        planning::breakdowns(ctx, &feature, Some(self.0.team_id))
+            .await?
+            .pop()
+            .ok_or_else(|| AppError::Internal("an allocation without its breakdown".into()).into())
     }
 
     /// Who allocated it; null for the built-in admin.

@@ -657,3 +657,38 @@ impl Loader<ProgramsOfUser> for AppLoader {
             .collect())
     }
 }
+
+/// A team's capacity and load in one iteration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LoadOfTeam {
+    pub team: i64,
+    pub iteration: i64,
+}
+
+impl Loader<LoadOfTeam> for AppLoader {
+    type Value = crate::planning::service::Load;
+    type Error = DbErr;
+
+    async fn load(&self, keys: &[LoadOfTeam]) -> Result<HashMap<LoadOfTeam, Self::Value>, DbErr> {
+        use crate::planning::service::{Load, capacities, loads};
+        let teams = ids(keys, |k| k.team);
+        let iterations = ids(keys, |k| k.iteration);
+        let (capacities, loads) = futures_util::try_join!(
+            capacities(&self.db, &teams, &iterations),
+            loads(&self.db, &teams, &iterations)
+        )?;
+        Ok(keys
+            .iter()
+            .map(|k| {
+                let slot = (k.team, k.iteration);
+                let load = Load {
+                    team_id: k.team,
+                    iteration_id: k.iteration,
+                    capacity: capacities.get(&slot).copied(),
+                    load: loads.get(&slot).copied().unwrap_or(0),
+                };
+                (*k, load)
+            })
+            .collect())
+    }
+}

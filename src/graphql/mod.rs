@@ -96,6 +96,7 @@ pub struct Mutation(
     StoryMutation,
     DependencyMutation,
     ClarificationMutation,
+    crate::planning::graphql::PlanningMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;

@@ -11,6 +11,7 @@ use crate::{
         loaders::{IncrementById, IterationsByIncrement, ProgramById},
         scalars::Date,
     },
+    planning::graphql::iteration_load,
     program::graphql::Program,
 };
 
@@ -77,6 +78,17 @@ impl Iteration {
     /// Its number within the increment, from 1.
     async fn number(&self) -> i32 {
         self.0.number
+    }
+
+    /// Points of a team's stories planned into this iteration, whatever
+    /// their state (unestimated stories count 0).
+    async fn load(&self, ctx: &Context<'_>, team_id: ID) -> Result<i32> {
+        Ok(iteration_load(ctx, &self.0, &team_id).await?.load)
+    }
+
+    /// A team's capacity in this iteration (`setCapacity`); null when not set.
+    async fn capacity(&self, ctx: &Context<'_>, team_id: ID) -> Result<Option<i32>> {
+        Ok(iteration_load(ctx, &self.0, &team_id).await?.capacity)
     }
 
     /// First day.

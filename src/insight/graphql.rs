@@ -21,6 +21,7 @@ use crate::{
     },
     insight::flow,
     objective::predictability::Tally,
+    planning::graphql::{self as planning, IterationCapacity},
     team::graphql::Team,
     user::graphql::User,
 };
@@ -148,6 +149,9 @@ pub struct TeamMetrics {
     pub predictability: Predictability,
     /// Accepted points per iteration of the increment, in iteration order.
     pub velocity: Vec<IterationVelocity>,
+    /// The team's capacity and load per iteration of the increment, in
+    /// iteration order.
+    pub capacity: Vec<IterationCapacity>,
     /// Stories of the team in progress now.
     pub work_in_progress: i32,
     /// Median hours from READY to ACCEPTED of the stories planned into the
@@ -237,9 +241,11 @@ async fn figures(
         .await?
         .unwrap_or_default();
     let clarifications = clarification_figures(ctx, asked).await?;
+    let capacity = planning::team_capacity(ctx, team.id, increment.id).await?;
     Ok((
         TeamMetrics {
             clarifications,
+            capacity,
             team: Team(team),
             increment: Increment(increment.clone()),
             predictability: tally.into(),

@@ -37,6 +37,7 @@ use crate::{
     },
     increment::graphql::Increment,
     insight::{self, graphql::ProgramMetrics},
+    planning::graphql::{self as planning, Confidence, PlanningReadiness},
     team::graphql::Team,
     user::graphql::User,
 };
@@ -183,6 +184,23 @@ impl Program {
     #[graphql(complexity = "200 * child_complexity + 1")]
     async fn board(&self, ctx: &Context<'_>, increment_id: ID) -> Result<Board> {
         Ok(dependency::graphql::board(ctx, &self.0, &increment_id).await?)
+    }
+
+    /// Whether the features targeting an increment are ready to be planned:
+    /// those ready, those no team was allocated, those not broken down,
+    /// those held up by blocking questions, and the teams with nothing
+    /// allocated. One answer for the PM, read in a fixed number of statements.
+    async fn planning_readiness(
+        &self,
+        ctx: &Context<'_>,
+        increment_id: ID,
+    ) -> Result<PlanningReadiness> {
+        Ok(planning::planning_readiness(ctx, &self.0, &increment_id).await?)
+    }
+
+    /// All teams' confidence votes for an increment together.
+    async fn confidence(&self, ctx: &Context<'_>, increment_id: ID) -> Result<Confidence> {
+        Ok(planning::confidence(ctx, self.0.id, None, &increment_id).await?)
     }
 
     /// The program's figures for an increment: predictability overall and per team.

@@ -23,6 +23,7 @@ use crate::{
     increment::service::find_in_program,
     insight::{self, graphql::TeamMetrics},
     objective::graphql::Objective,
+    planning::graphql::{self as planning, Confidence},
     program::graphql::Program,
     user::graphql::User,
 };
@@ -121,6 +122,11 @@ impl Team {
         #[graphql(desc = "Return stories after this cursor.")] after: Option<String>,
     ) -> Result<KeyedConnection<Story>> {
         Ok(backlog::graphql::team_backlog(ctx, &self.0, states, blocked, first, after).await?)
+    }
+
+    /// The team's confidence votes for an increment of its program.
+    async fn confidence(&self, ctx: &Context<'_>, increment_id: ID) -> Result<Confidence> {
+        Ok(planning::confidence(ctx, self.0.program_id, Some(self.0.id), &increment_id).await?)
     }
 
     /// The team's figures for an increment of its program.

@@ -14,6 +14,7 @@ mod dashboard;
 mod dependencies;
 mod events;
 mod hardening;
+mod planning;
 mod policy;
 mod programs;
 mod roadmap;

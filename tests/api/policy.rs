@@ -412,6 +412,12 @@ cells! {
                     "description": "Ship", "plannedValue": 5, "committed": false });
     score_objective: "scoreObjective", [Admin, Pm], false,
         |w| json!({ "objectiveId": w.id("objective"), "actualValue": 6 });
+    set_capacity: "setCapacity", [Admin, Pm, PoA], false,
+        |w| json!({ "teamId": w.id("teamA"), "iterationId": w.id("iteration"), "points": 20 });
+    // Admins may vote as themselves; the built-in admin (the Admin role
+    // here) is no person and is refused.
+    vote_confidence: "voteConfidence", [PoA, MemberA], false,
+        |w| json!({ "incrementId": w.id("increment"), "teamId": w.id("teamA"), "value": 4 });
 }
 
 /// The read roots: what each role sees of this program, its stories and
