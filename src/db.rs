@@ -134,7 +134,16 @@ impl Store {
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), DbErr> {
-        Migrator::up(&self.db, None).await
+        Migrator::up(&self.db, None).await?;
+        if self.db.get_database_backend() == DbBackend::Sqlite {
+            // Planner statistics for tables that grew since they were last
+            // gathered (SQLite keeps none by itself; PostgreSQL's autovacuum
+            // does this there). Cheap when nothing changed.
+            self.db
+                .execute_unprepared("PRAGMA optimize=0x10002")
+                .await?;
+        }
+        Ok(())
     }
 
     /// The connection pool, for reads.

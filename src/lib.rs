@@ -50,5 +50,7 @@ pub mod team;
 pub mod text;
 /// Users and tokens.
 pub mod user;
+/// What waits for whom: queues, figures, live updates.
+pub mod waits;
 /// The unit of work: the one path every change takes.
 pub mod work;

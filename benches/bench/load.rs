@@ -32,7 +32,7 @@ use tokio_tungstenite::tungstenite::{
 
 use super::{BoxError, fresh_store, percentile};
 
-async fn insert_chunked<A>(
+pub async fn insert_chunked<A>(
     conn: &impl sea_orm::ConnectionTrait,
     rows: Vec<A>,
 ) -> Result<(), BoxError>
@@ -49,7 +49,7 @@ where
     Ok(())
 }
 
-fn xorshift(state: &mut u64, below: usize) -> usize {
+pub fn xorshift(state: &mut u64, below: usize) -> usize {
     *state ^= *state << 13;
     *state ^= *state >> 7;
     *state ^= *state << 17;

@@ -12,6 +12,8 @@
 //!   the response cache off (`--cache-off`), and with rank moves at a rate
 //!   (`--writes-per-second`) in the same program or another one
 //!   (`--writes-elsewhere`).
+//! - `planning`: `Program.planningReadiness` and the board with capacity
+//!   on 50 teams, 1,000 features and 50,000 stories, cache off.
 //! - `writes`: writes per second on one program from 1, 4 and 16 concurrent
 //!   clients of a server process (a mix of story, feature and clarification
 //!   changes), with latency and failures.
@@ -104,6 +106,27 @@ enum Command {
         /// Make the rank moves in a second program of the same size instead.
         #[arg(long)]
         writes_elsewhere: bool,
+    },
+    /// planningReadiness and the board with capacity on a large program.
+    Planning {
+        /// Teams.
+        #[arg(long, default_value_t = 50)]
+        teams: usize,
+        /// Features, spread evenly over the increments.
+        #[arg(long, default_value_t = 1_000)]
+        features: usize,
+        /// Stories, spread evenly over the teams.
+        #[arg(long, default_value_t = 50_000)]
+        stories: usize,
+        /// Increments of five iterations (the second is measured).
+        #[arg(long, default_value_t = 4)]
+        increments: usize,
+        /// Requests measured per query.
+        #[arg(long, default_value_t = 50)]
+        requests: usize,
+        /// Measure this board query (a file; variables `$p` and `$i`) instead.
+        #[arg(long)]
+        board_query: Option<String>,
     },
     /// Writes per second on one program from concurrent clients.
     Writes {
@@ -327,6 +350,7 @@ async fn rank(database: &str, sizes: &[usize], moves: usize) -> Result<(), BoxEr
 }
 
 mod load;
+mod planning;
 use load::{dashboard, dependency, subscribers, writes};
 
 #[tokio::main]
@@ -365,6 +389,24 @@ async fn main() -> Result<(), BoxError> {
                 writes_elsewhere,
             };
             dashboard(&cli.database, &options).await
+        }
+        Command::Planning {
+            teams,
+            features,
+            stories,
+            increments,
+            requests,
+            board_query,
+        } => {
+            let options = planning::PlanningOptions {
+                teams,
+                features,
+                stories,
+                increments,
+                requests,
+                board_query,
+            };
+            planning::planning(&cli.database, &options).await
         }
         Command::Writes { writers, seconds } => writes(&cli.database, &writers, seconds).await,
     }

@@ -19,3 +19,4 @@ pub mod team_capacity;
 pub mod team_member;
 pub mod token;
 pub mod user;
+pub mod wait;

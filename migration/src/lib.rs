@@ -12,6 +12,7 @@ mod m20261201_000007_token_details;
 mod m20261201_000008_feature_allocations;
 mod m20261201_000009_dependency_risk;
 mod m20261201_000010_planning;
+mod m20261201_000011_waits;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_feature_allocations::Migration),
             Box::new(m20261201_000009_dependency_risk::Migration),
             Box::new(m20261201_000010_planning::Migration),
+            Box::new(m20261201_000011_waits::Migration),
         ]
     }
 }

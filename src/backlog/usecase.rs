@@ -16,6 +16,7 @@ use crate::{
     ids::{Kind, StoryId, TeamId},
     planning::{service::Load, usecase::over_capacity},
     ranking::Place,
+    waits::sync as waits,
     work::Work,
 };
 
@@ -28,6 +29,9 @@ pub async fn create_story(work: &mut Work, team: TeamId, new: NewStory) -> AppRe
     let created = NewEvent::new(EventKind::StoryCreated, (Kind::Story, story.id)).teams([team.id]);
     work.record(program.id, created).await?;
     allocate_implicitly(work, &story).await?;
+    if let Some(feature) = story.feature_id {
+        waits::breakdown(work, program.id, feature, team.id).await?;
+    }
     Ok(story)
 }
 
@@ -44,6 +48,7 @@ pub async fn update_story(
     work.require(Action::WriteStories(&team, "change stories"))
         .await?;
     let fields = change.field_names();
+    let old_feature = story.feature_id;
     let planning = change.iteration_id.is_some() || change.points.is_some();
     let linked = change.feature_id.is_some();
     let watch = RiskWatch::before(work, program.id, vec![story.id]).await?;
@@ -63,6 +68,10 @@ pub async fn update_story(
     work.record(program.id, updated).await?;
     if linked {
         allocate_implicitly(work, &story).await?;
+        // The old feature may wait for the team again; the new one no longer.
+        for feature in [old_feature, story.feature_id].into_iter().flatten() {
+            waits::breakdown(work, program.id, feature, team.id).await?;
+        }
     }
     watch.after(work).await?;
     Ok((story, over))
@@ -115,6 +124,7 @@ pub async fn set_story_state(
     };
     let story = service::set_state(work.conn(), work.now(), story, to, &blocking).await?;
     state_changed(work, program.id, &story, &from, None, watch).await?;
+    waits::story(work, program.id, &story, "WITHDRAWN").await?;
     Ok(story)
 }
 
@@ -127,6 +137,7 @@ pub async fn accept_story(work: &mut Work, id: StoryId) -> AppResult<story::Mode
     let watch = RiskWatch::before(work, program.id, vec![story.id]).await?;
     let story = service::accept(work.conn(), work.now(), story).await?;
     state_changed(work, program.id, &story, &from, None, watch).await?;
+    waits::story(work, program.id, &story, "ACCEPTED").await?;
     Ok(story)
 }
 
@@ -139,6 +150,7 @@ pub async fn reject_story(work: &mut Work, id: StoryId, reason: String) -> AppRe
     let watch = RiskWatch::before(work, program.id, vec![story.id]).await?;
     let story = service::reject(work.conn(), work.now(), story, &reason).await?;
     state_changed(work, program.id, &story, &from, Some(&reason), watch).await?;
+    waits::story(work, program.id, &story, "REJECTED").await?;
     Ok(story)
 }
 

@@ -9,6 +9,7 @@ use crate::{
     error::AppResult,
     events::{kind::EventKind, log::NewEvent},
     ids::{ClarificationId, FeatureId, Kind, StoryId, global},
+    waits::sync as waits,
     work::Work,
 };
 
@@ -61,6 +62,7 @@ pub async fn ask_clarification(
         event_of(EventKind::ClarificationAsked, &item),
     )
     .await?;
+    waits::clarification(work, &item).await?;
     Ok(item)
 }
 
@@ -85,6 +87,7 @@ pub async fn answer_clarification(
         event_of(EventKind::ClarificationAnswered, &item),
     )
     .await?;
+    waits::clarification(work, &item).await?;
     Ok(item)
 }
 
@@ -101,6 +104,7 @@ pub async fn resolve_clarification(
         event_of(EventKind::ClarificationResolved, &item),
     )
     .await?;
+    waits::clarification(work, &item).await?;
     Ok(item)
 }
 
@@ -125,6 +129,7 @@ pub async fn reopen_clarification(
         event_of(EventKind::ClarificationReopened, &item),
     )
     .await?;
+    waits::clarification(work, &item).await?;
     Ok(item)
 }
 
@@ -147,6 +152,7 @@ async fn record_reassigned(work: &mut Work, moved: &[clarification::Model]) -> A
             event_of(EventKind::ClarificationReassigned, item),
         )
         .await?;
+        waits::clarification(work, item).await?;
     }
     Ok(())
 }

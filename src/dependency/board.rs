@@ -58,21 +58,20 @@ pub async fn load(
         .from(feature::Entity)
         .and_where(feature::Column::TargetIncrementId.eq(increment.id))
         .to_owned();
+    // Features are the program's, so their stories are its teams'.
     let unplanned = story::Entity::find()
-        .filter(story::Column::TeamId.is_in(team_ids.clone()))
         .filter(story::Column::IterationId.is_null())
         .filter(story::Column::FeatureId.in_subquery(targeted))
         .order_by_asc(story::Column::RankKey)
         .limit(10_000)
         .all(conn)
         .await?;
-    let on_board: Vec<i64> = planned.iter().chain(&unplanned).map(|s| s.id).collect();
-    let dependencies = if on_board.is_empty() {
+    let dependencies = if planned.is_empty() && unplanned.is_empty() {
         Vec::new()
     } else {
         let filter = Filter {
             program: Some(program_id),
-            touching: Some(on_board),
+            on_board: Some((increment.id, iterations.iter().map(|i| i.id).collect())),
             ..Default::default()
         };
         service::assessed(conn, &filter).await?

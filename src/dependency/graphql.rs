@@ -425,14 +425,19 @@ pub async fn board(
         iteration: None,
         title: "Unplanned".to_owned(),
     });
-    let cell = |team: i64, iteration: Option<&entity::iteration::Model>| {
-        let stories: Vec<&entity::story::Model> = match iteration {
-            Some(_) => &data.planned,
-            None => &data.unplanned,
-        }
-        .iter()
-        .filter(|s| s.team_id == team && s.iteration_id == iteration.map(|it| it.id))
-        .collect();
+    // Each story in its cell, keeping rank order.
+    let mut by_cell: std::collections::HashMap<(i64, Option<i64>), Vec<&entity::story::Model>> =
+        std::collections::HashMap::new();
+    for s in data.planned.iter().chain(&data.unplanned) {
+        by_cell
+            .entry((s.team_id, s.iteration_id))
+            .or_default()
+            .push(s);
+    }
+    let mut cell = |team: i64, iteration: Option<&entity::iteration::Model>| {
+        let stories = by_cell
+            .remove(&(team, iteration.map(|it| it.id)))
+            .unwrap_or_default();
         let load = Load {
             team_id: team,
             iteration_id: iteration.map_or(0, |it| it.id),
@@ -455,7 +460,7 @@ pub async fn board(
                 .iterations
                 .iter()
                 .map(|it| cell(team.id, Some(it)))
-                .collect();
+                .collect::<Vec<_>>();
             cells.push(cell(team.id, None));
             BoardRow {
                 team: Team(team.clone()),

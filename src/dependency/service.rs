@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{dependency, increment, iteration, story};
+use entity::{dependency, feature, increment, iteration, story};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
@@ -112,6 +112,11 @@ pub struct Filter {
     pub team: Option<i64>,
     /// Dependencies whose dependent or provider is one of these stories.
     pub touching: Option<Vec<i64>>,
+    /// Dependencies whose dependent or provider story is on the board of
+    /// this increment: planned into one of its iterations (given), or
+    /// unplanned under a feature targeting it. Read without listing the
+    /// stories, however many the board has.
+    pub on_board: Option<(i64, Vec<i64>)>,
 }
 
 fn facts_query(filter: &Filter) -> SelectStatement {
@@ -187,6 +192,21 @@ fn facts_query(filter: &Filter) -> SelectStatement {
                 .is_in(stories.clone())
                 .or(Expr::col((d.clone(), "provider_story_id")).is_in(stories.clone())),
         );
+    }
+    if let Some((increment, iterations)) = &filter.on_board {
+        let on_board = |side: &Alias| {
+            let targeted = Query::select()
+                .column(feature::Column::Id)
+                .from(feature::Entity)
+                .and_where(feature::Column::TargetIncrementId.eq(*increment))
+                .to_owned();
+            Expr::col((side.clone(), "iteration_id"))
+                .is_in(iterations.clone())
+                .or(Expr::col((side.clone(), "iteration_id"))
+                    .is_null()
+                    .and(Expr::col((side.clone(), "feature_id")).in_subquery(targeted)))
+        };
+        q.and_where(on_board(&ds).or(on_board(&ps)));
     }
     q.to_owned()
 }

@@ -16,6 +16,7 @@ use crate::{
     events::{kind::EventKind, log::NewEvent},
     ids::{DependencyId, IterationId, Kind, StoryId, global},
     planning::{service::Load, usecase::over_capacity},
+    waits::sync as waits,
     work::Work,
 };
 
@@ -71,6 +72,7 @@ pub async fn request_dependency(work: &mut Work, input: Request) -> AppResult<de
             NewEvent::new(EventKind::DependencyResolved, (Kind::Dependency, dep.id)).teams(teams);
         work.record(program.id, resolved).await?;
     }
+    waits::dependency(work, &dep, false).await?;
     watch.after_for(work, dep).await
 }
 
@@ -155,6 +157,7 @@ pub async fn remove_dependency(work: &mut Work, id: DependencyId) -> AppResult<A
             "providerStoryId": global(Kind::Story, dep.provider_story_id),
         }));
     work.record(program.id, removed).await?;
+    waits::dependency(work, &dep, true).await?;
     Ok(before)
 }
 
@@ -162,6 +165,7 @@ pub async fn remove_dependency(work: &mut Work, id: DependencyId) -> AppResult<A
 /// followed their provider story.
 pub async fn record_followed(work: &mut Work, followed: &[dependency::Model]) -> AppResult<()> {
     for dep in followed {
+        waits::dependency(work, dep, false).await?;
         let kind = if dep.state == DependencyState::Resolved.as_str() {
             EventKind::DependencyResolved
         } else {
@@ -231,6 +235,7 @@ impl Decision {
             .teams(self.teams)
             .payload(payload);
         work.record(self.program_id, event).await?;
+        waits::dependency(work, &changed, false).await?;
         self.watch.after_for(work, changed).await
     }
 }

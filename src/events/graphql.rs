@@ -31,6 +31,7 @@ use crate::{
     program::graphql::Program,
     team::graphql::Team,
     user::graphql::User,
+    waits::graphql::WaitItem,
 };
 
 macro_rules! api_event_kinds {
@@ -471,6 +472,105 @@ impl Subscription {
         };
         let stream = follow(ctx, &encode(Kind::Program, program.id), after, keep).await?;
         Ok(stream.map(|r| r.map(BacklogUpdate).map_err(Into::into)))
+    }
+
+    /// The viewer's own queue of a program, live: an item entering it (a
+    /// wait started on the viewer, or passed to them) or leaving it (ended,
+    /// or passed to someone else). With `after` (an event's cursor) it first
+    /// sends the matching events after it from the log, then live ones.
+    async fn waiting_updates(
+        &self,
+        ctx: &Context<'_>,
+        program_id: ID,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = Result<WaitingUpdate>> + use<>> {
+        let Some(me) = gql::actor(ctx)?.user_id() else {
+            return Err(AppError::bad_input(
+                "nothing waits on the built-in administrator; subscribe with a user's token",
+            )
+            .into());
+        };
+        let me_global = encode(Kind::User, me).0;
+        let keep = move |e: &event::Model| {
+            kind_of(e).is_some_and(kind::EventKind::is_wait) && wait_change(e, &me_global).is_some()
+        };
+        let stream = follow(ctx, &program_id, after, keep).await?;
+        let me_global = encode(Kind::User, me).0;
+        Ok(stream.map(move |r| {
+            r.map(|event| {
+                let entered = wait_change(&event.0, &me_global) == Some(true);
+                WaitingUpdate { event, entered }
+            })
+            .map_err(Into::into)
+        }))
+    }
+}
+
+/// Whether a wait event brings an item into `user`'s queue (true), takes
+/// one out (false), or is someone else's (None).
+fn wait_change(e: &event::Model, user: &str) -> Option<bool> {
+    let payload: serde_json::Value = serde_json::from_str(&e.payload).ok()?;
+    let owner = payload.get("ownerId").and_then(|v| v.as_str());
+    let previous = payload.get("previousOwnerId").and_then(|v| v.as_str());
+    match kind_of(e)? {
+        kind::EventKind::WaitStarted if owner == Some(user) => Some(true),
+        kind::EventKind::WaitEnded if owner == Some(user) => Some(false),
+        kind::EventKind::WaitMoved if owner == Some(user) => Some(true),
+        kind::EventKind::WaitMoved if previous == Some(user) => Some(false),
+        _ => None,
+    }
+}
+
+gql::mirror_enum! {
+    /// How an item's place in a queue changed.
+    WaitChange mirrors WaitChangeKind {
+        /// It now waits on the viewer.
+        Entered,
+        /// It no longer waits on the viewer.
+        Left,
+    }
+}
+
+/// The domain side of [`WaitChange`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitChangeKind {
+    Entered,
+    Left,
+}
+
+/// An item entered or left the viewer's queue.
+pub struct WaitingUpdate {
+    event: Event,
+    entered: bool,
+}
+
+/// A wait event of the viewer's queue and the item as it now is.
+#[Object]
+impl WaitingUpdate {
+    /// The event (WAIT_STARTED, WAIT_ENDED or WAIT_MOVED).
+    async fn event(&self) -> &Event {
+        &self.event
+    }
+
+    /// Whether the item entered or left the viewer's queue.
+    async fn change(&self) -> WaitChange {
+        if self.entered {
+            WaitChange::Entered
+        } else {
+            WaitChange::Left
+        }
+    }
+
+    /// The item as it now is (with `endedAt` and `outcome` once ended).
+    async fn item(&self, ctx: &Context<'_>) -> Result<Option<WaitItem>> {
+        let payload: serde_json::Value = serde_json::from_str(&self.event.0.payload)
+            .map_err(|e| AppError::Internal(e.to_string().into()))?;
+        let Some(id) = payload.get("waitId").and_then(serde_json::Value::as_i64) else {
+            return Ok(None);
+        };
+        Ok(crate::waits::service::find(gql::store(ctx)?.conn(), id)
+            .await?
+            .map(WaitItem))
     }
 }
 

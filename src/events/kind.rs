@@ -98,6 +98,12 @@ macro_rules! event_kind_list {
             ClarificationReopened => "CLARIFICATION_REOPENED",
             /// A clarification moved to a new assignee.
             ClarificationReassigned => "CLARIFICATION_REASSIGNED",
+            /// Something began to wait for a person's decision.
+            WaitStarted => "WAIT_STARTED",
+            /// A wait ended: the decision was made, or it no longer applies.
+            WaitEnded => "WAIT_ENDED",
+            /// A wait passed to another person (a new PO, PM or assignee).
+            WaitMoved => "WAIT_MOVED",
         }
     };
 }
@@ -128,6 +134,11 @@ impl EventKind {
     /// Events about stories (backlog updates).
     pub fn is_story(self) -> bool {
         self.as_str().starts_with("STORY_")
+    }
+
+    /// A wait entering or leaving someone's queue.
+    pub fn is_wait(self) -> bool {
+        self.as_str().starts_with("WAIT_")
     }
 
     /// A feature handed to a team or taken back: news for its backlog.

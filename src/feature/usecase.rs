@@ -131,6 +131,7 @@ pub async fn record_allocation(
             "note": allocation.note,
         }));
     work.record(feature.program_id, event).await?;
+    crate::waits::sync::breakdown(work, feature.program_id, feature.id, team_id).await?;
     Ok(allocation)
 }
 
@@ -183,6 +184,7 @@ pub async fn deallocate_feature(
             "unlinkedStories": unfinished.len(),
         }));
     work.record(program_id, event).await?;
+    crate::waits::sync::breakdown(work, program_id, feature.id, team.id).await?;
     Ok(feature)
 }
 

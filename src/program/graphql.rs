@@ -198,6 +198,19 @@ impl Program {
         Ok(planning::planning_readiness(ctx, &self.0, &increment_id).await?)
     }
 
+    /// What waits on the PM and each PO: per kind of wait, how many wait
+    /// now and since when, and how long the waits that ended during the
+    /// increment took (median, 90th percentile); the same per iteration.
+    /// Waits from before this server kept them: open ones count from the
+    /// row's last change; finished acceptances and decisions are unknown.
+    async fn waits(
+        &self,
+        ctx: &Context<'_>,
+        increment_id: ID,
+    ) -> Result<Vec<crate::waits::graphql::PersonWaits>> {
+        Ok(crate::waits::graphql::program_waits(ctx, &self.0, &increment_id).await?)
+    }
+
     /// All teams' confidence votes for an increment together.
     async fn confidence(&self, ctx: &Context<'_>, increment_id: ID) -> Result<Confidence> {
         Ok(planning::confidence(ctx, self.0.id, None, &increment_id).await?)

@@ -82,6 +82,7 @@ pub async fn update_team(work: &mut Work, id: TeamId, edit: TeamEdit) -> AppResu
     let team = service::update(work.conn(), team, change).await?;
     if let Some(po) = new_po {
         hand_over_team(work, team.id, po).await?;
+        crate::waits::sync::team_handed_over(work, &team).await?;
     }
     let updated = NewEvent::new(EventKind::TeamUpdated, (Kind::Team, team.id))
         .teams([team.id])

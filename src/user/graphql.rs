@@ -74,6 +74,19 @@ impl User {
         self.0.created_at
     }
 
+    /// What waits on this user's decision in a program the viewer reads,
+    /// oldest first: questions to answer, answers to accept, stories to
+    /// accept, dependency requests to decide, features to break down.
+    /// `viewer { waitingOnMe(programId:) }` is the viewer's own queue.
+    #[graphql(complexity = "20 * child_complexity + 1")]
+    async fn waiting_on_me(
+        &self,
+        ctx: &Context<'_>,
+        program_id: ID,
+    ) -> Result<Vec<crate::waits::graphql::WaitItem>> {
+        Ok(crate::waits::graphql::queue(ctx, self.0.id, &program_id).await?)
+    }
+
     /// Teams where this user is the Product Owner or a member, by name; only
     /// those of programs the viewer can see.
     #[graphql(complexity = "10 * child_complexity + 1")]

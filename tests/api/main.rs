@@ -21,3 +21,4 @@ mod roadmap;
 mod server;
 mod teams;
 mod tokens;
+mod waits;

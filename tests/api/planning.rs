@@ -498,3 +498,53 @@ async fn the_team_votes_its_confidence_once_each() {
         "{events:#}"
     );
 }
+
+#[tokio::test]
+async fn capacity_and_votes_reach_program_subscribers() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let (pi, iterations) = increment(&app, &w).await;
+    let feed = app
+        .data(
+            ADMIN,
+            "query($p: ID!) { program(id: $p) { events(first: 100) { edges { cursor } } } }",
+            json!({ "p": w.program }),
+        )
+        .await;
+    let edges = feed["program"]["events"]["edges"].as_array().unwrap();
+    let last = edges[edges.len() - 1]["cursor"].clone();
+    set_capacity(&app, &w.po_a.token, &w.team_a, &iterations[0], json!(13)).await;
+    app.data(
+        &w.member_a.token,
+        VOTE,
+        json!({ "input": { "incrementId": pi, "teamId": w.team_a, "value": 4 } }),
+    )
+    .await;
+    // A member of another team reads the program, so sees both.
+    let mut ws = crate::helpers::WsClient::connect(&app, Some(&w.po_b.token)).await;
+    ws.subscribe(
+        "1",
+        "subscription($p: ID!, $after: String) { programEvents(programId: $p, after: $after, kinds: [CAPACITY_SET, CONFIDENCE_VOTED]) {
+            event { kind payload subject { ... on Team { name } } } } }",
+        json!({ "p": w.program, "after": last }),
+    )
+    .await;
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let msg = ws.next().await;
+        let event = msg["payload"]["data"]["programEvents"]["event"].clone();
+        assert_eq!(event["subject"]["name"], "Team A", "{msg:#}");
+        let payload: Value = match &event["payload"] {
+            Value::String(s) => serde_json::from_str(s).unwrap(),
+            other => other.clone(),
+        };
+        got.push((event["kind"].clone(), payload));
+    }
+    assert_eq!(got[0].0, "CAPACITY_SET");
+    assert_eq!(got[0].1["capacity"], 13);
+    assert_eq!(got[0].1["overloaded"], false);
+    assert_eq!(got[1].0, "CONFIDENCE_VOTED");
+    assert_eq!(got[1].1["value"], 4);
+    assert_eq!(got[1].1["voterId"], json!(w.member_a.id));
+    ws.close().await;
+}

@@ -1,0 +1,192 @@
+//! Waits in storage. Knows nothing of GraphQL.
+
+use chrono::{DateTime, Utc};
+use entity::wait;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::kind::WaitKind;
+use crate::{error::AppResult, ids::Kind};
+
+/// A wait that should be open: its kind, team and owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Want {
+    pub kind: WaitKind,
+    pub team: Option<i64>,
+    pub owner: i64,
+    /// An answer waited for again after a reopening.
+    pub again: bool,
+}
+
+/// The wait `id`, if any.
+pub async fn find(conn: &impl ConnectionTrait, id: i64) -> AppResult<Option<wait::Model>> {
+    Ok(wait::Entity::find_by_id(id).one(conn).await?)
+}
+
+/// The open waits of one subject.
+pub async fn open_of(
+    conn: &impl ConnectionTrait,
+    subject: (Kind, i64),
+) -> AppResult<Vec<wait::Model>> {
+    Ok(wait::Entity::find()
+        .filter(wait::Column::SubjectType.eq(subject.0.name()))
+        .filter(wait::Column::SubjectId.eq(subject.1))
+        .filter(wait::Column::EndedAt.is_null())
+        .order_by_asc(wait::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// Opens a wait.
+pub async fn start(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    program_id: i64,
+    subject: (Kind, i64),
+    want: Want,
+) -> AppResult<wait::Model> {
+    Ok(wait::ActiveModel {
+        program_id: Set(program_id),
+        kind: Set(want.kind.as_str().to_owned()),
+        subject_type: Set(subject.0.name().to_owned()),
+        subject_id: Set(subject.1),
+        team_id: Set(want.team),
+        owner_id: Set(want.owner),
+        again: Set(want.again),
+        started_at: Set(now),
+        ended_at: Set(None),
+        outcome: Set(None),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?)
+}
+
+/// Ends a wait with its outcome.
+pub async fn end(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    wait: wait::Model,
+    outcome: &str,
+) -> AppResult<wait::Model> {
+    let mut row = wait.into_active_model();
+    row.ended_at = Set(Some(now));
+    row.outcome = Set(Some(outcome.to_owned()));
+    Ok(row.update(conn).await?)
+}
+
+/// Hands an open wait to someone else (a new PO, PM or assignee); it keeps
+/// its start.
+pub async fn set_owner(
+    conn: &impl ConnectionTrait,
+    wait: wait::Model,
+    owner: i64,
+) -> AppResult<wait::Model> {
+    let mut row = wait.into_active_model();
+    row.owner_id = Set(owner);
+    Ok(row.update(conn).await?)
+}
+
+/// The open waits of a team of these kinds.
+pub async fn open_of_team(
+    conn: &impl ConnectionTrait,
+    team_id: i64,
+    kinds: &[WaitKind],
+) -> AppResult<Vec<wait::Model>> {
+    Ok(wait::Entity::find()
+        .filter(wait::Column::TeamId.eq(team_id))
+        .filter(wait::Column::EndedAt.is_null())
+        .filter(wait::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())))
+        .order_by_asc(wait::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// What waits on `owner` in a program, oldest first.
+pub async fn queue(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+    owner: i64,
+) -> AppResult<Vec<wait::Model>> {
+    Ok(wait::Entity::find()
+        .filter(wait::Column::ProgramId.eq(program_id))
+        .filter(wait::Column::OwnerId.eq(owner))
+        .filter(wait::Column::EndedAt.is_null())
+        .order_by_asc(wait::Column::StartedAt)
+        .order_by_asc(wait::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// Open waits of a program per (owner, kind): how many, and the oldest start.
+pub async fn open_counts(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+) -> AppResult<Vec<(i64, String, i64, DateTime<Utc>)>> {
+    Ok(wait::Entity::find()
+        .select_only()
+        .column(wait::Column::OwnerId)
+        .column(wait::Column::Kind)
+        .column_as(wait::Column::Id.count(), "open")
+        .column_as(wait::Column::StartedAt.min(), "oldest")
+        .filter(wait::Column::ProgramId.eq(program_id))
+        .filter(wait::Column::EndedAt.is_null())
+        .group_by(wait::Column::OwnerId)
+        .group_by(wait::Column::Kind)
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
+/// A wait as the figures need it.
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    pub owner: i64,
+    pub kind: WaitKind,
+    pub again: bool,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// (owner, kind, again, started, ended) as read.
+type SpanRow = (i64, String, bool, DateTime<Utc>, Option<DateTime<Utc>>);
+
+/// The waits of a program that overlap `from..=to`: started by `to`, and
+/// open or ended from `from` on.
+pub async fn overlapping(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> AppResult<Vec<Span>> {
+    let rows: Vec<SpanRow> = wait::Entity::find()
+        .select_only()
+        .column(wait::Column::OwnerId)
+        .column(wait::Column::Kind)
+        .column(wait::Column::Again)
+        .column(wait::Column::StartedAt)
+        .column(wait::Column::EndedAt)
+        .filter(wait::Column::ProgramId.eq(program_id))
+        .filter(wait::Column::StartedAt.lte(to))
+        .filter(
+            Condition::any()
+                .add(wait::Column::EndedAt.is_null())
+                .add(wait::Column::EndedAt.gte(from)),
+        )
+        .into_tuple()
+        .all(conn)
+        .await?;
+    rows.into_iter()
+        .map(|(owner, kind, again, started_at, ended_at)| {
+            Ok(Span {
+                owner,
+                kind: WaitKind::parse(&kind)?,
+                again,
+                started_at,
+                ended_at,
+            })
+        })
+        .collect()
+}
