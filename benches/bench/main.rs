@@ -13,7 +13,8 @@
 //!   (`--writes-per-second`) in the same program or another one
 //!   (`--writes-elsewhere`).
 //! - `planning`: `Program.planningReadiness` and the board with capacity
-//!   on 50 teams, 1,000 features and 50,000 stories, cache off.
+//!   on 50 teams, 1,000 features and 50,000 stories, cache off; then a PO's
+//!   `waitingOnMe` and `Program.waits` with 5,000 open waits.
 //! - `writes`: writes per second on one program from 1, 4 and 16 concurrent
 //!   clients of a server process (a mix of story, feature and clarification
 //!   changes), with latency and failures.
@@ -39,6 +40,10 @@ use portfolio::{
 };
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde_json::json;
+
+/// The server's allocator, so the figures are the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -127,6 +132,9 @@ enum Command {
         /// Measure this board query (a file; variables `$p` and `$i`) instead.
         #[arg(long)]
         board_query: Option<String>,
+        /// Open waits (and four times as many finished ones).
+        #[arg(long, default_value_t = 5_000)]
+        open_waits: usize,
     },
     /// Writes per second on one program from concurrent clients.
     Writes {
@@ -397,6 +405,7 @@ async fn main() -> Result<(), BoxError> {
             increments,
             requests,
             board_query,
+            open_waits,
         } => {
             let options = planning::PlanningOptions {
                 teams,
@@ -405,6 +414,7 @@ async fn main() -> Result<(), BoxError> {
                 increments,
                 requests,
                 board_query,
+                open_waits,
             };
             planning::planning(&cli.database, &options).await
         }

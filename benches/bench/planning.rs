@@ -8,14 +8,14 @@ use async_graphql::{Request, Variables};
 use chrono::{Duration, NaiveDate, Utc};
 use entity::{
     clarification, dependency, feature, feature_allocation, increment, iteration, story, team,
-    team_capacity,
+    team_capacity, wait,
 };
 use portfolio::{
     auth::Viewer,
     clock::SystemClock,
     events::bus::EventBus,
     graphql::{
-        build_schema,
+        build_schemas,
         id::{Kind, encode},
     },
     metrics::Metrics,
@@ -37,6 +37,12 @@ pub struct PlanningOptions {
     /// Another board query (a file of GraphQL with `$p` and `$i`), to see
     /// where the time goes.
     pub board_query: Option<String>,
+    /// Open waits (plus four times as many finished ones).
+    pub open_waits: usize,
+}
+
+fn start_of_program(day: NaiveDate) -> chrono::DateTime<Utc> {
+    day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
 const READINESS: &str =
@@ -52,6 +58,14 @@ const BOARD: &str = "query($p: ID!, $i: ID!) { program(id: $p) { board(increment
     rows { team { id name } cells { capacity load overloaded stories { id title points state } } }
     dependencies { id state atRisk riskReasons } } } }";
 
+const WAITING: &str = "query($p: ID!) { viewer { waitingOnMe(programId: $p) {
+    kind subjectId team { id name } since ageHours action } } }";
+
+const WAITS: &str = "query($p: ID!, $i: ID!) { program(id: $p) { waits(incrementId: $i) {
+    person { id name } productManager teams { id name }
+    kinds { kind open oldestOpenAgeHours finished medianHours p90Hours }
+    iterations { iteration { number } kinds { kind open finished medianHours p90Hours } } } } }";
+
 pub async fn planning(database: &str, o: &PlanningOptions) -> Result<(), BoxError> {
     let (store, settings, _dir) = fresh_store(database, "planning").await?;
     let conn = store.conn();
@@ -62,11 +76,22 @@ pub async fn planning(database: &str, o: &PlanningOptions) -> Result<(), BoxErro
 
     // Teams, increments of five two-week iterations, capacities.
     let mut teams = Vec::new();
+    let mut pos = Vec::new();
     for t in 0..o.teams {
+        let po_row = entity::user::ActiveModel {
+            name: Set(format!("PO {t:02}")),
+            email: Set(format!("po{t}@example.com")),
+            admin: Set(false),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(conn)
+        .await?;
+        pos.push(po_row.id);
         let row = team::ActiveModel {
             program_id: Set(program.id),
             name: Set(format!("Team {t:02}")),
-            product_owner_id: Set(pm.id),
+            product_owner_id: Set(po_row.id),
             created_at: Set(now),
             ..Default::default()
         }
@@ -265,29 +290,66 @@ pub async fn planning(database: &str, o: &PlanningOptions) -> Result<(), BoxErro
     portfolio::dependency::service::store_all_risks(&store)
         .await
         .map_err(|e| e.message().to_owned())?;
+    // Waits: `open_waits` open ones spread over the POs and the PM, and
+    // four times as many finished over the increments' weeks.
+    let owners: Vec<i64> = pos.iter().copied().chain([pm.id]).collect();
+    let kinds = [
+        "ANSWER",
+        "ACCEPTANCE",
+        "DECISION",
+        "BREAKDOWN",
+        "RESOLUTION",
+    ];
+    let span = Duration::days(70 * o.increments as i64);
+    let rows = (0..o.open_waits * 5)
+        .map(|n| {
+            let story = &stories[n % stories.len()];
+            let started = start_of_program(first)
+                + Duration::minutes(xorshift(&mut rng, span.num_minutes() as usize) as i64);
+            let open = n < o.open_waits;
+            wait::ActiveModel {
+                program_id: Set(program.id),
+                kind: Set(kinds[n % kinds.len()].into()),
+                subject_type: Set("Story".into()),
+                subject_id: Set(story.id),
+                team_id: Set(Some(story.team_id)),
+                owner_id: Set(owners[n % owners.len()]),
+                again: Set(false),
+                started_at: Set(started),
+                ended_at: Set((!open)
+                    .then(|| started + Duration::minutes(30 + xorshift(&mut rng, 5000) as i64))),
+                outcome: Set((!open).then(|| "DONE".to_owned())),
+                ..Default::default()
+            }
+        })
+        .collect();
+    insert_chunked(conn, rows).await?;
     // Planner statistics, as autovacuum (PostgreSQL) or the server's
     // start (SQLite's `PRAGMA optimize`) would have them after a bulk load.
     sea_orm::ConnectionTrait::execute_unprepared(conn, "ANALYZE").await?;
     let seed_secs = seeded.elapsed().as_secs_f64();
 
     let bus = EventBus::start(store.clone(), 1024, std::time::Duration::from_secs(3600)).await?;
-    let schema = build_schema(
+    // The schema HTTP queries run on (no extension, no loader delay).
+    let schema = build_schemas(
         &settings,
         store.clone(),
         Arc::new(Metrics::new()),
         Arc::new(SystemClock),
         bus,
-    );
+    )
+    .http;
     // The second increment: one under way, with history before it.
     let measured = increments[1.min(increments.len() - 1)];
     let vars = json!({ "p": encode(Kind::Program, program.id).0, "i": encode(Kind::Increment, measured).0 });
     println!(
-        "planning on {database}: {} teams, {} features, {} stories, {} dependencies, {} increments (seeded in {seed_secs:.1} s)",
+        "planning on {database}: {} teams, {} features, {} stories, {} dependencies, {} increments, {} open waits (seeded in {seed_secs:.1} s)",
         teams.len(),
         features.len(),
         stories.len(),
         pairs.len(),
-        increments.len()
+        increments.len(),
+        o.open_waits
     );
     println!(
         "{:>20} {:>9} {:>9} {:>9} {:>11} {:>9}",
@@ -297,14 +359,25 @@ pub async fn planning(database: &str, o: &PlanningOptions) -> Result<(), BoxErro
         Some(file) => std::fs::read_to_string(file)?,
         None => BOARD.to_owned(),
     };
-    for (label, query) in [("planningReadiness", READINESS), ("board", board.as_str())] {
+    let po = Viewer::User(
+        entity::user::Entity::find_by_id(pos[0])
+            .one(conn)
+            .await?
+            .ok_or("the first PO is missing")?,
+    );
+    for (label, query, viewer) in [
+        ("planningReadiness", READINESS, Viewer::BuiltinAdmin),
+        ("board", board.as_str(), Viewer::BuiltinAdmin),
+        ("waitingOnMe", WAITING, po.clone()),
+        ("Program.waits", WAITS, po.clone()),
+    ] {
         let mut times = Vec::new();
         let mut bytes = 0;
         let (before, _) = store.statements().get();
         for _ in 0..o.requests {
             let request = Request::new(query)
                 .variables(Variables::from_json(vars.clone()))
-                .data(Viewer::BuiltinAdmin);
+                .data(viewer.clone());
             let started = Instant::now();
             let resp = schema.execute(request).await;
             let body = serde_json::to_vec(&resp)?;
