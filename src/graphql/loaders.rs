@@ -98,6 +98,11 @@ by_id_loader!(IncrementById, increment);
 by_id_loader!(IterationById, iteration);
 by_id_loader!(FeatureById, feature);
 by_id_loader!(StoryById, story);
+by_id_loader!(ClarificationById, clarification);
+
+/// A clarification by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClarificationById(pub i64);
 
 /// The clarifications of a story, oldest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

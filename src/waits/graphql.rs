@@ -12,13 +12,20 @@ use super::{
     service::{self, Span},
 };
 use crate::{
+    backlog::graphql::Story,
+    clarification::graphql::Clarification,
     clarification::response::percentile,
+    dependency::graphql::Dependency,
     error::AppResult,
+    feature::graphql::Feature,
     graphql::{
         self as gql,
         id::{Kind, decode_as, encode},
-        loaders::{IterationsByIncrement, TeamById, TeamsByProgram, UserById},
-        node::{Node, load_node},
+        loaders::{
+            AssessedDependency, ClarificationById, FeatureById, IterationsByIncrement, StoryById,
+            TeamById, TeamsByProgram, UserById,
+        },
+        node::Node,
     },
     increment::{graphql::Iteration, service::find_in_program},
     team::graphql::Team,
@@ -61,8 +68,24 @@ impl WaitItem {
     /// What waits: the clarification, story, dependency or feature; null
     /// once it no longer exists (a removed dependency).
     async fn subject(&self, ctx: &Context<'_>) -> Result<Option<Node>> {
-        let kind = Kind::from_name(&self.0.subject_type).unwrap_or(Kind::Story);
-        load_node(ctx, &encode(kind, self.0.subject_id)).await
+        // The program was checked for the viewer when the queue or the
+        // subscription began; its rows load in batches.
+        let id = self.0.subject_id;
+        Ok(match Kind::from_name(&self.0.subject_type) {
+            Some(Kind::Story) => gql::load_one(ctx, StoryById(id))
+                .await?
+                .map(|s| Node::Story(Story::from(s))),
+            Some(Kind::Feature) => gql::load_one(ctx, FeatureById(id))
+                .await?
+                .map(|f| Node::Feature(Feature(f))),
+            Some(Kind::Dependency) => gql::load_one(ctx, AssessedDependency(id))
+                .await?
+                .map(|d| Node::Dependency(Dependency::from(d))),
+            Some(Kind::Clarification) => gql::load_one(ctx, ClarificationById(id))
+                .await?
+                .map(|c| Node::Clarification(Clarification(c))),
+            _ => None,
+        })
     }
 
     /// The global ID of what waits.

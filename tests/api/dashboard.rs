@@ -46,9 +46,15 @@ async fn dashboard_cost(teams: usize, stories: usize) -> (u64, usize, usize) {
     let vars = json!({ "programId": program });
     // Once to warm up, then measured.
     app.data(&demo.pm_token, DASHBOARD, vars.clone()).await;
-    let before = statements(&app).await;
-    let data = app.data(&demo.pm_token, DASHBOARD, vars).await;
-    let after = statements(&app).await;
+    // The fewest of three: background work (the event dispatcher catching
+    // up with the demo's last notifications, on a busy machine) only adds.
+    let mut cost = u64::MAX;
+    let mut data = Value::Null;
+    for _ in 0..3 {
+        let before = statements(&app).await;
+        data = app.data(&demo.pm_token, DASHBOARD, vars.clone()).await;
+        cost = cost.min(statements(&app).await - before);
+    }
     let shown_teams = data["program"]["teams"].as_array().unwrap().len();
     let shown_stories = data["program"]["teams"]
         .as_array()
@@ -56,7 +62,7 @@ async fn dashboard_cost(teams: usize, stories: usize) -> (u64, usize, usize) {
         .iter()
         .map(|t| t["backlog"]["edges"].as_array().unwrap().len())
         .sum();
-    (after - before, shown_teams, shown_stories)
+    (cost, shown_teams, shown_stories)
 }
 
 #[tokio::test]

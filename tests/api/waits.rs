@@ -400,3 +400,66 @@ async fn waiting_updates_reach_the_person_waited_on_only() {
     olga.close().await;
     otto.close().await;
 }
+
+async fn statements(app: &TestApp) -> u64 {
+    let text = app.metrics_text().await;
+    text.lines()
+        .filter(|l| l.starts_with("portfolio_db_statements_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Statements for a PO's queue and the program's wait figures with `n`
+/// questions and as many DONE stories waiting on the PO.
+async fn reading_cost(n: usize) -> (u64, usize) {
+    let app = TestApp::spawn_with(|s| {
+        s.event_poll_ms = 3_600_000;
+        s.loader_delay_us = 100_000;
+        s.response_cache_entries = 0;
+    })
+    .await;
+    let w = World::build(&app).await;
+    let pi = app.create_increment(&w.program, "PI 1", "2026-01-05").await;
+    let ready = json!({ "points": 3, "acceptanceCriteria": "works" });
+    for i in 0..n {
+        let story = app
+            .create_story(&w.team_a, &format!("s{i}"), ready.clone())
+            .await;
+        app.walk_story(&story, &["READY", "IN_PROGRESS", "DONE"])
+            .await;
+        app.data(
+            &w.member_a.token,
+            "mutation($input: AskClarificationInput!) { askClarification(input: $input) { clarification { id } } }",
+            json!({ "input": { "storyId": story, "question": "Why?" } }),
+        )
+        .await;
+    }
+    let query = "query($p: ID!, $i: ID!) {
+        viewer { waitingOnMe(programId: $p) { kind subject { id } team { name } waitingOn { name } since } }
+        program(id: $p) { waits(incrementId: $i) { person { name } teams { name }
+            kinds { kind open finished medianHours }
+            iterations { iteration { number } kinds { open } } } } }";
+    let vars = json!({ "p": w.program, "i": pi });
+    app.data(&w.po_a.token, query, vars.clone()).await;
+    // The fewest of three: background work only adds.
+    let mut cost = u64::MAX;
+    let mut data = Value::Null;
+    for _ in 0..3 {
+        let before = statements(&app).await;
+        data = app.data(&w.po_a.token, query, vars.clone()).await;
+        cost = cost.min(statements(&app).await - before);
+    }
+    let shown = data["viewer"]["waitingOnMe"].as_array().unwrap().len();
+    (cost, shown)
+}
+
+#[tokio::test]
+async fn the_queue_and_the_figures_cost_the_same_statements_at_any_size() {
+    let (small, small_items) = reading_cost(2).await;
+    let (large, large_items) = reading_cost(8).await;
+    assert_eq!((small_items, large_items), (4, 16));
+    assert_eq!(
+        small, large,
+        "statements: {small} for 4 waits, {large} for 16"
+    );
+}
