@@ -4,7 +4,19 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+
+/// Hours from `from` to `to`, to the millisecond; 0 when `to` is earlier.
+pub fn hours_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let ms = (to - from).num_milliseconds().max(0) as f64;
+    ms / 3_600_000.0
+}
+
+/// Midnight (UTC) at the start of `day`.
+pub fn start_of_day(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN).and_utc()
+}
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + 'static {

@@ -49,6 +49,28 @@ where
     Ok(())
 }
 
+/// A REQUESTED dependency row of `dependent` on `provider`.
+pub fn requested(
+    program_id: i64,
+    dependent: i64,
+    provider: i64,
+    now: chrono::DateTime<Utc>,
+) -> dependency::ActiveModel {
+    dependency::ActiveModel {
+        program_id: Set(program_id),
+        dependent_story_id: Set(dependent),
+        provider_story_id: Set(provider),
+        state: Set("REQUESTED".into()),
+        resolved_from: Set(None),
+        needed_by_iteration_id: Set(None),
+        decline_reason: Set(None),
+        requested_by_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
 pub fn xorshift(state: &mut u64, below: usize) -> usize {
     *state ^= *state << 13;
     *state ^= *state >> 7;
@@ -104,19 +126,7 @@ pub async fn dependency(
     }
     let rows = pairs
         .iter()
-        .map(|(d, p)| dependency::ActiveModel {
-            program_id: Set(program.id),
-            dependent_story_id: Set(*d),
-            provider_story_id: Set(*p),
-            state: Set("REQUESTED".into()),
-            resolved_from: Set(None),
-            needed_by_iteration_id: Set(None),
-            decline_reason: Set(None),
-            requested_by_id: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        })
+        .map(|(d, p)| requested(program.id, *d, *p, now))
         .collect();
     insert_chunked(conn, rows).await?;
     let seed_secs = seeded.elapsed().as_secs_f64();

@@ -7,8 +7,8 @@ use std::{sync::Arc, time::Instant};
 use async_graphql::{Request, Variables};
 use chrono::{Duration, NaiveDate, Utc};
 use entity::{
-    clarification, dependency, feature, feature_allocation, increment, iteration, story, team,
-    team_capacity, wait,
+    clarification, feature, feature_allocation, increment, iteration, story, team, team_capacity,
+    wait,
 };
 use portfolio::{
     auth::Viewer,
@@ -25,7 +25,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde_json::json;
 
 use super::{BoxError, fresh_store, percentile};
-use crate::load::{insert_chunked, xorshift};
+use crate::load::{insert_chunked, requested, xorshift};
 
 /// The sizes of the program.
 pub struct PlanningOptions {
@@ -39,10 +39,6 @@ pub struct PlanningOptions {
     pub board_query: Option<String>,
     /// Open waits (plus four times as many finished ones).
     pub open_waits: usize,
-}
-
-fn start_of_program(day: NaiveDate) -> chrono::DateTime<Utc> {
-    day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
 const READINESS: &str =
@@ -249,19 +245,7 @@ pub async fn planning(database: &str, o: &PlanningOptions) -> Result<(), BoxErro
     }
     let rows = pairs
         .iter()
-        .map(|(d, p)| dependency::ActiveModel {
-            program_id: Set(program.id),
-            dependent_story_id: Set(*d),
-            provider_story_id: Set(*p),
-            state: Set("REQUESTED".into()),
-            resolved_from: Set(None),
-            needed_by_iteration_id: Set(None),
-            decline_reason: Set(None),
-            requested_by_id: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        })
+        .map(|(d, p)| requested(program.id, *d, *p, now))
         .collect();
     insert_chunked(conn, rows).await?;
     let rows = stories
@@ -304,7 +288,7 @@ pub async fn planning(database: &str, o: &PlanningOptions) -> Result<(), BoxErro
     let rows = (0..o.open_waits * 5)
         .map(|n| {
             let story = &stories[n % stories.len()];
-            let started = start_of_program(first)
+            let started = portfolio::clock::start_of_day(first)
                 + Duration::minutes(xorshift(&mut rng, span.num_minutes() as usize) as i64);
             let open = n < o.open_waits;
             wait::ActiveModel {

@@ -47,9 +47,10 @@ pub async fn load(
         .all(conn)
         .await?;
     let team_ids: Vec<i64> = teams.iter().map(|t| t.id).collect();
+    let iteration_ids: Vec<i64> = iterations.iter().map(|i| i.id).collect();
     let planned = story::Entity::find()
         .filter(story::Column::TeamId.is_in(team_ids.clone()))
-        .filter(story::Column::IterationId.is_in(iterations.iter().map(|i| i.id)))
+        .filter(story::Column::IterationId.is_in(iteration_ids.clone()))
         .order_by_asc(story::Column::RankKey)
         .all(conn)
         .await?;
@@ -71,12 +72,11 @@ pub async fn load(
     } else {
         let filter = Filter {
             program: Some(program_id),
-            on_board: Some((increment.id, iterations.iter().map(|i| i.id).collect())),
+            on_board: Some((increment.id, iteration_ids.clone())),
             ..Default::default()
         };
         service::assessed(conn, &filter).await?
     };
-    let iteration_ids: Vec<i64> = iterations.iter().map(|i| i.id).collect();
     let capacities = crate::planning::service::capacities(conn, &team_ids, &iteration_ids).await?;
     Ok(BoardData {
         capacities,

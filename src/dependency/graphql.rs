@@ -460,7 +460,7 @@ pub async fn board(
                 .iterations
                 .iter()
                 .map(|it| cell(team.id, Some(it)))
-                .collect::<Vec<_>>();
+                .collect();
             cells.push(cell(team.id, None));
             BoardRow {
                 team: Team(team.clone()),

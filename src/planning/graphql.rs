@@ -15,6 +15,7 @@ use super::{
 use crate::{
     backlog::lifecycle::StoryState,
     clarification::{graphql::Clarification, status::ClarificationStatus},
+    clock::hours_between,
     error::{AppError, AppResult},
     feature::graphql::Feature,
     graphql::{
@@ -247,12 +248,6 @@ pub async fn ready_for_planning(ctx: &Context<'_>, feature: &feature::Model) -> 
     .ready_for_planning())
 }
 
-fn hours_since(at: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
-    #[allow(clippy::cast_precision_loss)]
-    let ms = (now - at).num_milliseconds().max(0) as f64;
-    ms / 3_600_000.0
-}
-
 /// A feature whose allocated teams have not broken it down yet.
 #[derive(SimpleObject)]
 pub struct AwaitingBreakdown {
@@ -320,7 +315,7 @@ pub async fn planning_readiness(
             .not_broken_down
             .into_iter()
             .map(|a| AwaitingBreakdown {
-                age_hours: hours_since(a.since, now),
+                age_hours: hours_between(a.since, now),
                 feature: Feature(a.feature),
                 teams: teams(a.teams),
                 allocated_at: a.since,
@@ -333,7 +328,7 @@ pub async fn planning_readiness(
                 oldest_age_hours: b
                     .clarifications
                     .first()
-                    .map_or(0.0, |c| hours_since(c.asked_at, now)),
+                    .map_or(0.0, |c| hours_between(c.asked_at, now)),
                 feature: Feature(b.feature),
                 clarifications: b.clarifications.into_iter().map(Clarification).collect(),
             })

@@ -73,27 +73,6 @@ pub struct ReadinessData {
     pub teams: Vec<team::Model>,
 }
 
-impl ReadinessData {
-    /// The facts of one feature, given the teams it is allocated to and
-    /// its stories per team.
-    pub fn facts<'a>(
-        &self,
-        feature_id: i64,
-        allocated: &'a [i64],
-        counts: &'a HashMap<i64, StoryCounts>,
-    ) -> Facts<'a> {
-        Facts {
-            allocated,
-            counts,
-            open_blocking: self
-                .blocking
-                .iter()
-                .filter(|(f, _)| *f == feature_id)
-                .count(),
-        }
-    }
-}
-
 fn features_of(increment_id: i64) -> SelectStatement {
     Query::select()
         .column(feature::Column::Id)
@@ -237,7 +216,11 @@ pub struct Readiness {
 }
 
 /// Decides the readiness of every feature of `data`.
-pub fn assess(data: ReadinessData) -> Readiness {
+pub fn assess(mut data: ReadinessData) -> Readiness {
+    let mut blocking: HashMap<i64, Vec<clarification::Model>> = HashMap::new();
+    for (feature, c) in std::mem::take(&mut data.blocking) {
+        blocking.entry(feature).or_default().push(c);
+    }
     let mut allocated: HashMap<i64, Vec<&feature_allocation::Model>> = HashMap::new();
     for a in &data.allocations {
         allocated.entry(a.feature_id).or_default().push(a);
@@ -265,7 +248,12 @@ pub fn assess(data: ReadinessData) -> Readiness {
     for feature in &data.features {
         let rows = allocated.get(&feature.id).map_or(&[][..], Vec::as_slice);
         let teams: Vec<i64> = rows.iter().map(|a| a.team_id).collect();
-        let facts = data.facts(feature.id, &teams, counts.get(&feature.id).unwrap_or(&none));
+        let questions = blocking.remove(&feature.id).unwrap_or_default();
+        let facts = Facts {
+            allocated: &teams,
+            counts: counts.get(&feature.id).unwrap_or(&none),
+            open_blocking: questions.len(),
+        };
         if teams.is_empty() {
             out.unallocated.push(feature.clone());
         }
@@ -291,15 +279,10 @@ pub fn assess(data: ReadinessData) -> Readiness {
                 since,
             });
         }
-        if facts.open_blocking > 0 {
+        if !questions.is_empty() {
             out.blocked.push(Blocked {
                 feature: feature.clone(),
-                clarifications: data
-                    .blocking
-                    .iter()
-                    .filter(|(f, _)| *f == feature.id)
-                    .map(|(_, c)| c.clone())
-                    .collect(),
+                clarifications: questions,
             });
         }
     }

@@ -22,9 +22,6 @@ pub async fn set_capacity(
 ) -> AppResult<Load> {
     let (team, program) = work.team(team).await?;
     work.require(Action::SetCapacity(&program, &team)).await?;
-    if let Some(points) = points {
-        service::capacity_points(points)?;
-    }
     let iteration =
         service::iteration_of_program(work.conn(), "iterationId", program.id, iteration.0).await?;
     service::set_capacity(
@@ -59,7 +56,6 @@ pub async fn vote_confidence(
             "the built-in administrator is nobody and cannot vote; vote with a user's token",
         )
     })?;
-    service::vote_value(value)?;
     let increment = find_in_program(work.conn(), "incrementId", program.id, increment.0).await?;
     let vote = service::vote(work.conn(), work.now(), increment.id, team.id, user, value).await?;
     let event = NewEvent::new(EventKind::ConfidenceVoted, (Kind::Team, team.id))

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use entity::{increment, iteration, program, wait};
 
 use super::{
@@ -15,6 +15,7 @@ use crate::{
     backlog::graphql::Story,
     clarification::graphql::Clarification,
     clarification::response::percentile,
+    clock::{hours_between, start_of_day},
     dependency::graphql::Dependency,
     error::AppResult,
     feature::graphql::Feature,
@@ -46,12 +47,6 @@ gql::mirror_enum! {
         /// A feature allocated to a team waits for the team's first story under it.
         Breakdown,
     }
-}
-
-fn hours(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
-    #[allow(clippy::cast_precision_loss)]
-    let ms = (to - from).num_milliseconds().max(0) as f64;
-    ms / 3_600_000.0
 }
 
 /// Wraps the stored row; see the `#[Object]` impl for the API.
@@ -121,7 +116,7 @@ impl WaitItem {
             Some(ended) => ended,
             None => gql::now(ctx)?,
         };
-        Ok(hours(self.0.started_at, until))
+        Ok(hours_between(self.0.started_at, until))
     }
 
     /// What ends the wait.
@@ -200,10 +195,6 @@ pub struct PersonWaits {
     pub iterations: Vec<IterationWaits>,
 }
 
-fn start_of(day: NaiveDate) -> DateTime<Utc> {
-    day.and_time(NaiveTime::MIN).and_utc()
-}
-
 /// The figures of `kind` for `owner` from `spans`: open at `at`, finished
 /// from `from` to before `to`.
 fn figures_of(
@@ -221,7 +212,7 @@ fn figures_of(
         .filter(|s| !(kind == Kind_::Answer && s.again))
         .filter_map(|s| {
             let ended = s.ended_at?;
-            (ended >= from && ended < to).then(|| hours(s.started_at, ended))
+            (ended >= from && ended < to).then(|| hours_between(s.started_at, ended))
         })
         .collect();
     took.sort_by(f64::total_cmp);
@@ -232,7 +223,7 @@ fn figures_of(
             .iter()
             .map(|s| s.started_at)
             .min()
-            .map(|t| hours(t, at)),
+            .map(|t| hours_between(t, at)),
         finished: i32::try_from(took.len()).unwrap_or(i32::MAX),
         median_hours: percentile(&took, 50.0),
         p90_hours: percentile(&took, 90.0),
@@ -250,8 +241,8 @@ pub async fn program_waits(
     let increment: increment::Model =
         find_in_program(conn, "incrementId", program.id, increment).await?;
     let now = gql::now(ctx)?;
-    let from = start_of(increment.start_date);
-    let to = start_of(increment.end_date.succ_opt().unwrap_or(increment.end_date));
+    let from = start_of_day(increment.start_date);
+    let to = start_of_day(increment.end_date.succ_opt().unwrap_or(increment.end_date));
     let (teams, iterations, open, spans) = futures_util::try_join!(
         async { gql::load_one(ctx, TeamsByProgram(program.id)).await },
         async { gql::load_one(ctx, IterationsByIncrement(increment.id)).await },
@@ -286,7 +277,7 @@ pub async fn program_waits(
                 let mut f = figures_of(mine, k, (from, to), now);
                 let (count, oldest) = open_now.get(&(person, k)).copied().unwrap_or((0, now));
                 f.open = i32::try_from(count).unwrap_or(i32::MAX);
-                f.oldest_open_age_hours = (count > 0).then(|| hours(oldest, now));
+                f.oldest_open_age_hours = (count > 0).then(|| hours_between(oldest, now));
                 f
             })
             .collect();
@@ -294,8 +285,8 @@ pub async fn program_waits(
             .iter()
             .map(|it| {
                 let (start, end) = (
-                    start_of(it.start_date),
-                    start_of(it.end_date.succ_opt().unwrap_or(it.end_date)),
+                    start_of_day(it.start_date),
+                    start_of_day(it.end_date.succ_opt().unwrap_or(it.end_date)),
                 );
                 IterationWaits {
                     iteration: Iteration(it.clone()),
