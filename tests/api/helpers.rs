@@ -414,6 +414,44 @@ impl TestApp {
         }
     }
 
+    /// Asks a question about a story as `token`; returns its id.
+    pub async fn ask_about_story(
+        &self,
+        token: &str,
+        story: &str,
+        question: &str,
+        blocking: bool,
+    ) -> String {
+        let asked = self
+            .data(
+                token,
+                "mutation($input: AskClarificationInput!) { askClarification(input: $input) { clarification { id } } }",
+                json!({ "input": { "storyId": story, "question": question, "blocking": blocking } }),
+            )
+            .await;
+        str_at(&asked, "/askClarification/clarification/id")
+    }
+
+    /// The cursor of the program's latest event (of its first 100), read
+    /// by the admin: a subscription `after` it misses nothing that follows.
+    pub async fn last_event_cursor(&self, program: &str) -> Value {
+        let feed = self
+            .data(
+                ADMIN,
+                "query($p: ID!) { program(id: $p) { events(first: 100) { edges { cursor } } } }",
+                json!({ "p": program }),
+            )
+            .await;
+        let edges = feed["program"]["events"]["edges"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        edges
+            .last()
+            .map(|e| e["cursor"].clone())
+            .unwrap_or_default()
+    }
+
     /// Titles of a team backlog, in order.
     pub async fn backlog_titles(&self, team: &str) -> Vec<String> {
         let data = self

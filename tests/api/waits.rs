@@ -49,14 +49,9 @@ async fn a_question_waits_on_the_assignee_then_on_the_asker_and_comes_back_when_
     let app = TestApp::spawn().await;
     let w = World::build(&app).await;
     let story = app.create_story(&w.team_a, "Card form", json!({})).await;
-    let asked = app
-        .data(
-            &w.member_a.token,
-            "mutation($input: AskClarificationInput!) { askClarification(input: $input) { clarification { id } } }",
-            json!({ "input": { "storyId": story, "question": "Which cards?" } }),
-        )
+    let q = app
+        .ask_about_story(&w.member_a.token, &story, "Which cards?", false)
         .await;
-    let q = str_at(&asked, "/askClarification/clarification/id");
     app.clock.advance(Duration::hours(2));
     let data = app
         .data(&w.po_a.token, QUEUE, json!({ "p": w.program }))
@@ -243,14 +238,8 @@ async fn wait_figures_per_person_and_iteration_follow_the_clock() {
     // Three questions to PO A, answered after 1, 2 and 10 hours; a fourth
     // stays open.
     let ask = async |question: &str| {
-        let asked = app
-            .data(
-                &w.member_a.token,
-                "mutation($input: AskClarificationInput!) { askClarification(input: $input) { clarification { id } } }",
-                json!({ "input": { "storyId": story, "question": question } }),
-            )
-            .await;
-        str_at(&asked, "/askClarification/clarification/id")
+        app.ask_about_story(&w.member_a.token, &story, question, false)
+            .await
     };
     for (question, hours) in [("One?", 1), ("Two?", 2), ("Three?", 10)] {
         let q = ask(question).await;
@@ -341,15 +330,7 @@ async fn waiting_updates_reach_the_person_waited_on_only() {
         change event { kind } item { kind subjectId outcome waitingOn { name } } } }";
     // From the log's last event on: nothing is missed, however late the
     // subscription starts to listen.
-    let feed = app
-        .data(
-            ADMIN,
-            "query($p: ID!) { program(id: $p) { events(first: 100) { edges { cursor } } } }",
-            json!({ "p": w.program }),
-        )
-        .await;
-    let edges = feed["program"]["events"]["edges"].as_array().unwrap();
-    let after = edges[edges.len() - 1]["cursor"].clone();
+    let after = app.last_event_cursor(&w.program).await;
     let mut olga = WsClient::connect(&app, Some(&w.po_a.token)).await;
     olga.subscribe("1", sub, json!({ "p": w.program, "after": after }))
         .await;
@@ -357,16 +338,7 @@ async fn waiting_updates_reach_the_person_waited_on_only() {
     otto.subscribe("1", sub, json!({ "p": w.program, "after": after }))
         .await;
     // Questions asked by the admin, who waits on nobody.
-    let ask = async |story: &str| {
-        let asked = app
-            .data(
-                ADMIN,
-                "mutation($input: AskClarificationInput!) { askClarification(input: $input) { clarification { id } } }",
-                json!({ "input": { "storyId": story, "question": "Why?" } }),
-            )
-            .await;
-        str_at(&asked, "/askClarification/clarification/id")
-    };
+    let ask = async |story: &str| app.ask_about_story(ADMIN, story, "Why?", false).await;
     let q = ask(&story).await;
     let first = olga.next().await;
     let update = &first["payload"]["data"]["waitingUpdates"];
