@@ -4,7 +4,7 @@ use std::{future::Future, net::SocketAddr, str::FromStr, sync::Arc};
 
 use async_graphql::{
     BatchRequest, Data,
-    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource, WebSocketProtocols},
+    http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols},
 };
 use async_graphql_axum::GraphQLProtocol;
 use axum::{
@@ -12,7 +12,7 @@ use axum::{
     body::Bytes,
     extract::{DefaultBodyLimit, State, WebSocketUpgrade, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -111,11 +111,12 @@ pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>, bus: Eve
         tokens,
     };
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", get(crate::web::graphiql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .merge(crate::web::routes())
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(
             CorsLayer::new()
@@ -493,16 +494,6 @@ fn viewer_key(viewer: &Viewer) -> String {
         Viewer::BuiltinAdmin => "admin".to_owned(),
         Viewer::User(u) => format!("user:{}", u.id),
     }
-}
-
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("Portfolio GraphQL")
-            .finish(),
-    )
 }
 
 async fn graphql_ws(

@@ -52,5 +52,7 @@ pub mod text;
 pub mod user;
 /// What waits for whom: queues, figures, live updates.
 pub mod waits;
+/// The pages and assets the binary serves: GraphiQL and the program board.
+pub mod web;
 /// The unit of work: the one path every change takes.
 pub mod work;

@@ -179,6 +179,16 @@ impl Program {
         Ok(events::graphql::program_events(ctx, &self.0, after, first, kinds).await?)
     }
 
+    /// The cursor of the program's latest event; null before the first.
+    /// Read it before a query, then subscribe to `programEvents(after:)`
+    /// with it: every change made after the read arrives, none is missed.
+    async fn last_event_cursor(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let head = events::log::head(gql::store(ctx)?.conn(), self.0.id)
+            .await
+            .map_err(AppError::from)?;
+        Ok((head > 0).then(|| crate::page::cursor(head)))
+    }
+
     /// The program board of an increment: teams by iterations, with the
     /// stories and the dependencies between them. One query fetches it all.
     #[graphql(complexity = "200 * child_complexity + 1")]

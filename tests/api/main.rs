@@ -8,6 +8,8 @@ mod helpers;
 mod allocation;
 mod auth;
 mod backlog;
+mod board;
+mod browser;
 mod clarifications;
 mod contention;
 mod dashboard;

@@ -1,0 +1,428 @@
+// The live program board: teams as rows, iterations as columns, stories as
+// cards, dependencies as lines. Everything comes from the public GraphQL
+// API; one `programEvents` subscription keeps it live and resumes from its
+// last cursor after a dropped connection.
+import { connect } from "/assets/live.js";
+
+const params = new URLSearchParams(location.search);
+const fragment = new URLSearchParams(location.hash.slice(1));
+const programId = params.get("program");
+const kiosk = params.get("kiosk") === "1";
+const STORED = "portfolio.token";
+let token = fragment.get("token") || localStorage.getItem(STORED);
+let incrementId = params.get("increment");
+
+const $ = (id) => document.getElementById(id);
+const boardEl = $("board");
+const linesEl = $("lines");
+const wrap = $("board-wrap");
+const wsUrl = new URL("/graphql/ws", location.href).href.replace(/^http/, "ws");
+
+// What the page has applied, for the status line (and for tests).
+const state = {
+  cursor: null,
+  lastSequence: 0,
+  applied: [],
+  lastUpdate: null,
+  socket: null,
+  hold: false,
+  backoff: 500,
+  refreshing: null,
+  dirty: false,
+  stories: new Map(),
+};
+window.portfolioBoard = {
+  state,
+  /** Drops the live connection and keeps it down until `reconnect()`. */
+  disconnect() {
+    state.hold = true;
+    if (state.socket) state.socket.close();
+  },
+  reconnect() {
+    state.hold = false;
+    if (!state.socket) startLive();
+  },
+};
+
+const START = `query($p: ID!) { program(id: $p) {
+  name lastEventCursor increments { id name startDate endDate } } }`;
+
+const BOARD = `query($p: ID!, $i: ID!) { program(id: $p) {
+  board(incrementId: $i) {
+    increment { id name startDate endDate }
+    columns { title iteration { id number startDate endDate } }
+    rows {
+      team { id name objectives(incrementId: $i) { description plannedValue committed } }
+      cells { capacity load overloaded iteration { id }
+        stories { id title points state blocked feature { id title } } }
+    }
+    dependencies { id state atRisk riskReasons
+      dependent { id title iteration { id } } provider { id title iteration { id } } }
+  }
+  metrics(incrementId: $i) {
+    dependencies { atRisk }
+    clarifications { overall { open oldestOpenAgeHours } }
+  } } }`;
+
+const EVENTS = `subscription($p: ID!, $a: String) {
+  programEvents(programId: $p, after: $a) { event { sequence cursor kind } } }`;
+
+const REASONS = {
+  NOT_COMMITTED: "not committed, yet the dependent story is planned",
+  PROVIDER_UNPLANNED: "the provider story is not planned",
+  PROVIDER_LATE: "the provider story is planned too late",
+  DECLINED: "the provider team declined",
+};
+
+class ApiError extends Error {}
+
+async function gql(query, variables) {
+  const res = await fetch("/graphql", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await res.json();
+  if (body.errors && body.errors.length) {
+    throw new ApiError(body.errors.map((e) => e.message).join("; "));
+  }
+  return body.data;
+}
+
+function say(text) {
+  const el = $("message");
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+function clock(date) {
+  return date ? date.toLocaleTimeString() : "never";
+}
+
+function setStatus(kind) {
+  const el = $("status");
+  el.dataset.state = kind;
+  const last = `last update ${clock(state.lastUpdate)}`;
+  el.textContent = {
+    connecting: "connecting…",
+    live: `live · ${last}`,
+    reconnecting: `reconnecting… ${last}`,
+    failed: `not live: the token was refused · ${last}`,
+  }[kind];
+  // The header's height may change with it.
+  fit();
+}
+
+function age(hours) {
+  if (hours == null) return "–";
+  if (hours < 1) return `${Math.round(hours * 60)} min`;
+  if (hours < 48) return `${Math.round(hours)} h`;
+  return `${Math.round(hours / 24)} d`;
+}
+
+// A stable colour per feature.
+function hue(id) {
+  let h = 0;
+  for (const c of id) h = (h * 31 + c.charCodeAt(0)) % 360;
+  return h;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k === "style") node.style.cssText = v;
+    else node.setAttribute(k, v);
+  }
+  for (const child of children) {
+    if (child != null) node.append(child);
+  }
+  return node;
+}
+
+function chooseIncrement(increments) {
+  const today = new Date().toISOString().slice(0, 10);
+  const current = increments.find((i) => i.startDate <= today && today <= i.endDate);
+  if (current) return current.id;
+  const next = increments
+    .filter((i) => i.startDate > today)
+    .sort((a, b) => a.startDate.localeCompare(b.startDate))[0];
+  if (next) return next.id;
+  const last = [...increments].sort((a, b) => b.endDate.localeCompare(a.endDate))[0];
+  return last ? last.id : null;
+}
+
+function card(story) {
+  const feature = story.feature;
+  const style = feature ? `--feature: hsl(${hue(feature.id)} 65% 45%)` : "";
+  const node = el(
+    "div",
+    { class: "card", id: `card-${story.id}`, "data-id": story.id, style },
+    el("div", { class: "title" }, story.title),
+    el(
+      "div",
+      { class: "meta" },
+      el("span", { class: "points" }, story.points == null ? "–" : String(story.points)),
+      el("span", { class: "state" }, story.state.replace("_", " ").toLowerCase()),
+      story.blocked ? el("span", { class: "blocked" }, "blocked") : null,
+    ),
+  );
+  if (feature) node.title = `Feature: ${feature.title}`;
+  return node;
+}
+
+function render(data) {
+  const b = data.program.board;
+  const m = data.program.metrics;
+  $("increment").textContent = b.increment.name;
+  $("at-risk").textContent = String(m.dependencies.atRisk);
+  $("open-questions").textContent = String(m.clarifications.overall.open);
+  $("oldest-question").textContent = age(m.clarifications.overall.oldestOpenAgeHours);
+
+  const before = state.stories;
+  const after = new Map();
+  boardEl.style.gridTemplateColumns =
+    `minmax(10rem, 14rem) repeat(${b.columns.length}, minmax(9rem, 1fr))`;
+  const nodes = [el("div", { class: "head" }, "Team")];
+  for (const col of b.columns) {
+    const it = col.iteration;
+    nodes.push(
+      el(
+        "div",
+        { class: "head column", "data-iteration": it ? it.id : "" },
+        col.title,
+        it ? el("small", {}, `${it.startDate} – ${it.endDate}`) : null,
+      ),
+    );
+  }
+  for (const row of b.rows) {
+    const team = row.team;
+    const objectives = el("ul", { class: "objectives" });
+    for (const o of team.objectives) {
+      objectives.append(
+        el("li", { class: o.committed ? "" : "stretch" }, `${o.description} (${o.plannedValue})`),
+      );
+    }
+    nodes.push(el("div", { class: "team", "data-team": team.id }, el("h2", {}, team.name), objectives));
+    for (const cell of row.cells) {
+      const capacity = cell.capacity == null ? "" : ` / ${cell.capacity}`;
+      const box = el(
+        "div",
+        {
+          class: cell.overloaded ? "cell overloaded" : "cell",
+          "data-team": team.id,
+          "data-iteration": cell.iteration ? cell.iteration.id : "",
+        },
+        el("div", { class: "load" }, cell.iteration ? `${cell.load}${capacity} pts` : `${cell.load} pts`),
+      );
+      for (const story of cell.stories) {
+        const node = card(story);
+        const seen = `${story.title}|${story.points}|${story.state}|${story.blocked}|${team.id}|${cell.iteration && cell.iteration.id}`;
+        after.set(story.id, seen);
+        if (before.size && before.get(story.id) !== seen) node.classList.add("flash");
+        box.append(node);
+      }
+      nodes.push(box);
+    }
+  }
+  boardEl.replaceChildren(...nodes);
+  state.stories = after;
+  state.dependencies = b.dependencies;
+  drawLines();
+  fit();
+}
+
+function anchor(node, side) {
+  return {
+    x: node.offsetLeft + (side === "right" ? node.offsetWidth : 0),
+    y: node.offsetTop + node.offsetHeight / 2,
+  };
+}
+
+function drawLines() {
+  const deps = state.dependencies || [];
+  linesEl.style.left = `${boardEl.offsetLeft}px`;
+  linesEl.style.top = `${boardEl.offsetTop}px`;
+  linesEl.setAttribute("width", boardEl.scrollWidth);
+  linesEl.setAttribute("height", boardEl.scrollHeight);
+  const ns = "http://www.w3.org/2000/svg";
+  const paths = [];
+  for (const d of deps) {
+    const from = document.getElementById(`card-${d.provider.id}`);
+    const to = document.getElementById(`card-${d.dependent.id}`);
+    if (!from && !to) continue;
+    const pi = d.provider.iteration && d.provider.iteration.id;
+    const di = d.dependent.iteration && d.dependent.iteration.id;
+    const kind = d.atRisk ? "risk" : pi && pi === di ? "same" : "ok";
+    let path;
+    if (from && to) {
+      const a = anchor(from, "right");
+      const b = anchor(to, "left");
+      const bend = Math.max(40, Math.abs(b.x - a.x) / 3);
+      path = `M${a.x},${a.y} C${a.x + bend},${a.y} ${b.x - bend},${b.y} ${b.x},${b.y}`;
+    } else {
+      // The other end is outside this increment: a dashed stub.
+      const a = from ? anchor(from, "right") : anchor(to, "left");
+      const dx = from ? 50 : -50;
+      path = `M${a.x},${a.y} L${a.x + dx},${a.y - 25}`;
+    }
+    const line = document.createElementNS(ns, "path");
+    line.setAttribute("d", path);
+    line.setAttribute("class", from && to ? kind : `${kind} outside`);
+    line.dataset.dependency = d.id;
+    const reasons = d.riskReasons.map((r) => REASONS[r] || r);
+    const text = `${d.provider.title} → ${d.dependent.title}: ${d.state.toLowerCase()}` +
+      (reasons.length ? `; at risk: ${reasons.join(", ")}` : "");
+    line.dataset.reasons = text;
+    const title = document.createElementNS(ns, "title");
+    title.textContent = text;
+    line.append(title);
+    paths.push(line);
+  }
+  linesEl.replaceChildren(...paths);
+}
+
+// A tap on a line shows its reasons (hover shows them as a tooltip).
+linesEl.addEventListener("click", (event) => {
+  const target = event.target;
+  const tip = $("tip");
+  if (!(target instanceof SVGPathElement)) return;
+  tip.textContent = target.dataset.reasons;
+  tip.style.left = `${event.clientX + 8}px`;
+  tip.style.top = `${event.clientY + 8}px`;
+  tip.hidden = false;
+  setTimeout(() => { tip.hidden = true; }, 4000);
+});
+
+// The wall screen: shrink the board to fit the screen.
+function fit() {
+  if (!kiosk) return;
+  wrap.style.transform = "none";
+  // The board's own size plus the frame's padding, unscaled.
+  const width = boardEl.scrollWidth + 2 * boardEl.offsetLeft;
+  const height = boardEl.scrollHeight + 2 * boardEl.offsetTop;
+  const room = window.innerHeight - $("top").offsetHeight;
+  const scale = Math.min(1, window.innerWidth / width, room / height);
+  wrap.style.transform = `scale(${scale})`;
+}
+
+window.addEventListener("resize", () => {
+  drawLines();
+  fit();
+});
+
+async function loadBoard() {
+  const data = await gql(BOARD, { p: programId, i: incrementId });
+  render(data);
+  document.body.dataset.sequence = String(state.lastSequence);
+}
+
+// Coalesces bursts of events into as few reloads as it takes.
+function refresh() {
+  if (state.refreshing) {
+    state.dirty = true;
+    return state.refreshing;
+  }
+  state.refreshing = (async () => {
+    try {
+      do {
+        state.dirty = false;
+        await loadBoard();
+      } while (state.dirty);
+    } catch (err) {
+      say(`The board could not be reloaded: ${err.message}`);
+    } finally {
+      state.refreshing = null;
+    }
+  })();
+  return state.refreshing;
+}
+
+function onEvent(payload) {
+  if (payload.errors && payload.errors.length) {
+    const resume = payload.errors[0].extensions && payload.errors[0].extensions.resumeAfter;
+    if (resume) state.cursor = resume;
+    return;
+  }
+  const event = payload.data && payload.data.programEvents && payload.data.programEvents.event;
+  // After a reconnect the server replays from the cursor: apply each once.
+  if (!event || event.sequence <= state.lastSequence) return;
+  state.lastSequence = event.sequence;
+  state.cursor = event.cursor;
+  state.applied.push(event.sequence);
+  state.lastUpdate = new Date();
+  setStatus("live");
+  refresh();
+}
+
+function startLive() {
+  if (state.socket || state.hold) return;
+  setStatus(state.lastUpdate ? "reconnecting" : "connecting");
+  state.socket = connect(wsUrl, `Bearer ${token}`, {
+    onReady(conn) {
+      state.backoff = 500;
+      setStatus("live");
+      const variables = { p: programId, a: state.cursor };
+      conn.subscribe("events", { query: EVENTS, variables }, {
+        next: onEvent,
+        error: () => conn.close(),
+        complete: () => conn.close(),
+      });
+    },
+    onClose(_reason, code) {
+      state.socket = null;
+      if (code === 4401 || code === 4403) {
+        setStatus("failed");
+        return;
+      }
+      setStatus("reconnecting");
+      if (state.hold) return;
+      setTimeout(startLive, state.backoff);
+      state.backoff = Math.min(state.backoff * 2, 5000);
+    },
+  });
+}
+
+async function start() {
+  if (kiosk) document.body.classList.add("kiosk");
+  if (!programId) {
+    say("Add ?program=<program id> to the address.");
+    return;
+  }
+  if (!token) {
+    if (kiosk) {
+      say("This wall screen needs a board token: add #token=<token> to the address.");
+      return;
+    }
+    const form = $("sign-in");
+    form.hidden = false;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      token = $("token-input").value.trim();
+      if (!token) return;
+      localStorage.setItem(STORED, token);
+      form.hidden = true;
+      start();
+    });
+    return;
+  }
+  try {
+    // The cursor is read before the board, so nothing after it is missed.
+    const first = await gql(START, { p: programId });
+    state.cursor = first.program.lastEventCursor;
+    $("program").textContent = first.program.name;
+    document.title = `${first.program.name} · board`;
+    incrementId = incrementId || chooseIncrement(first.program.increments);
+    if (!incrementId) {
+      say("This program has no increment yet.");
+      return;
+    }
+    await loadBoard();
+    document.body.dataset.ready = "1";
+    startLive();
+  } catch (err) {
+    say(err instanceof ApiError ? err.message : `The board could not load: ${err.message}`);
+  }
+}
+
+start();

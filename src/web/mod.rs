@@ -1,0 +1,146 @@
+//! The pages the binary serves, and their assets, embedded at compile time:
+//! GraphiQL (vendored, so it works without internet access) and the live
+//! program board. No CDN and no build step: the board is hand-written ES
+//! modules and CSS, and talks to the public GraphQL API like any client.
+
+use axum::{
+    Router,
+    extract::Path,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+
+/// One embedded file.
+struct Asset {
+    path: &'static str,
+    mime: &'static str,
+    body: &'static [u8],
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// Everything under `/assets/`.
+const ASSETS: &[Asset] = &[
+    Asset {
+        path: "board.js",
+        mime: JS,
+        body: include_bytes!("board.js"),
+    },
+    Asset {
+        path: "board.css",
+        mime: CSS,
+        body: include_bytes!("board.css"),
+    },
+    Asset {
+        path: "live.js",
+        mime: JS,
+        body: include_bytes!("live.js"),
+    },
+    Asset {
+        path: "graphiql.js",
+        mime: JS,
+        body: include_bytes!("graphiql.js"),
+    },
+    Asset {
+        path: "vendor/graphiql.min.js",
+        mime: JS,
+        body: include_bytes!("vendor/graphiql.min.js"),
+    },
+    Asset {
+        path: "vendor/graphiql.min.css",
+        mime: CSS,
+        body: include_bytes!("vendor/graphiql.min.css"),
+    },
+    Asset {
+        path: "vendor/react.production.min.js",
+        mime: JS,
+        body: include_bytes!("vendor/react.production.min.js"),
+    },
+    Asset {
+        path: "vendor/react-dom.production.min.js",
+        mime: JS,
+        body: include_bytes!("vendor/react-dom.production.min.js"),
+    },
+    Asset {
+        path: "vendor/LICENSES.txt",
+        mime: "text/plain; charset=utf-8",
+        body: include_bytes!("vendor/LICENSES.txt"),
+    },
+];
+
+/// The routes of the pages and their assets.
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/board", get(board))
+        .route("/assets/{*path}", get(asset))
+}
+
+/// `GET /graphql` from a browser: GraphiQL, served from the binary.
+pub async fn graphiql() -> Response {
+    page(include_str!("graphiql.html"))
+}
+
+/// `GET /board?program=…&increment=…&kiosk=1#token=…`: the program board.
+/// The page reads its parameters itself; the token stays in the fragment,
+/// which browsers never send, so it reaches no server log.
+async fn board() -> Response {
+    page(include_str!("board.html"))
+}
+
+fn page(html: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+async fn asset(Path(path): Path<String>) -> Response {
+    let Some(found) = ASSETS.iter().find(|a| a.path == path) else {
+        return (StatusCode::NOT_FOUND, "no such asset").into_response();
+    };
+    // Vendored files change only with the binary; the page's own files are
+    // revalidated so that an upgrade shows at once.
+    let cache = if path.starts_with("vendor/") {
+        "public, max-age=86400"
+    } else {
+        "no-cache"
+    };
+    let mut response = found.body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(found.mime));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_asset_is_named_once_and_pages_name_only_embedded_assets() {
+        let mut seen = std::collections::HashSet::new();
+        for a in ASSETS {
+            assert!(seen.insert(a.path), "{} twice", a.path);
+            assert!(!a.body.is_empty(), "{} is empty", a.path);
+        }
+        for html in [include_str!("graphiql.html"), include_str!("board.html")] {
+            assert!(!html.contains("https://"), "a page loads from outside");
+            for part in html.split("/assets/").skip(1) {
+                let name: String = part.chars().take_while(|c| *c != '"').collect();
+                assert!(seen.contains(name.as_str()), "{name} is not embedded");
+            }
+        }
+    }
+}
