@@ -133,16 +133,16 @@ async fn replay(
     for t in 1..=team_count {
         let (po, token) = user(
             work,
-            format!("Team {t:02} PO"),
+            format!("{} PO", team_name(t - 1)),
             format!("po{t}.{tag}@demo.example"),
         )
         .await?;
-        po_tokens.push((format!("Team {t:02}"), token));
+        po_tokens.push((team_name(t - 1), token));
         let mut members = Vec::new();
         for m in 1..=3 {
             let (member, token) = user(
                 work,
-                format!("Team {t:02} member {m}"),
+                format!("{} member {m}", team_name(t - 1)),
                 format!("m{t}.{m}.{tag}@demo.example"),
             )
             .await?;
@@ -172,7 +172,7 @@ async fn replay(
     let mut team_list = Vec::new();
     for (i, (po, po_email, members)) in staff.iter().enumerate() {
         work.set_time(cal.at(1.0, 2.0, i, staff.len()));
-        let name = format!("Team {:02}", i + 1);
+        let name = team_name(i);
         let po_named = Someone::Email(po_email.clone());
         let team = teams::create_team(work, program_id, name.clone(), po_named).await?;
         for (_, email, _) in members {
@@ -220,7 +220,7 @@ async fn replay(
             work,
             program_id,
             NewFeature {
-                title: format!("Feature {:03}", n + 1),
+                title: feature_title(n),
                 description: "A capability customers asked for.".into(),
                 business_value: Some(rng.pick(&SCALE)),
                 time_criticality: Some(rng.pick(&SCALE)),
@@ -271,7 +271,7 @@ async fn replay(
     let total_stories = team_count * stories_per_team;
     let mut all = Vec::new();
     let mut i = 0;
-    for team in &team_list {
+    for (team_index, team) in team_list.iter().enumerate() {
         for s in 0..stories_per_team {
             work.set_time(cal.at(7.0, 14.0, i, total_stories));
             i += 1;
@@ -300,7 +300,7 @@ async fn replay(
                 team.id,
                 NewStory {
                     feature_id: (!rng.chance(10)).then(|| rng.pick(&feature_ids)),
-                    title: format!("{} story {:04}", team.name, s + 1),
+                    title: story_title(team_index, s),
                     description: "As a customer, I want ...".into(),
                     acceptance_criteria: if ready || rng.chance(50) {
                         "Given ... when ... then ...".into()
@@ -581,4 +581,107 @@ fn team_of(teams: &[Team], id: TeamId) -> &Team {
 
 fn dep_id(dep: &entity::dependency::Model) -> crate::ids::DependencyId {
     crate::ids::DependencyId(dep.id)
+}
+
+/// Names as a real train would use them, so the board reads like one.
+const TEAMS: [&str; 20] = [
+    "Payments",
+    "Checkout",
+    "Catalog",
+    "Search",
+    "Accounts",
+    "Mobile app",
+    "Fulfilment",
+    "Pricing",
+    "Identity",
+    "Notifications",
+    "Returns",
+    "Loyalty",
+    "Reviews",
+    "Shipping",
+    "Data platform",
+    "Design system",
+    "Fraud",
+    "Inventory",
+    "Support tools",
+    "Partners",
+];
+
+const FEATURES: [&str; 24] = [
+    "Checkout redesign",
+    "One-click reorder",
+    "Saved cards",
+    "Guest checkout",
+    "Wallet payments",
+    "Address autocomplete",
+    "Order tracking page",
+    "Gift cards",
+    "Subscription billing",
+    "Multi-currency prices",
+    "Self-service returns",
+    "Fraud scoring",
+    "Product recommendations",
+    "Faster search",
+    "Loyalty points",
+    "Delivery slots",
+    "Accessibility fixes",
+    "Invoice downloads",
+    "Price drop alerts",
+    "Shared wishlists",
+    "Single sign-on",
+    "Push notifications",
+    "Stock reservations",
+    "Partner API",
+];
+
+const ACTIONS: [&str; 10] = [
+    "Build", "Design", "Add", "Test", "Migrate", "Expose", "Monitor", "Cache", "Validate",
+    "Localize",
+];
+
+const THINGS: [&str; 20] = [
+    "card tokenization API",
+    "payment retry job",
+    "basket summary view",
+    "address lookup",
+    "order history endpoint",
+    "price rules engine",
+    "stock reservation",
+    "email receipt",
+    "refund flow",
+    "3-D Secure challenge",
+    "session timeout",
+    "search ranking",
+    "delivery slot picker",
+    "loyalty balance widget",
+    "fraud rules",
+    "invoice PDF",
+    "consent banner",
+    "push token store",
+    "partner webhooks",
+    "audit log",
+];
+
+/// The name of the `i`th team (0-based), unique for any number of teams.
+fn team_name(i: usize) -> String {
+    match i / TEAMS.len() {
+        0 => TEAMS[i].to_owned(),
+        round => format!("{} {}", TEAMS[i % TEAMS.len()], round + 1),
+    }
+}
+
+/// The title of the `n`th feature (0-based).
+fn feature_title(n: usize) -> String {
+    match n / FEATURES.len() {
+        0 => FEATURES[n].to_owned(),
+        round => format!("{}, phase {}", FEATURES[n % FEATURES.len()], round + 1),
+    }
+}
+
+/// The title of a team's `s`th story, such as "Build card tokenization API"
+/// (drawn without the demo's generator, so the rest of the demo stays as is).
+fn story_title(team: usize, s: usize) -> String {
+    let action = ACTIONS[(s * 7 + team) % ACTIONS.len()];
+    let thing = THINGS[(s * 3 + team * 5 + s / THINGS.len()) % THINGS.len()];
+    format!("{action} {thing}")
 }

@@ -66,7 +66,7 @@ async fn main() -> Result<(), BoxError> {
             for (team, token) in &demo.po_tokens {
                 println!("PO of {team}: {token}");
             }
-            println!("a member of Team 01: {}", demo.member_token);
+            println!("a member of the first team: {}", demo.member_token);
             println!("the Product Manager: {}", demo.pm_token);
         }
         Command::User(cmd) => {
