@@ -493,6 +493,7 @@ fn viewer_key(viewer: &Viewer) -> String {
         Viewer::InvalidToken => "invalid".to_owned(),
         Viewer::BuiltinAdmin => "admin".to_owned(),
         Viewer::User(u) => format!("user:{}", u.id),
+        Viewer::Board { program_id } => format!("board:{program_id}"),
     }
 }
 

@@ -19,6 +19,10 @@ pub struct Model {
     pub last_used_at: Option<DateTimeUtc>,
     /// When it stops working; never when null.
     pub expires_at: Option<DateTimeUtc>,
+    /// A board token's one program, which it may only read and subscribe
+    /// to; null for a person's token. `user_id` is then who owns it (may
+    /// list and revoke it), not who it acts as.
+    pub program_id: Option<i64>,
     #[sea_orm(belongs_to, from = "user_id", to = "id")]
     pub user: BelongsTo<super::user::Entity>,
 }

@@ -13,6 +13,7 @@ mod m20261201_000008_feature_allocations;
 mod m20261201_000009_dependency_risk;
 mod m20261201_000010_planning;
 mod m20261201_000011_waits;
+mod m20261203_000012_board_tokens;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_dependency_risk::Migration),
             Box::new(m20261201_000010_planning::Migration),
             Box::new(m20261201_000011_waits::Migration),
+            Box::new(m20261203_000012_board_tokens::Migration),
         ]
     }
 }

@@ -25,6 +25,8 @@ pub enum Viewer {
     BuiltinAdmin,
     /// A user, by one of their tokens.
     User(user::Model),
+    /// A board token: reads one program and subscribes to it, nothing else.
+    Board { program_id: i64 },
 }
 
 /// An authenticated viewer, as the rules see it.
@@ -34,6 +36,9 @@ pub enum Actor {
     BuiltinAdmin,
     /// A user; `admin` when the user is an administrator.
     User { id: i64, admin: bool },
+    /// A board token (a wall screen): it reads `program_id` and subscribes
+    /// to it; it is nobody, and may do nothing.
+    Board { program_id: i64 },
 }
 
 impl Actor {
@@ -41,10 +46,10 @@ impl Actor {
         matches!(self, Self::BuiltinAdmin | Self::User { admin: true, .. })
     }
 
-    /// The user's id; `None` for the built-in administrator.
+    /// The user's id; `None` for the built-in administrator and a board.
     pub fn user_id(self) -> Option<i64> {
         match self {
-            Self::BuiltinAdmin => None,
+            Self::BuiltinAdmin | Self::Board { .. } => None,
             Self::User { id, .. } => Some(id),
         }
     }
@@ -99,7 +104,10 @@ impl Viewer {
                 .await?;
             txn.commit().await?;
         }
-        Ok((Self::User(user), Some(row.id)))
+        match row.program_id {
+            Some(program_id) => Ok((Self::Board { program_id }, Some(row.id))),
+            None => Ok((Self::User(user), Some(row.id))),
+        }
     }
 
     /// The authenticated actor, or UNAUTHENTICATED.
@@ -109,6 +117,9 @@ impl Viewer {
             Self::User(u) => Ok(Actor::User {
                 id: u.id,
                 admin: u.admin,
+            }),
+            Self::Board { program_id } => Ok(Actor::Board {
+                program_id: *program_id,
             }),
             Self::Anonymous => Err(AppError::Unauthenticated(
                 "a bearer token is required: send `Authorization: Bearer <token>`".into(),

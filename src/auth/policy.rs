@@ -80,6 +80,11 @@ pub async fn require(
     if actor.is_admin() {
         return Ok(());
     }
+    if let Actor::Board { .. } = actor {
+        return Err(AppError::forbidden(
+            "a board token only reads its program and subscribes to it",
+        ));
+    }
     let pm = |p: &program::Model| actor.is_user(p.product_manager_id);
     let po = |t: &team::Model| actor.is_user(t.product_owner_id);
     let (allowed, who, what): (bool, &str, String) = match action {
@@ -198,7 +203,8 @@ pub fn programs_of_user(user_id: i64) -> Condition {
 pub fn readable_programs(actor: Actor) -> Condition {
     match actor {
         Actor::User { id, admin: false } => programs_of_user(id),
-        _ => Condition::all(),
+        Actor::Board { program_id } => Condition::all().add(program::Column::Id.eq(program_id)),
+        Actor::BuiltinAdmin | Actor::User { admin: true, .. } => Condition::all(),
     }
 }
 
@@ -208,6 +214,9 @@ pub async fn can_read_program(
     actor: Actor,
     program: &program::Model,
 ) -> AppResult<bool> {
+    if let Actor::Board { program_id } = actor {
+        return Ok(program_id == program.id);
+    }
     match actor.user_id() {
         _ if actor.is_admin() || actor.is_user(program.product_manager_id) => Ok(true),
         Some(user) => part_of(conn, user, program.id).await,
@@ -222,8 +231,11 @@ pub async fn can_see_user(
     actor: Actor,
     user: UserId,
 ) -> AppResult<bool> {
-    let Actor::User { id, admin: false } = actor else {
-        return Ok(true);
+    let id = match actor {
+        Actor::User { id, admin: false } => id,
+        // A board sees the people of its program.
+        Actor::Board { program_id } => return part_of(conn, user.0, program_id).await,
+        Actor::BuiltinAdmin | Actor::User { admin: true, .. } => return Ok(true),
     };
     if id == user.0 {
         return Ok(true);

@@ -486,7 +486,7 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<WaitingUpdate>> + use<>> {
         let Some(me) = gql::actor(ctx)?.user_id() else {
             return Err(AppError::bad_input(
-                "nothing waits on the built-in administrator; subscribe with a user's token",
+                "nothing waits on the built-in administrator or a board token; subscribe with a user's token",
             )
             .into());
         };

@@ -18,7 +18,7 @@ use crate::{
     graphql::{
         self as gql,
         id::{self, Kind, encode},
-        loaders::{ProgramsOfUser, TeamsOfUser},
+        loaders::{ProgramById, ProgramsOfUser, TeamsOfUser},
     },
     ids::UserId,
     program::graphql::Program,
@@ -37,7 +37,8 @@ pub async fn readable_program_ids(ctx: &Context<'_>, actor: Actor) -> Result<Opt
                 .unwrap_or_default();
             Ok(Some(programs.into_iter().map(|p| p.id).collect()))
         }
-        _ => Ok(None),
+        Actor::Board { program_id } => Ok(Some(HashSet::from([program_id]))),
+        Actor::BuiltinAdmin | Actor::User { admin: true, .. } => Ok(None),
     }
 }
 
@@ -215,6 +216,15 @@ impl Token {
     async fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.0.expires_at
     }
+
+    /// For a board token (`createBoardToken`): the one program it reads and
+    /// subscribes to. Null for a person's token.
+    async fn program(&self, ctx: &Context<'_>) -> Result<Option<Program>> {
+        match self.0.program_id {
+            Some(id) => Ok(gql::load_one(ctx, ProgramById(id)).await?.map(Program)),
+            None => Ok(None),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -265,6 +275,26 @@ pub struct IssueTokenInput {
     pub label: String,
     /// When it stops working (in the future); by default never.
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Input of `createBoardToken`.
+#[derive(InputObject)]
+pub struct CreateBoardTokenInput {
+    /// The program the token reads.
+    pub program_id: ID,
+    /// What to call it ("Wall screen, 3rd floor"), up to 200 characters.
+    #[graphql(default)]
+    pub label: String,
+}
+
+/// Result of `createBoardToken`.
+#[derive(SimpleObject)]
+pub struct CreateBoardTokenPayload {
+    /// The bearer secret. It is shown only this once: put it in the board's
+    /// URL fragment, `/board?program=<id>#token=<secret>`.
+    pub secret: String,
+    /// The token, as `viewer.tokens` lists it; `revokeToken` ends it.
+    pub token: Token,
 }
 
 /// Input of `revokeToken`.
@@ -338,6 +368,31 @@ impl UserMutation {
         Ok(IssueTokenPayload {
             user: User(user),
             token,
+        })
+    }
+
+    /// Creates a read-only board token for a wall screen (the program's PM
+    /// or an admin): it reads that one program and subscribes to it, and
+    /// every mutation with it answers FORBIDDEN. It belongs to its creator
+    /// (to the PM when the built-in administrator creates it), who lists it
+    /// in `viewer.tokens` and ends it with `revokeToken`.
+    async fn create_board_token(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateBoardTokenInput,
+    ) -> Result<CreateBoardTokenPayload> {
+        let program_id = id::typed("programId", &input.program_id)?;
+        let (token, secret) = gql::perform(ctx, |w| {
+            Box::pin(usecase::create_board_token(
+                w,
+                program_id,
+                input.label.clone(),
+            ))
+        })
+        .await?;
+        Ok(CreateBoardTokenPayload {
+            secret,
+            token: Token(token),
         })
     }
 

@@ -53,27 +53,52 @@ pub async fn issue_token(
     label: &str,
     expires_at: Option<DateTime<Utc>>,
 ) -> AppResult<String> {
+    if expires_at.is_some_and(|at| at <= now) {
+        return Err(AppError::bad_input("expiresAt must be in the future"));
+    }
+    let (_, text) = insert_token(conn, now, user_id, label, expires_at, None).await?;
+    Ok(text)
+}
+
+/// Issues a board token of `program_id`, owned by `owner_id` (who may list
+/// and revoke it): the row and its secret.
+pub async fn issue_board_token(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    owner_id: i64,
+    program_id: i64,
+    label: &str,
+) -> AppResult<(token_row::Model, String)> {
+    insert_token(conn, now, owner_id, label, None, Some(program_id)).await
+}
+
+async fn insert_token(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    user_id: i64,
+    label: &str,
+    expires_at: Option<DateTime<Utc>>,
+    program_id: Option<i64>,
+) -> AppResult<(token_row::Model, String)> {
     let label = if label.trim().is_empty() {
         String::new()
     } else {
         text::name("label", label)?
     };
-    if expires_at.is_some_and(|at| at <= now) {
-        return Err(AppError::bad_input("expiresAt must be in the future"));
-    }
     let text = token::generate();
-    token_row::ActiveModel {
+    let row = token_row::ActiveModel {
         user_id: Set(user_id),
         token_hash: Set(token::hash(&text)),
         created_at: Set(now),
         label: Set(label),
         last_used_at: Set(None),
         expires_at: Set(expires_at),
+        program_id: Set(program_id),
         ..Default::default()
     }
     .insert(conn)
     .await?;
-    Ok(text)
+    Ok((row, text))
 }
 
 /// The user with this (normalised) email, if any.

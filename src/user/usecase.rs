@@ -9,7 +9,7 @@ use super::service;
 use crate::{
     auth::policy::{self, Action},
     error::AppResult,
-    ids::{TokenId, UserId},
+    ids::{ProgramId, TokenId, UserId},
     work::Work,
 };
 
@@ -39,6 +39,25 @@ pub async fn issue_token(
     let token = service::issue_token(work.conn(), work.now(), user.id, &label, expires_at).await?;
     work.outside_program_log();
     Ok((user, token))
+}
+
+/// Creates a board token of a program (its PM or an admin): it reads that
+/// program and subscribes to it, nothing else. The creator owns it (lists
+/// and revokes it); when the built-in administrator creates it, the
+/// program's PM does. Answers the row and the secret, shown only once.
+pub async fn create_board_token(
+    work: &mut Work,
+    program: ProgramId,
+    label: String,
+) -> AppResult<(token::Model, String)> {
+    let program = policy::program(work.conn(), work.actor(), program).await?;
+    work.require(Action::ManageProgram(&program, "create board tokens"))
+        .await?;
+    let owner = work.actor().user_id().unwrap_or(program.product_manager_id);
+    let created =
+        service::issue_board_token(work.conn(), work.now(), owner, program.id, &label).await?;
+    work.outside_program_log();
+    Ok(created)
 }
 
 /// Ends one token (its owner or an admin); its open subscriptions end

@@ -145,10 +145,19 @@ async fn the_board_shows_every_team_iteration_and_risk_and_graphiql_loads_offlin
     let shot = browser.screenshot("board.png").await;
     assert!(std::fs::metadata(shot).unwrap().len() > 10_000);
 
-    // The wall screen: large type, no sign-in form, scaled to the screen.
+    // The wall screen, on a read-only board token: large type, no sign-in
+    // form, scaled to the screen.
+    let created = app
+        .data(
+            &pm,
+            "mutation($input: CreateBoardTokenInput!) { createBoardToken(input: $input) { secret } }",
+            json!({ "input": { "programId": program, "label": "Wall" } }),
+        )
+        .await;
+    let wall = str_at(&created, "/createBoardToken/secret");
     browser
         .goto(&format!(
-            "{}/board?program={program}&increment={increment}&kiosk=1#token={pm}",
+            "{}/board?program={program}&increment={increment}&kiosk=1#token={wall}",
             app.base
         ))
         .await;

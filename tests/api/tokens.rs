@@ -170,3 +170,127 @@ async fn the_cli_revokes_every_token_of_a_user() {
         "UNAUTHENTICATED"
     );
 }
+
+const BOARD_TOKEN: &str = "mutation($input: CreateBoardTokenInput!) { createBoardToken(input: $input) { secret token { id label program { id } } } }";
+
+#[tokio::test]
+async fn a_board_token_reads_and_follows_one_program_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    let (pm, pm_token) = app.create_user("Pam Manager").await;
+    let program = app.create_program("Train", &pm).await;
+    let (other_pm, _) = app.create_user("Otto Other").await;
+    let elsewhere = app.create_program("Elsewhere", &other_pm).await;
+    let team = app.create_team(&program, "Payments", &pm).await;
+    let created = app
+        .data(
+            &pm_token,
+            BOARD_TOKEN,
+            json!({ "input": { "programId": program, "label": "Wall, 3rd floor" } }),
+        )
+        .await;
+    let board = str_at(&created, "/createBoardToken/secret");
+    assert!(board.starts_with("pf_"), "{created:#}");
+    assert_eq!(
+        created["createBoardToken"]["token"]["program"]["id"],
+        json!(program)
+    );
+    // The PM lists it among their tokens, with its program, and no secret.
+    let listed = app
+        .data(
+            &pm_token,
+            "{ viewer { tokens { id label program { id } } } }",
+            json!({}),
+        )
+        .await;
+    let wall = tokens(&listed)
+        .into_iter()
+        .find(|t| t["label"] == "Wall, 3rd floor")
+        .expect("the board token is listed");
+    assert_eq!(wall["program"]["id"], json!(program));
+    assert!(!listed.to_string().contains(&board));
+
+    // It reads its program and that program's people, and nothing else.
+    let read = app
+        .data(
+            &board,
+            "query($p: ID!, $e: ID!) { program(id: $p) { name teams { name productOwner { name } } }
+               other: program(id: $e) { id } viewer { id }
+               programs(first: 10) { totalCount } }",
+            json!({ "p": program, "e": elsewhere }),
+        )
+        .await;
+    assert_eq!(
+        read["program"]["teams"][0]["productOwner"]["name"],
+        "Pam Manager"
+    );
+    assert!(read["other"].is_null(), "{read:#}");
+    assert!(read["viewer"].is_null(), "a board is nobody: {read:#}");
+    assert_eq!(read["programs"]["totalCount"], 1);
+    let other = app
+        .gql(
+            Some(&board),
+            "query($u: ID!) { node(id: $u) { id } }",
+            json!({ "u": other_pm }),
+        )
+        .await;
+    assert!(other["data"]["node"].is_null(), "{other:#}");
+
+    // Every change it tries is refused, and changes nothing.
+    for (doc, input) in [
+        (
+            "mutation($input: CreateStoryInput!) { createStory(input: $input) { story { id } } }",
+            json!({ "teamId": team, "title": "From the wall" }),
+        ),
+        (
+            "mutation($input: CreateBoardTokenInput!) { createBoardToken(input: $input) { secret } }",
+            json!({ "programId": program }),
+        ),
+        (
+            "mutation($input: IssueTokenInput!) { issueToken(input: $input) { token } }",
+            json!({ "userId": pm }),
+        ),
+    ] {
+        let resp = app.gql(Some(&board), doc, json!({ "input": input })).await;
+        assert_eq!(code(&resp), "FORBIDDEN", "{resp:#}");
+    }
+    let backlog = app.backlog_titles(&team).await;
+    assert!(backlog.is_empty(), "{backlog:?}");
+
+    // It subscribes to its program, not to another one.
+    let events = "subscription($p: ID!) { programEvents(programId: $p) { event { kind } } }";
+    let mut refused = WsClient::connect(&app, Some(&board)).await;
+    refused
+        .subscribe("1", events, json!({ "p": elsewhere }))
+        .await;
+    let answer = refused.next().await;
+    assert_eq!(
+        answer["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{answer:#}"
+    );
+    let mut ws = WsClient::connect(&app, Some(&board)).await;
+    ws.subscribe(
+        "1",
+        "subscription($p: ID!, $a: String) { programEvents(programId: $p, after: $a) { event { kind } } }",
+        json!({ "p": program, "a": app.last_event_cursor(&program).await }),
+    )
+    .await;
+    app.create_story(&team, "Seen on the wall", json!({})).await;
+    let seen = ws.next().await;
+    assert_eq!(
+        seen["payload"]["data"]["programEvents"]["event"]["kind"],
+        "STORY_CREATED"
+    );
+
+    // Revoking it ends its subscriptions and its requests.
+    app.data(
+        &pm_token,
+        REVOKE,
+        json!({ "input": { "tokenId": wall["id"] } }),
+    )
+    .await;
+    assert_eq!(ws.close_code_within(10.0).await, Some(4403));
+    let after = app
+        .gql(Some(&board), "{ programs { totalCount } }", json!({}))
+        .await;
+    assert_eq!(code(&after), "UNAUTHENTICATED");
+}
