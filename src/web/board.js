@@ -64,6 +64,22 @@ const BOARD = `query($p: ID!, $i: ID!) { program(id: $p) {
     clarifications { overall { open oldestOpenAgeHours } }
   } } }`;
 
+const WHO = `{ viewer { id teams { id productOwner { id } } } }`;
+
+const COORDINATION = `query($p: ID!, $me: ID!) { program(id: $p) {
+  dependencies(states: [REQUESTED], first: 100) { edges { node { id
+    dependent { title team { name } } provider { title team { id name } } neededBy { number } } } }
+  clarifications(statuses: [OPEN, ANSWERED], assigneeId: $me, first: 100) { edges { node {
+    id question status answer blocking askedAt askedBy { name }
+    subject { __typename ... on Story { title } ... on Feature { title } } } } } } }`;
+
+const ACTIONS = {
+  commit: `mutation($input: CommitDependencyInput!) { commitDependency(input: $input) { dependency { id state } } }`,
+  decline: `mutation($input: DeclineDependencyInput!) { declineDependency(input: $input) { dependency { id state } } }`,
+  answer: `mutation($input: AnswerClarificationInput!) { answerClarification(input: $input) { clarification { id status } } }`,
+  resolve: `mutation($input: ResolveClarificationInput!) { resolveClarification(input: $input) { clarification { id status } } }`,
+};
+
 const EVENTS = `subscription($p: ID!, $a: String) {
   programEvents(programId: $p, after: $a) { event { sequence cursor kind } } }`;
 
@@ -311,9 +327,113 @@ window.addEventListener("resize", () => {
   fit();
 });
 
+// The coordination view of a signed-in PO or PM: what is asked of their
+// teams, and the questions assigned to them, each with its actions.
+function renderCoordination(data) {
+  // What is being typed survives a refresh, and so does the focus.
+  const panel = $("coordination");
+  const key = (form, input) => `${form.dataset.action}:${form.dataset.id}:${input.name}`;
+  const kept = new Map();
+  let focused = null;
+  for (const form of panel.querySelectorAll("form")) {
+    for (const input of form.elements) {
+      if (!input.name) continue;
+      kept.set(key(form, input), input.value);
+      if (input === document.activeElement) focused = key(form, input);
+    }
+  }
+  fillCoordination(data);
+  for (const form of panel.querySelectorAll("form")) {
+    for (const input of form.elements) {
+      if (!input.name || !kept.has(key(form, input))) continue;
+      input.value = kept.get(key(form, input));
+      if (key(form, input) === focused) input.focus();
+    }
+  }
+}
+
+function fillCoordination(data) {
+  const asked = data.program.dependencies.edges
+    .map((e) => e.node)
+    .filter((d) => state.me.owns.has(d.provider.team.id));
+  const inbox = data.program.clarifications.edges.map((e) => e.node);
+  $("asked-count").textContent = `(${asked.length})`;
+  $("inbox-count").textContent = `(${inbox.length})`;
+  const iterations = (state.columns || []).filter((c) => c.iteration);
+  $("asked").replaceChildren(
+    ...asked.map((d) => {
+      const choose = el("select", { name: "iteration", "aria-label": "iteration" });
+      for (const c of iterations) choose.append(el("option", { value: c.iteration.id }, c.title));
+      const commit = el("form", { "data-action": "commit", "data-id": d.id },
+        choose, el("button", { type: "submit" }, "Commit"));
+      const decline = el("form", { "data-action": "decline", "data-id": d.id },
+        el("input", { name: "reason", placeholder: "Why not", "aria-label": "reason" }),
+        el("button", { type: "submit" }, "Decline"));
+      const needed = d.neededBy ? ` by iteration ${d.neededBy.number}` : "";
+      return el("li", { "data-dependency": d.id },
+        el("div", { class: "what" },
+          `${d.dependent.team.name} needs “${d.provider.title}” (${d.provider.team.name})${needed} `,
+          el("span", { class: "muted" }, `for “${d.dependent.title}”`)),
+        commit, decline);
+    }),
+  );
+  $("inbox").replaceChildren(
+    ...inbox.map((c) => {
+      const about = c.subject ? `${c.subject.__typename} “${c.subject.title}”` : "";
+      const who = c.askedBy ? c.askedBy.name : "an administrator";
+      const item = el("li", { "data-clarification": c.id },
+        el("div", { class: "what" }, c.question, " ",
+          el("span", { class: "muted" }, `on ${about}, from ${who}${c.blocking ? ", blocking" : ""}`)));
+      if (c.status === "OPEN") {
+        item.append(el("form", { "data-action": "answer", "data-id": c.id },
+          el("textarea", { name: "answer", placeholder: "Your answer", "aria-label": "answer" }),
+          el("button", { type: "submit" }, "Answer")));
+      } else {
+        item.append(el("div", { class: "muted" }, `Answered: ${c.answer || ""}`),
+          el("form", { "data-action": "resolve", "data-id": c.id },
+            el("button", { type: "submit" }, "Resolve")));
+      }
+      return item;
+    }),
+  );
+}
+
+async function loadCoordination() {
+  if (!state.me) return;
+  renderCoordination(await gql(COORDINATION, { p: programId, me: state.me.id }));
+}
+
+$("coordination").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const id = form.dataset.id;
+  const field = (name) => form.elements[name] && form.elements[name].value.trim();
+  const input = {
+    commit: () => ({ dependencyId: id, iterationId: field("iteration") }),
+    decline: () => ({ dependencyId: id, reason: field("reason") }),
+    answer: () => ({ clarificationId: id, answer: field("answer") }),
+    resolve: () => ({ clarificationId: id }),
+  }[form.dataset.action]();
+  const result = $("coordination-result");
+  for (const b of form.querySelectorAll("button")) b.disabled = true;
+  try {
+    await gql(ACTIONS[form.dataset.action], { input });
+    result.className = "result";
+    result.textContent = `Done: ${form.dataset.action}.`;
+    await loadCoordination();
+  } catch (err) {
+    result.className = "result failed";
+    result.textContent = err.message;
+    for (const b of form.querySelectorAll("button")) b.disabled = false;
+  }
+});
+
 async function loadBoard() {
   const data = await gql(BOARD, { p: programId, i: incrementId });
+  state.columns = data.program.board.columns;
+  state.lastUpdate = new Date();
   render(data);
+  await loadCoordination();
   document.body.dataset.sequence = String(state.lastSequence);
 }
 
@@ -413,6 +533,15 @@ async function start() {
     $("program").textContent = first.program.name;
     document.title = `${first.program.name} · board`;
     incrementId = incrementId || chooseIncrement(first.program.increments);
+    if (!kiosk) {
+      // A person (not a board token) gets the coordination view.
+      const who = await gql(WHO, {});
+      if (who.viewer) {
+        const owns = who.viewer.teams.filter((t) => t.productOwner.id === who.viewer.id);
+        state.me = { id: who.viewer.id, owns: new Set(owns.map((t) => t.id)) };
+        $("coordination").hidden = false;
+      }
+    }
     if (!incrementId) {
       say("This program has no increment yet.");
       return;

@@ -17,8 +17,9 @@ const BOARD: &str = "query($p: ID!, $i: ID!) { program(id: $p) {
       dependencies { id atRisk } }
     metrics(incrementId: $i) { dependencies { atRisk } } } }";
 
-/// A server with the demo program: (app, program id, PM token, first increment id).
-async fn demo() -> (TestApp, String, String, String) {
+/// A server with the demo program: (app, program id, PM token, first
+/// increment id, the demo).
+async fn demo() -> (TestApp, String, String, String, portfolio::demo::Demo) {
     let app = TestApp::spawn().await;
     let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
     let demo = portfolio::demo::load(&store, app.clock_now(), 3, 20)
@@ -35,7 +36,7 @@ async fn demo() -> (TestApp, String, String, String) {
         )
         .await;
     let increment = str_at(&data, "/program/increments/0/id");
-    (app, program, demo.pm_token, increment)
+    (app, program, demo.pm_token.clone(), increment, demo)
 }
 
 fn board_url(app: &TestApp, program: &str, increment: &str, token: &str) -> String {
@@ -83,7 +84,7 @@ async fn the_board_shows_every_team_iteration_and_risk_and_graphiql_loads_offlin
     let Some(mut browser) = Browser::launch().await else {
         return;
     };
-    let (app, program, pm, increment) = demo().await;
+    let (app, program, pm, increment, _) = demo().await;
     let expected = board(&app, &program, &increment).await;
     let deps = expected["program"]["board"]["dependencies"]
         .as_array()
@@ -193,7 +194,7 @@ async fn the_board_applies_changes_live_and_after_a_reconnect_once_each() {
     let Some(mut browser) = Browser::launch().await else {
         return;
     };
-    let (app, program, pm, increment) = demo().await;
+    let (app, program, pm, increment, _) = demo().await;
     let stories = stories_of(&board(&app, &program, &increment).await);
     assert!(stories.len() >= 3);
     browser
@@ -274,6 +275,100 @@ async fn the_board_applies_changes_live_and_after_a_reconnect_once_each() {
             .await,
         json!("live")
     );
+    browser.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_po_commits_from_the_coordination_view_and_another_board_shows_it() {
+    let Some(mut browser) = Browser::launch().await else {
+        return;
+    };
+    let (app, program, pm, increment, demo) = demo().await;
+    // A dependency on this board, still asked of its provider team.
+    let asked = app
+        .data(
+            ADMIN,
+            "query($p: ID!, $i: ID!) { program(id: $p) { board(incrementId: $i) {
+               dependencies { id state provider { team { name } } } } } }",
+            json!({ "p": program, "i": increment }),
+        )
+        .await;
+    let dependency = asked["program"]["board"]["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["state"] == "REQUESTED")
+        .cloned()
+        .expect("the demo board has a requested dependency");
+    let id = dependency["id"].as_str().unwrap().to_owned();
+    let provider = dependency["provider"]["team"]["name"].as_str().unwrap();
+    let po = demo
+        .po_tokens
+        .iter()
+        .find(|(team, _)| team == provider)
+        .map(|(_, token)| token.clone())
+        .expect("the provider team's PO");
+    let line = format!("document.querySelector('#lines path[data-dependency=\"{id}\"]')");
+
+    // One board watches (the PM's); the PO's has the coordination view.
+    browser
+        .goto(&board_url(&app, &program, &increment, &pm))
+        .await;
+    browser
+        .wait_for(
+            &format!("document.getElementById('status').dataset.state === 'live' && {line}"),
+            30.0,
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval(&format!("{line}.dataset.reasons.includes(': requested')"))
+            .await,
+        json!(true)
+    );
+    let watching = browser.open_page().await;
+    browser
+        .goto(&board_url(&app, &program, &increment, &po))
+        .await;
+    let item = format!("document.querySelector('li[data-dependency=\"{id}\"]')");
+    browser
+        .wait_for(
+            &format!("document.getElementById('status').dataset.state === 'live' && {item}"),
+            30.0,
+        )
+        .await;
+    browser.screenshot("coordination.png").await;
+    browser
+        .eval(&format!(
+            "{item}.querySelector('form[data-action=commit] button').click()"
+        ))
+        .await;
+    browser
+        .wait_for(
+            &format!(
+                "document.getElementById('coordination-result').textContent === 'Done: commit.' && !{item}"
+            ),
+            10.0,
+        )
+        .await;
+
+    // The other board shows it committed.
+    browser.switch_to(watching);
+    browser
+        .wait_for(
+            &format!("{line}.dataset.reasons.includes(': committed')"),
+            10.0,
+        )
+        .await;
+    let stored = app
+        .data(
+            ADMIN,
+            "query($d: ID!) { node(id: $d) { ... on Dependency { state } } }",
+            json!({ "d": id }),
+        )
+        .await;
+    assert_eq!(stored["node"]["state"], "COMMITTED");
     browser.close().await;
     app.stop().await;
 }

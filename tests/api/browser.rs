@@ -114,6 +114,32 @@ impl Browser {
         Some(browser)
     }
 
+    /// Opens another page and makes it the current one; answers the page
+    /// that was current, for [`Browser::switch_to`].
+    pub async fn open_page(&mut self) -> String {
+        let target = self
+            .call(None, "Target.createTarget", json!({ "url": "about:blank" }))
+            .await;
+        let attached = self
+            .call(
+                None,
+                "Target.attachToTarget",
+                json!({ "targetId": target["targetId"], "flatten": true }),
+            )
+            .await;
+        let session = attached["sessionId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        std::mem::replace(&mut self.session, session)
+    }
+
+    /// Makes `page` (from [`Browser::open_page`]) the current page; answers
+    /// the page that was current.
+    pub fn switch_to(&mut self, page: String) -> String {
+        std::mem::replace(&mut self.session, page)
+    }
+
     async fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut message = json!({ "id": id, "method": method, "params": params });
