@@ -221,6 +221,17 @@ impl Program {
         Ok(crate::waits::graphql::program_waits(ctx, &self.0, &increment_id).await?)
     }
 
+    /// What has waited longest in the program, whoever it waits on: the
+    /// oldest open waits first (the board's header shows three).
+    #[graphql(complexity = "(first.max(0) as usize) * child_complexity + 1")]
+    async fn oldest_waits(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many: 0 to 100.", default = 3)] first: i32,
+    ) -> Result<Vec<crate::waits::graphql::WaitItem>> {
+        Ok(crate::waits::graphql::oldest(ctx, &self.0, first).await?)
+    }
+
     /// All teams' confidence votes for an increment together.
     async fn confidence(&self, ctx: &Context<'_>, increment_id: ID) -> Result<Confidence> {
         Ok(planning::confidence(ctx, self.0.id, None, &increment_id).await?)

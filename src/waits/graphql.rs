@@ -152,6 +152,25 @@ pub async fn queue(ctx: &Context<'_>, user: i64, program_id: &ID) -> AppResult<V
         .collect())
 }
 
+/// `Program.oldestWaits(first)`: what has waited longest in the program,
+/// whoever it waits on.
+pub async fn oldest(
+    ctx: &Context<'_>,
+    program: &program::Model,
+    first: i32,
+) -> AppResult<Vec<WaitItem>> {
+    let limit = u64::try_from(first)
+        .ok()
+        .filter(|n| *n <= 100)
+        .ok_or_else(|| crate::error::AppError::bad_input("first: must be 0 to 100"))?;
+    let conn = gql::store(ctx)?.conn();
+    Ok(service::oldest_open(conn, program.id, limit)
+        .await?
+        .into_iter()
+        .map(WaitItem)
+        .collect())
+}
+
 /// One kind of wait of one person: open now, and finished in a period.
 #[derive(SimpleObject, Clone)]
 pub struct WaitFigures {

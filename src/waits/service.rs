@@ -120,6 +120,22 @@ pub async fn queue(
         .await?)
 }
 
+/// The `limit` oldest open waits of a program, oldest first.
+pub async fn oldest_open(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+    limit: u64,
+) -> AppResult<Vec<wait::Model>> {
+    Ok(wait::Entity::find()
+        .filter(wait::Column::ProgramId.eq(program_id))
+        .filter(wait::Column::EndedAt.is_null())
+        .order_by_asc(wait::Column::StartedAt)
+        .order_by_asc(wait::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
 /// Open waits of a program per (owner, kind): how many, and the oldest start.
 pub async fn open_counts(
     conn: &impl ConnectionTrait,

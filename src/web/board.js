@@ -59,6 +59,9 @@ const BOARD = `query($p: ID!, $i: ID!) { program(id: $p) {
     dependencies { id state atRisk riskReasons
       dependent { id title iteration { id } } provider { id title iteration { id } } }
   }
+  oldestWaits(first: 3) { kind ageHours waitingOn { name }
+    subject { __typename ... on Story { title } ... on Feature { title }
+      ... on Clarification { question } ... on Dependency { provider { title } } } }
   metrics(incrementId: $i) {
     dependencies { atRisk }
     clarifications { overall { open oldestOpenAgeHours } }
@@ -195,6 +198,8 @@ function render(data) {
   $("open-questions").textContent = String(m.clarifications.overall.open);
   $("oldest-question").textContent = age(m.clarifications.overall.oldestOpenAgeHours);
 
+  renderWaits(data.program.oldestWaits);
+
   const before = state.stories;
   const after = new Map();
   boardEl.style.gridTemplateColumns =
@@ -246,6 +251,31 @@ function render(data) {
   state.dependencies = b.dependencies;
   drawLines();
   fit();
+}
+
+const WAITING_FOR = {
+  ANSWER: (who) => `an answer from ${who}`,
+  RESOLUTION: (who) => `${who} to resolve an answer`,
+  ACCEPTANCE: (who) => `acceptance by ${who}`,
+  DECISION: (who) => `a decision by ${who}`,
+  BREAKDOWN: (who) => `a breakdown by ${who}`,
+};
+
+function subjectText(subject) {
+  if (!subject) return "";
+  if (subject.__typename === "Clarification") return subject.question;
+  if (subject.__typename === "Dependency") return subject.provider.title;
+  return subject.title;
+}
+
+// The three oldest waits of the program, whoever they wait on.
+function renderWaits(waits) {
+  $("waits").replaceChildren(
+    ...waits.map((w) => {
+      const what = (WAITING_FOR[w.kind] || ((who) => who))(w.waitingOn.name);
+      return el("li", {}, el("b", {}, age(w.ageHours)), ` ${what}: ${subjectText(w.subject)}`);
+    }),
+  );
 }
 
 function anchor(node, side) {

@@ -143,6 +143,25 @@ async fn the_board_shows_every_team_iteration_and_risk_and_graphiql_loads_offlin
         counted,
         json!(expected["program"]["metrics"]["dependencies"]["atRisk"].to_string())
     );
+    // The header names what has waited longest, oldest first.
+    let oldest = app
+        .data(
+            ADMIN,
+            "query($p: ID!) { program(id: $p) { oldestWaits { ageHours waitingOn { name } } } }",
+            json!({ "p": program }),
+        )
+        .await;
+    let oldest = oldest["program"]["oldestWaits"].as_array().unwrap().clone();
+    assert_eq!(oldest.len(), 3, "the demo has old waits");
+    let shown = browser
+        .eval("[...document.querySelectorAll('#waits li')].map(e => e.textContent)")
+        .await;
+    let shown: Vec<String> = serde_json::from_value(shown).unwrap();
+    assert_eq!(shown.len(), 3);
+    for (line, wait) in shown.iter().zip(&oldest) {
+        let name = wait["waitingOn"]["name"].as_str().unwrap();
+        assert!(line.contains(name), "{line:?} names {name}");
+    }
     let shot = browser.screenshot("board.png").await;
     assert!(std::fs::metadata(shot).unwrap().len() > 10_000);
 

@@ -372,3 +372,46 @@ async fn waiting_updates_reach_the_person_waited_on_only() {
     olga.close().await;
     otto.close().await;
 }
+
+#[tokio::test]
+async fn the_program_lists_what_waited_longest_oldest_first() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let story = app.create_story(&w.team_a, "Card form", json!({})).await;
+    let first = app
+        .ask_about_story(&w.member_a.token, &story, "Which cards?", false)
+        .await;
+    app.clock.advance(Duration::hours(5));
+    let second = app
+        .ask_about_story(&w.member_a.token, &story, "Which currencies?", false)
+        .await;
+    app.clock.advance(Duration::hours(1));
+    let oldest = "query($p: ID!, $n: Int!) { program(id: $p) { oldestWaits(first: $n) {
+        kind subjectId ageHours waitingOn { name } } } }";
+    let data = app
+        .data(&w.member_a.token, oldest, json!({ "p": w.program, "n": 3 }))
+        .await;
+    let items = data["program"]["oldestWaits"].as_array().unwrap();
+    let subjects: Vec<&Value> = items.iter().map(|i| &i["subjectId"]).collect();
+    assert_eq!(subjects, [&json!(first), &json!(second)], "{data:#}");
+    assert_eq!(items[0]["ageHours"], 6.0);
+    assert_eq!(items[0]["kind"], "ANSWER");
+    let one = app
+        .data(&w.member_a.token, oldest, json!({ "p": w.program, "n": 1 }))
+        .await;
+    assert_eq!(one["program"]["oldestWaits"].as_array().unwrap().len(), 1);
+    for n in [-1, 101] {
+        let resp = app
+            .gql(Some(&w.pm.token), oldest, json!({ "p": w.program, "n": n }))
+            .await;
+        assert_eq!(code(&resp), "BAD_USER_INPUT", "{resp:#}");
+    }
+    let hidden = app
+        .gql(
+            Some(&w.outsider.token),
+            oldest,
+            json!({ "p": w.program, "n": 3 }),
+        )
+        .await;
+    assert!(hidden["data"]["program"].is_null(), "{hidden:#}");
+}
