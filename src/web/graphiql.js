@@ -63,6 +63,9 @@ function fetcher(params, opts) {
   return overHttp(params, opts);
 }
 
+// For scripts and tests: the same fetcher GraphiQL uses.
+window.portfolioGraphiQL = { fetcher };
+
 ReactDOM.createRoot(document.getElementById("graphiql")).render(
   React.createElement(GraphiQL, {
     fetcher,

@@ -199,11 +199,42 @@ async fn the_board_shows_every_team_iteration_and_risk_and_graphiql_loads_offlin
     assert_eq!(fits, json!(true));
     browser.screenshot("board-kiosk.png").await;
 
-    // GraphiQL from the binary alone: its bundle, styles and React.
+    // GraphiQL from the binary alone: its bundle, styles and React, the
+    // schema's docs, and subscriptions with the token from the headers.
     browser.goto(&format!("{}/graphql", app.base)).await;
     browser
-        .wait_for("document.querySelector('.graphiql-container')", 30.0)
+        .wait_for(
+            "document.querySelector('.graphiql-container') && window.portfolioGraphiQL",
+            30.0,
+        )
         .await;
+    browser
+        .eval("document.querySelector('[aria-label=\"Show Documentation Explorer\"]').click()")
+        .await;
+    browser
+        .wait_for(
+            "document.querySelector('.graphiql-doc-explorer') && document.querySelector('.graphiql-doc-explorer').textContent.includes('Query')",
+            30.0,
+        )
+        .await;
+    let cursor = board(&app, &program, &increment).await["program"]["lastEventCursor"].clone();
+    let subscribe = format!(
+        "window.events = window.portfolioGraphiQL.fetcher(
+           {{ query: 'subscription($p: ID!, $a: String) {{ programEvents(programId: $p, after: $a) {{ event {{ kind }} }} }}',
+              variables: {{ p: {}, a: {cursor} }} }},
+           {{ headers: {{ Authorization: 'Bearer ' + {} }} }})[Symbol.asyncIterator]();
+         window.firstEvent = window.events.next(); true",
+        json!(program),
+        json!(pm)
+    );
+    browser.eval(&subscribe).await;
+    let stories = stories_of(&expected);
+    rename(&app, &stories[0], "Seen in GraphiQL").await;
+    let first = browser.eval("window.firstEvent.then(r => r.value)").await;
+    assert_eq!(
+        first["data"]["programEvents"]["event"]["kind"], "STORY_UPDATED",
+        "{first:#}"
+    );
     browser.close().await;
     app.stop().await;
 }
