@@ -28,7 +28,9 @@ const state = {
   hold: false,
   backoff: 500,
   refreshing: null,
-  dirty: false,
+  pending: [],
+  lastApplyMs: null,
+  loads: 0,
   stories: new Map(),
 };
 window.portfolioBoard = {
@@ -84,7 +86,30 @@ const ACTIONS = {
 };
 
 const EVENTS = `subscription($p: ID!, $a: String) {
-  programEvents(programId: $p, after: $a) { event { sequence cursor kind } } }`;
+  programEvents(programId: $p, after: $a) { event { sequence cursor kind subjectType subjectId } } }`;
+
+const HEADER = `query($p: ID!, $i: ID!) { program(id: $p) {
+  oldestWaits(first: 3) { kind ageHours waitingOn { name }
+    subject { __typename ... on Story { title } ... on Feature { title }
+      ... on Clarification { question } ... on Dependency { provider { title } } } }
+  metrics(incrementId: $i) {
+    dependencies { atRisk }
+    clarifications { overall { open oldestOpenAgeHours } }
+  } } }`;
+
+const STORIES = (n) => `query(${[...Array(n).keys()].map((k) => `$s${k}: ID!`).join(", ")}) {
+  ${[...Array(n).keys()].map((k) => `s${k}: node(id: $s${k}) { ...card }`).join("\n  ")} }
+  fragment card on Story { id title points state blocked feature { id title } team { id } iteration { id } }`;
+
+// How each kind of event is applied: a story's own change patches its card
+// in place; changes shown only in the header reload the header; anything
+// else reloads the board.
+const PATCHES = new Set(["STORY_UPDATED", "STORY_STATE_CHANGED"]);
+const HEADER_ONLY = new Set([
+  "WAIT_STARTED", "WAIT_ENDED", "WAIT_MOVED", "CLARIFICATION_ANSWERED",
+  "CLARIFICATION_REASSIGNED", "CONFIDENCE_VOTED", "OBJECTIVE_SCORED",
+  "TEAM_MEMBER_ADDED", "TEAM_MEMBER_REMOVED",
+]);
 
 const REASONS = {
   NOT_COMMITTED: "not committed, yet the dependent story is planned",
@@ -171,12 +196,22 @@ function chooseIncrement(increments) {
   return last ? last.id : null;
 }
 
+function fingerprint(story, teamId, iteration) {
+  return `${story.title}|${story.points}|${story.state}|${story.blocked}|${teamId}|${iteration && iteration.id}`;
+}
+
 function card(story) {
   const feature = story.feature;
   const style = feature ? `--feature: hsl(${hue(feature.id)} 65% 45%)` : "";
   const node = el(
     "div",
-    { class: "card", id: `card-${story.id}`, "data-id": story.id, style },
+    {
+      class: "card",
+      id: `card-${story.id}`,
+      "data-id": story.id,
+      "data-points": story.points == null ? "0" : String(story.points),
+      style,
+    },
     el("div", { class: "title" }, story.title),
     el(
       "div",
@@ -190,15 +225,18 @@ function card(story) {
   return node;
 }
 
-function render(data) {
-  const b = data.program.board;
-  const m = data.program.metrics;
-  $("increment").textContent = b.increment.name;
+function renderHeader(program) {
+  const m = program.metrics;
   $("at-risk").textContent = String(m.dependencies.atRisk);
   $("open-questions").textContent = String(m.clarifications.overall.open);
   $("oldest-question").textContent = age(m.clarifications.overall.oldestOpenAgeHours);
+  renderWaits(program.oldestWaits);
+}
 
-  renderWaits(data.program.oldestWaits);
+function render(data) {
+  const b = data.program.board;
+  $("increment").textContent = b.increment.name;
+  renderHeader(data.program);
 
   const before = state.stories;
   const after = new Map();
@@ -233,12 +271,13 @@ function render(data) {
           class: cell.overloaded ? "cell overloaded" : "cell",
           "data-team": team.id,
           "data-iteration": cell.iteration ? cell.iteration.id : "",
+          "data-capacity": cell.capacity == null ? "" : String(cell.capacity),
         },
         el("div", { class: "load" }, cell.iteration ? `${cell.load}${capacity} pts` : `${cell.load} pts`),
       );
       for (const story of cell.stories) {
         const node = card(story);
-        const seen = `${story.title}|${story.points}|${story.state}|${story.blocked}|${team.id}|${cell.iteration && cell.iteration.id}`;
+        const seen = fingerprint(story, team.id, cell.iteration);
         after.set(story.id, seen);
         if (before.size && before.get(story.id) !== seen) node.classList.add("flash");
         box.append(node);
@@ -460,6 +499,7 @@ $("coordination").addEventListener("submit", async (event) => {
 
 async function loadBoard() {
   const data = await gql(BOARD, { p: programId, i: incrementId });
+  state.loads += 1;
   state.columns = data.program.board.columns;
   state.lastUpdate = new Date();
   render(data);
@@ -467,25 +507,73 @@ async function loadBoard() {
   document.body.dataset.sequence = String(state.lastSequence);
 }
 
-// Coalesces bursts of events into as few reloads as it takes.
-function refresh() {
-  if (state.refreshing) {
-    state.dirty = true;
-    return state.refreshing;
+async function loadHeader() {
+  renderHeader((await gql(HEADER, { p: programId, i: incrementId })).program);
+  await loadCoordination();
+}
+
+// A cell's load and capacity from the cards it holds.
+function retotal(cell) {
+  const load = [...cell.querySelectorAll(".card")]
+    .reduce((sum, c) => sum + Number(c.dataset.points || 0), 0);
+  const capacity = cell.dataset.capacity;
+  cell.classList.toggle("overloaded", capacity !== "" && load > Number(capacity));
+  const of = capacity === "" ? "" : ` / ${capacity}`;
+  cell.querySelector(".load").textContent = cell.dataset.iteration ? `${load}${of} pts` : `${load} pts`;
+}
+
+// Patches the cards of these stories in place; false when one of them
+// moved to another cell (or onto or off the board): then the board reloads.
+async function patchStories(ids) {
+  if (!ids.length) return true;
+  const vars = Object.fromEntries(ids.map((id, k) => [`s${k}`, id]));
+  const data = await gql(STORIES(ids.length), vars);
+  const updates = [];
+  for (const story of Object.values(data)) {
+    const old = story && document.getElementById(`card-${story.id}`);
+    if (!old) return false;
+    const cell = old.parentElement;
+    const iteration = story.iteration ? story.iteration.id : "";
+    if (cell.dataset.team !== story.team.id || cell.dataset.iteration !== iteration) return false;
+    updates.push([story, old, cell]);
   }
+  for (const [story, old, cell] of updates) {
+    const node = card(story);
+    node.classList.add("flash");
+    old.replaceWith(node);
+    state.stories.set(story.id, fingerprint(story, story.team.id, story.iteration));
+    retotal(cell);
+  }
+  drawLines();
+  return true;
+}
+
+// Applies one batch of events (those of one change arrive together).
+async function apply(batch) {
+  const started = batch[0].at;
+  const full = batch.some((e) => !PATCHES.has(e.kind) && !HEADER_ONLY.has(e.kind));
+  const stories = [...new Set(batch.filter((e) => PATCHES.has(e.kind)).map((e) => e.subjectId))];
+  if (full || !(await patchStories(stories))) {
+    await loadBoard();
+    state.lastApplyMs = performance.now() - started;
+    return;
+  }
+  state.lastApplyMs = performance.now() - started;
+  if (batch.some((e) => HEADER_ONLY.has(e.kind))) await loadHeader();
+}
+
+// Applies what arrived, one batch at a time, until nothing is pending.
+function process() {
+  if (state.refreshing) return;
   state.refreshing = (async () => {
     try {
-      do {
-        state.dirty = false;
-        await loadBoard();
-      } while (state.dirty);
+      while (state.pending.length) await apply(state.pending.splice(0));
     } catch (err) {
-      say(`The board could not be reloaded: ${err.message}`);
+      say(`The board could not be updated: ${err.message}`);
     } finally {
       state.refreshing = null;
     }
   })();
-  return state.refreshing;
 }
 
 function onEvent(payload) {
@@ -502,7 +590,8 @@ function onEvent(payload) {
   state.applied.push(event.sequence);
   state.lastUpdate = new Date();
   setStatus("live");
-  refresh();
+  state.pending.push({ kind: event.kind, subjectId: event.subjectId, at: performance.now() });
+  process();
 }
 
 function startLive() {

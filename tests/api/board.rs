@@ -257,12 +257,21 @@ async fn the_board_applies_changes_live_and_after_a_reconnect_once_each() {
         )
         .await;
 
-    // A change made through the API shows on the open board.
+    // A change made through the API shows on the open board: a story's
+    // own change patches its card, without reloading the board.
+    let loads = browser.eval("window.portfolioBoard.state.loads").await;
     rename(&app, &stories[0], "Renamed while watching").await;
     let took = browser
         .wait_for(&has_title("Renamed while watching"), 10.0)
         .await;
     eprintln!("a change showed on the board after {took:?}");
+    browser
+        .wait_for("!window.portfolioBoard.state.refreshing", 10.0)
+        .await;
+    assert_eq!(
+        browser.eval("window.portfolioBoard.state.loads").await,
+        loads
+    );
 
     // The connection drops; two changes are made meanwhile.
     browser.eval("window.portfolioBoard.disconnect()").await;
