@@ -202,9 +202,9 @@ pub async fn dependency(
 }
 
 /// A `portfolio serve` child process on a fresh database.
-struct Server {
+pub struct Server {
     child: tokio::process::Child,
-    base: String,
+    pub base: String,
     pid: u32,
 }
 
@@ -218,7 +218,7 @@ fn portfolio_binary() -> &'static str {
     env!("CARGO_BIN_EXE_portfolio")
 }
 
-fn database_args(database: &str, dir: &std::path::Path, label: &str) -> Vec<String> {
+pub fn database_args(database: &str, dir: &std::path::Path, label: &str) -> Vec<String> {
     if database == "sqlite" {
         vec![
             "--database-url".into(),
@@ -234,7 +234,7 @@ fn database_args(database: &str, dir: &std::path::Path, label: &str) -> Vec<Stri
     }
 }
 
-async fn start_server(db_args: &[String], extra: &[&str]) -> Result<Server, BoxError> {
+pub async fn start_server(db_args: &[String], extra: &[&str]) -> Result<Server, BoxError> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -302,7 +302,7 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn gql(
+pub async fn gql(
     client: &reqwest::Client,
     base: &str,
     token: &str,
@@ -581,7 +581,7 @@ pub struct DashboardOptions {
 }
 
 /// Loads a demo program with `portfolio demo`: its id and the PM's token.
-async fn seed_demo(
+pub async fn seed_demo(
     db_args: &[String],
     teams: usize,
     stories_per_team: usize,

@@ -12,6 +12,9 @@
 //!   the response cache off (`--cache-off`), and with rank moves at a rate
 //!   (`--writes-per-second`) in the same program or another one
 //!   (`--writes-elsewhere`).
+//! - `board-page`: the live board in headless Chromium on a demo program
+//!   (by default 20 teams x 500 stories): navigation to the whole board, and
+//!   one change from the event's arrival to its card patched.
 //! - `planning`: `Program.planningReadiness` and the board with capacity
 //!   on 50 teams, 1,000 features and 50,000 stories, cache off; then a PO's
 //!   `waitingOnMe` and `Program.waits` with 5,000 open waits.
@@ -111,6 +114,21 @@ enum Command {
         /// Make the rank moves in a second program of the same size instead.
         #[arg(long)]
         writes_elsewhere: bool,
+    },
+    /// The live board page in headless Chromium: first render, one change.
+    BoardPage {
+        /// Teams of the demo program.
+        #[arg(long, default_value_t = 20)]
+        teams: usize,
+        /// Stories per team.
+        #[arg(long, default_value_t = 500)]
+        stories_per_team: usize,
+        /// Page loads measured.
+        #[arg(long, default_value_t = 5)]
+        loads: usize,
+        /// Changes measured.
+        #[arg(long, default_value_t = 20)]
+        updates: usize,
     },
     /// planningReadiness and the board with capacity on a large program.
     Planning {
@@ -357,7 +375,12 @@ async fn rank(database: &str, sizes: &[usize], moves: usize) -> Result<(), BoxEr
     Ok(())
 }
 
+/// The page tests' browser driver, shared with the `board-page` benchmark.
+#[allow(dead_code)]
+#[path = "../../tests/api/browser.rs"]
+mod browser;
 mod load;
+mod page;
 mod planning;
 use load::{dashboard, dependency, subscribers, writes};
 
@@ -418,6 +441,12 @@ async fn main() -> Result<(), BoxError> {
             };
             planning::planning(&cli.database, &options).await
         }
+        Command::BoardPage {
+            teams,
+            stories_per_team,
+            loads,
+            updates,
+        } => page::board_page(&cli.database, teams, stories_per_team, loads, updates).await,
         Command::Writes { writers, seconds } => writes(&cli.database, &writers, seconds).await,
     }
 }

@@ -47,8 +47,36 @@ async fn graphiql_is_served_and_wired_to_the_websocket() {
         .text()
         .await
         .unwrap();
-    assert!(html.contains("graphiql") || html.contains("GraphiQL"));
-    assert!(html.contains("/graphql/ws"));
+    assert!(html.contains("GraphiQL"));
+    assert!(
+        !html.contains("https://"),
+        "GraphiQL loads nothing from outside"
+    );
+    // Its script sends subscriptions to the websocket, over the protocol.
+    let asset = |path: &str| {
+        let url = format!("{}/assets/{path}", app.base);
+        let client = app.client.clone();
+        async move {
+            let resp = client.get(url).send().await.unwrap();
+            let status = resp.status().as_u16();
+            let kind = resp
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap_or_default().to_owned())
+                .unwrap_or_default();
+            (status, kind, resp.text().await.unwrap())
+        }
+    };
+    let (status, kind, script) = asset("graphiql.js").await;
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("text/javascript"), "{kind}");
+    assert!(script.contains("/ws"));
+    let (_, _, live) = asset("live.js").await;
+    assert!(live.contains("graphql-transport-ws"));
+    let (status, _, _) = asset("vendor/graphiql.min.js").await;
+    assert_eq!(status, 200);
+    let (status, _, _) = asset("nothing-here.js").await;
+    assert_eq!(status, 404);
 }
 
 #[tokio::test]
