@@ -49,6 +49,16 @@ window.portfolioBoard = {
 const START = `query($p: ID!) { program(id: $p) {
   name lastEventCursor increments { id name startDate endDate } } }`;
 
+// What the header shows: the counts and the oldest waits.
+const HEADER_FIELDS = `
+  oldestWaits(first: 3) { kind ageHours waitingOn { name }
+    subject { __typename ... on Story { title } ... on Feature { title }
+      ... on Clarification { question } ... on Dependency { provider { title } } } }
+  metrics(incrementId: $i) {
+    dependencies { atRisk }
+    clarifications { overall { open oldestOpenAgeHours } }
+  }`;
+
 const BOARD = `query($p: ID!, $i: ID!) { program(id: $p) {
   board(incrementId: $i) {
     increment { id name startDate endDate }
@@ -61,13 +71,7 @@ const BOARD = `query($p: ID!, $i: ID!) { program(id: $p) {
     dependencies { id state atRisk riskReasons
       dependent { id title iteration { id } } provider { id title iteration { id } } }
   }
-  oldestWaits(first: 3) { kind ageHours waitingOn { name }
-    subject { __typename ... on Story { title } ... on Feature { title }
-      ... on Clarification { question } ... on Dependency { provider { title } } } }
-  metrics(incrementId: $i) {
-    dependencies { atRisk }
-    clarifications { overall { open oldestOpenAgeHours } }
-  } } }`;
+  ${HEADER_FIELDS} } }`;
 
 const WHO = `{ viewer { id teams { id productOwner { id } } } }`;
 
@@ -89,13 +93,7 @@ const EVENTS = `subscription($p: ID!, $a: String) {
   programEvents(programId: $p, after: $a) { event { sequence cursor kind subjectType subjectId } } }`;
 
 const HEADER = `query($p: ID!, $i: ID!) { program(id: $p) {
-  oldestWaits(first: 3) { kind ageHours waitingOn { name }
-    subject { __typename ... on Story { title } ... on Feature { title }
-      ... on Clarification { question } ... on Dependency { provider { title } } } }
-  metrics(incrementId: $i) {
-    dependencies { atRisk }
-    clarifications { overall { open oldestOpenAgeHours } }
-  } } }`;
+  ${HEADER_FIELDS} } }`;
 
 const STORIES = (n) => `query(${[...Array(n).keys()].map((k) => `$s${k}: ID!`).join(", ")}) {
   ${[...Array(n).keys()].map((k) => `s${k}: node(id: $s${k}) { ...card }`).join("\n  ")} }

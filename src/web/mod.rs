@@ -21,53 +21,28 @@ struct Asset {
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
+/// An embedded file: its path under `/assets/` (and in this folder) and type.
+macro_rules! asset {
+    ($path:literal, $mime:expr) => {
+        Asset {
+            path: $path,
+            mime: $mime,
+            body: include_bytes!($path),
+        }
+    };
+}
+
 /// Everything under `/assets/`.
 const ASSETS: &[Asset] = &[
-    Asset {
-        path: "board.js",
-        mime: JS,
-        body: include_bytes!("board.js"),
-    },
-    Asset {
-        path: "board.css",
-        mime: CSS,
-        body: include_bytes!("board.css"),
-    },
-    Asset {
-        path: "live.js",
-        mime: JS,
-        body: include_bytes!("live.js"),
-    },
-    Asset {
-        path: "graphiql.js",
-        mime: JS,
-        body: include_bytes!("graphiql.js"),
-    },
-    Asset {
-        path: "vendor/graphiql.min.js",
-        mime: JS,
-        body: include_bytes!("vendor/graphiql.min.js"),
-    },
-    Asset {
-        path: "vendor/graphiql.min.css",
-        mime: CSS,
-        body: include_bytes!("vendor/graphiql.min.css"),
-    },
-    Asset {
-        path: "vendor/react.production.min.js",
-        mime: JS,
-        body: include_bytes!("vendor/react.production.min.js"),
-    },
-    Asset {
-        path: "vendor/react-dom.production.min.js",
-        mime: JS,
-        body: include_bytes!("vendor/react-dom.production.min.js"),
-    },
-    Asset {
-        path: "vendor/LICENSES.txt",
-        mime: "text/plain; charset=utf-8",
-        body: include_bytes!("vendor/LICENSES.txt"),
-    },
+    asset!("board.js", JS),
+    asset!("board.css", CSS),
+    asset!("live.js", JS),
+    asset!("graphiql.js", JS),
+    asset!("vendor/graphiql.min.js", JS),
+    asset!("vendor/graphiql.min.css", CSS),
+    asset!("vendor/react.production.min.js", JS),
+    asset!("vendor/react-dom.production.min.js", JS),
+    asset!("vendor/LICENSES.txt", "text/plain; charset=utf-8"),
 ];
 
 /// The routes of the pages and their assets.
