@@ -165,6 +165,12 @@ impl Browser {
         }
     }
 
+    /// A DevTools command on the current page (`Performance.getMetrics`, ...).
+    pub async fn page_command(&mut self, method: &str, params: Value) -> Value {
+        let session = self.session.clone();
+        self.call(Some(&session), method, params).await
+    }
+
     /// Opens `url` in the page.
     pub async fn goto(&mut self, url: &str) {
         let session = self.session.clone();
