@@ -173,17 +173,14 @@ impl Browser {
 
     /// Opens `url` in the page.
     pub async fn goto(&mut self, url: &str) {
-        let session = self.session.clone();
-        self.call(Some(&session), "Page.navigate", json!({ "url": url }))
+        self.page_command("Page.navigate", json!({ "url": url }))
             .await;
     }
 
     /// The value of a JavaScript expression in the page (promises awaited).
     pub async fn eval(&mut self, expression: &str) -> Value {
-        let session = self.session.clone();
         let result = self
-            .call(
-                Some(&session),
+            .page_command(
                 "Runtime.evaluate",
                 json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
             )
@@ -219,13 +216,8 @@ impl Browser {
 
     /// A PNG of the page, kept as a test artifact in `target/test-artifacts`.
     pub async fn screenshot(&mut self, name: &str) -> std::path::PathBuf {
-        let session = self.session.clone();
         let shot = self
-            .call(
-                Some(&session),
-                "Page.captureScreenshot",
-                json!({ "format": "png" }),
-            )
+            .page_command("Page.captureScreenshot", json!({ "format": "png" }))
             .await;
         use base64::Engine;
         let png = base64::engine::general_purpose::STANDARD
