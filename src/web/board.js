@@ -199,28 +199,37 @@ function fingerprint(story, teamId, iteration) {
 }
 
 function card(story) {
-  const feature = story.feature;
-  const style = feature ? `--feature: hsl(${hue(feature.id)} 65% 45%)` : "";
   const node = el(
     "div",
-    {
-      class: "card",
-      id: `card-${story.id}`,
-      "data-id": story.id,
-      "data-points": story.points == null ? "0" : String(story.points),
-      style,
-    },
-    el("div", { class: "title" }, story.title),
+    { class: "card", id: `card-${story.id}`, "data-id": story.id },
+    el("div", { class: "title" }),
     el(
       "div",
       { class: "meta" },
-      el("span", { class: "points" }, story.points == null ? "–" : String(story.points)),
-      el("span", { class: "state" }, story.state.replace("_", " ").toLowerCase()),
-      story.blocked ? el("span", { class: "blocked" }, "blocked") : null,
+      el("span", { class: "points" }),
+      el("span", { class: "state" }),
+      el("span", { class: "blocked" }, "blocked"),
     ),
   );
-  if (feature) node.title = `Feature: ${feature.title}`;
+  fillCard(node, story);
   return node;
+}
+
+// Writes a story into its card. Cards have a fixed size and contain their
+// layout, so a change inside one never lays out the rest of the board.
+function fillCard(node, story) {
+  const feature = story.feature;
+  node.dataset.points = story.points == null ? "0" : String(story.points);
+  node.style.setProperty("--feature", feature ? `hsl(${hue(feature.id)} 65% 45%)` : "#999");
+  node.title = feature ? `${story.title}\nFeature: ${feature.title}` : story.title;
+  node.querySelector(".title").textContent = story.title;
+  node.querySelector(".points").textContent = story.points == null ? "–" : String(story.points);
+  node.querySelector(".state").textContent = story.state.replace("_", " ").toLowerCase();
+  node.querySelector(".blocked").hidden = !story.blocked;
+}
+
+function flash(node) {
+  node.animate([{ background: "#fff0b3" }, { background: "#fff" }], { duration: 1200, easing: "ease-out" });
 }
 
 function renderHeader(program) {
@@ -277,7 +286,7 @@ function render(data) {
         const node = card(story);
         const seen = fingerprint(story, team.id, cell.iteration);
         after.set(story.id, seen);
-        if (before.size && before.get(story.id) !== seen) node.classList.add("flash");
+        if (before.size && before.get(story.id) !== seen) flash(node);
         box.append(node);
       }
       nodes.push(box);
@@ -535,14 +544,13 @@ async function patchStories(ids) {
     if (cell.dataset.team !== story.team.id || cell.dataset.iteration !== iteration) return false;
     updates.push([story, old, cell]);
   }
-  for (const [story, old, cell] of updates) {
-    const node = card(story);
-    node.classList.add("flash");
-    old.replaceWith(node);
+  // In place: the cards keep their size, so the lines stay where they are.
+  for (const [story, node, cell] of updates) {
+    fillCard(node, story);
+    flash(node);
     state.stories.set(story.id, fingerprint(story, story.team.id, story.iteration));
     retotal(cell);
   }
-  drawLines();
   return true;
 }
 
