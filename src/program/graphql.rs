@@ -227,7 +227,7 @@ impl Program {
     async fn oldest_waits(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many: 0 to 100.", default = 3)] first: i32,
+        #[graphql(desc = "How many: 0 to the page-size limit (100).", default = 3)] first: i32,
     ) -> Result<Vec<crate::waits::graphql::WaitItem>> {
         Ok(crate::waits::graphql::oldest(ctx, &self.0, first).await?)
     }

@@ -159,12 +159,9 @@ pub async fn oldest(
     program: &program::Model,
     first: i32,
 ) -> AppResult<Vec<WaitItem>> {
-    let limit = u64::try_from(first)
-        .ok()
-        .filter(|n| *n <= 100)
-        .ok_or_else(|| crate::error::AppError::bad_input("first: must be 0 to 100"))?;
+    let page = crate::page::Page::new(gql::page_limits(ctx)?, Some(first), None)?;
     let conn = gql::store(ctx)?.conn();
-    Ok(service::oldest_open(conn, program.id, limit)
+    Ok(service::oldest_open(conn, program.id, page.limit)
         .await?
         .into_iter()
         .map(WaitItem)

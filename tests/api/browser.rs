@@ -100,17 +100,7 @@ impl Browser {
             next_id: AtomicU64::new(1),
             _profile: profile,
         };
-        let target = browser
-            .call(None, "Target.createTarget", json!({ "url": "about:blank" }))
-            .await;
-        let attached = browser
-            .call(
-                None,
-                "Target.attachToTarget",
-                json!({ "targetId": target["targetId"], "flatten": true }),
-            )
-            .await;
-        browser.session = attached["sessionId"].as_str().unwrap_or_default().into();
+        browser.open_page().await;
         Some(browser)
     }
 
