@@ -83,6 +83,17 @@ pub async fn open_store(
 
 /// The router with every route and layer.
 pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>, bus: EventBus) -> Router {
+    router_and_schemas(settings, store, clock, bus).0
+}
+
+/// The router, and the schemas it serves (the webhook deliverer renders
+/// events with the HTTP one).
+fn router_and_schemas(
+    settings: &Settings,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    bus: EventBus,
+) -> (Router, crate::graphql::Schemas) {
     let metrics = Arc::new(Metrics::new());
     let tokens = TokenWatch::start(
         store.clone(),
@@ -91,8 +102,8 @@ pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>, bus: Eve
     );
     let schemas = build_schemas(settings, store.clone(), metrics.clone(), clock.clone(), bus);
     let state = AppState {
-        schema: schemas.http,
-        live: schemas.live,
+        schema: schemas.http.clone(),
+        live: schemas.live.clone(),
         store,
         metrics,
         admin_token: settings.admin_token.as_deref().map(Arc::from),
@@ -110,7 +121,7 @@ pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>, bus: Eve
         clock,
         tokens,
     };
-    Router::new()
+    let router = Router::new()
         .route("/graphql", get(crate::web::graphiql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(|| async { "ok" }))
@@ -125,7 +136,8 @@ pub fn router(settings: &Settings, store: Store, clock: Arc<dyn Clock>, bus: Eve
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
         )
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state);
+    (router, schemas)
 }
 
 /// A running server.
@@ -134,6 +146,8 @@ pub struct Server {
     pub addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    /// The webhook deliverer, stopped with the server.
+    deliverer: JoinHandle<()>,
 }
 
 impl Server {
@@ -142,12 +156,16 @@ impl Server {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        joined((&mut self.task).await)
+        let served = joined((&mut self.task).await);
+        self.deliverer.abort();
+        served
     }
 
     /// Waits until the server ends (after a shutdown signal).
     pub async fn wait(mut self) -> std::io::Result<()> {
-        joined((&mut self.task).await)
+        let served = joined((&mut self.task).await);
+        self.deliverer.abort();
+        served
     }
 }
 
@@ -163,6 +181,7 @@ fn joined(outcome: Result<std::io::Result<()>, tokio::task::JoinError>) -> std::
 
 impl Drop for Server {
     fn drop(&mut self) {
+        self.deliverer.abort();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -193,7 +212,23 @@ pub async fn start_with_clock(
         std::time::Duration::from_millis(settings.event_poll_ms),
     )
     .await?;
-    let app = router(settings, store, clock, bus);
+    let (app, schemas) = router_and_schemas(settings, store.clone(), clock.clone(), bus.clone());
+    let deliverer = crate::webhook::deliver::start(
+        store,
+        clock,
+        schemas.http,
+        &bus,
+        schemas.wake,
+        crate::webhook::deliver::DeliverySettings {
+            allow: crate::webhook::guard::Allow {
+                http: settings.webhook_allow_http,
+                private: settings.webhook_allow_private,
+            },
+            poll: std::time::Duration::from_millis(settings.webhook_poll_ms),
+            concurrency: settings.webhook_concurrency,
+        },
+    )
+    .map_err(|err| format!("cannot start the webhook deliverer: {err:?}"))?;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -210,6 +245,7 @@ pub async fn start_with_clock(
         addr,
         shutdown: Some(tx),
         task,
+        deliverer,
     })
 }
 

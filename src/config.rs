@@ -222,6 +222,31 @@ pub struct Settings {
         global = true
     )]
     pub max_page_size: u32,
+    /// Let webhooks POST over plain http (by default https only).
+    #[arg(long, env = "PORTFOLIO_WEBHOOK_ALLOW_HTTP", global = true)]
+    pub webhook_allow_http: bool,
+    /// Let webhooks reach loopback, private, link-local and metadata
+    /// addresses (by default refused, after DNS and again at connect time).
+    #[arg(long, env = "PORTFOLIO_WEBHOOK_ALLOW_PRIVATE", global = true)]
+    pub webhook_allow_private: bool,
+    /// Milliseconds between the webhook deliverer's checks for retries that
+    /// are due and for other processes' changes (new events wake it at once).
+    #[arg(
+        long,
+        env = "PORTFOLIO_WEBHOOK_POLL_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub webhook_poll_ms: u64,
+    /// Most webhook endpoints this process sends to at once (each has one
+    /// request in flight at most).
+    #[arg(
+        long,
+        env = "PORTFOLIO_WEBHOOK_CONCURRENCY",
+        default_value_t = 16,
+        global = true
+    )]
+    pub webhook_concurrency: usize,
 }
 
 impl Settings {

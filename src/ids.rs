@@ -25,10 +25,11 @@ pub enum Kind {
     Clarification,
     Event,
     Token,
+    Webhook,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::User,
         Kind::Program,
         Kind::Team,
@@ -41,6 +42,7 @@ impl Kind {
         Kind::Clarification,
         Kind::Event,
         Kind::Token,
+        Kind::Webhook,
     ];
 
     /// The kind with this type name.
@@ -63,6 +65,7 @@ impl Kind {
             Kind::Clarification => "Clarification",
             Kind::Event => "Event",
             Kind::Token => "Token",
+            Kind::Webhook => "Webhook",
         }
     }
 }
@@ -137,6 +140,8 @@ typed_ids! {
     ClarificationId => Clarification;
     /// A bearer token (never its secret).
     TokenId => Token;
+    /// An outbound webhook endpoint.
+    WebhookId => Webhook;
 }
 
 #[cfg(test)]

@@ -54,5 +54,7 @@ pub mod user;
 pub mod waits;
 /// The pages and assets the binary serves: GraphiQL and the program board.
 pub mod web;
+/// Outbound webhooks: endpoints, the URL guard, the deliverer.
+pub mod webhook;
 /// The unit of work: the one path every change takes.
 pub mod work;

@@ -7,7 +7,8 @@
 //! events together; a use case that fails leaves nothing behind. A change
 //! that records no event is refused at commit (INTERNAL), so the data
 //! version, subscriptions and webhooks can never miss a write; the only
-//! writes outside every program's log (users and their tokens) say so with
+//! writes outside every program's log (users, their tokens, and webhook
+//! settings, which no cached answer shows) say so with
 //! [`Work::outside_program_log`].
 //!
 //! A transaction that loses a deadlock or a serialization race on
@@ -16,7 +17,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::event;
-use entity::{clarification, dependency, feature, objective, program, story, team};
+use entity::{clarification, dependency, feature, objective, program, story, team, webhook};
 use futures_util::future::BoxFuture;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 
@@ -29,7 +30,10 @@ use crate::{
     db::{Store, WriteTxn},
     error::{AppError, AppResult},
     events::log::{self, NewEvent},
-    ids::{ClarificationId, DependencyId, FeatureId, ObjectiveId, ProgramId, StoryId, TeamId},
+    ids::{
+        ClarificationId, DependencyId, FeatureId, ObjectiveId, ProgramId, StoryId, TeamId,
+        WebhookId,
+    },
 };
 
 /// A use case under way: what [`perform`]'s closure returns, typically
@@ -87,6 +91,8 @@ lookups! {
     clarification(ClarificationId) -> (clarification::Model, program::Model), |(_, p)| p.id;
     /// The objective, its team and program, visible to the actor, locked for writing.
     objective(ObjectiveId) -> (objective::Model, team::Model, program::Model), |(_, _, p)| p.id;
+    /// The webhook and its program, shown to the actor, locked for writing.
+    webhook(WebhookId) -> (webhook::Model, program::Model), |(_, p)| p.id;
 }
 
 impl Work {

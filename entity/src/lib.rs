@@ -20,3 +20,6 @@ pub mod team_member;
 pub mod token;
 pub mod user;
 pub mod wait;
+pub mod webhook;
+pub mod webhook_delivery;
+pub mod webhook_requeue;

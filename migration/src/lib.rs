@@ -14,6 +14,7 @@ mod m20261201_000009_dependency_risk;
 mod m20261201_000010_planning;
 mod m20261201_000011_waits;
 mod m20261203_000012_board_tokens;
+mod m20261203_000013_webhooks;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_planning::Migration),
             Box::new(m20261201_000011_waits::Migration),
             Box::new(m20261203_000012_board_tokens::Migration),
+            Box::new(m20261203_000013_webhooks::Migration),
         ]
     }
 }

@@ -23,7 +23,7 @@ use crate::{
     error::{AppError, AppResult},
     ids::{
         ClarificationId, DependencyId, FeatureId, ObjectiveId, ProgramId, StoryId, TeamId, TokenId,
-        UserId,
+        UserId, WebhookId,
     },
 };
 
@@ -431,6 +431,34 @@ pub async fn token(
         Some(t) if actor.is_admin() || actor.is_user(t.user_id) => Ok(t),
         _ => Err(missing("token", id)),
     }
+}
+
+/// The webhook endpoint and its program. NOT_FOUND when the program is not
+/// visible; FORBIDDEN to anyone but its PM and admins, who alone see
+/// webhooks (their URLs and delivery logs).
+pub async fn webhook(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    id: WebhookId,
+) -> AppResult<(entity::webhook::Model, program::Model)> {
+    let found = entity::webhook::Entity::find_by_id(id.0).one(conn).await?;
+    let webhook = found.ok_or_else(|| missing("webhook", id))?;
+    let program = program(conn, actor, ProgramId(webhook.program_id))
+        .await
+        .map_err(|e| hide(e, "webhook", id))?;
+    if !can_see_webhooks(actor, &program) {
+        return Err(AppError::forbidden(WEBHOOKS_HIDDEN));
+    }
+    Ok((webhook, program))
+}
+
+/// What a refusal to show webhooks says.
+pub const WEBHOOKS_HIDDEN: &str =
+    "only the program's Product Manager or an admin may see its webhooks";
+
+/// Whether the actor sees the program's webhooks: admins and its PM.
+pub fn can_see_webhooks(actor: Actor, program: &program::Model) -> bool {
+    actor.is_admin() || actor.is_user(program.product_manager_id)
 }
 
 /// The objective, its team and program, if the actor may read them.

@@ -52,6 +52,12 @@ impl EventBus {
         Ok(Self { tx, store })
     }
 
+    /// Every event this process's dispatcher publishes from now on (a wake-up
+    /// for whoever reads the log itself, such as the webhook deliverer).
+    pub fn watch(&self) -> broadcast::Receiver<Arc<event::Model>> {
+        self.tx.subscribe()
+    }
+
     /// A live stream of one program's events after sequence `after` (or
     /// from now when `None`): first the stored ones, then live ones.
     pub async fn stream(

@@ -104,6 +104,8 @@ macro_rules! event_kind_list {
             WaitEnded => "WAIT_ENDED",
             /// A wait passed to another person (a new PO, PM or assignee).
             WaitMoved => "WAIT_MOVED",
+            /// A webhook endpoint was disabled: it answered 410 Gone, or failed for three days.
+            WebhookDisabled => "WEBHOOK_DISABLED",
         }
     };
 }

@@ -80,6 +80,8 @@ macro_rules! mirror_enum {
 pub(crate) use mirror_enum;
 use pagination::PageLimits;
 
+use crate::webhook::deliver::DeliveryWake;
+
 /// Root query: the contract's `node`, `viewer`, `programs`, `program`.
 #[derive(MergedObject, Default)]
 pub struct Query(node::NodeQuery, UserQuery, ProgramQuery);
@@ -97,6 +99,7 @@ pub struct Mutation(
     DependencyMutation,
     ClarificationMutation,
     crate::planning::graphql::PlanningMutation,
+    crate::webhook::graphql::WebhookMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
@@ -111,6 +114,10 @@ pub fn schema_builder(settings: &Settings) -> SchemaBuilder<Query, Mutation, Sub
             max: settings.max_page_size,
         })
         .data(EmailsShown(settings.show_emails))
+        .data(crate::webhook::guard::Allow {
+            http: settings.webhook_allow_http,
+            private: settings.webhook_allow_private,
+        })
 }
 
 /// The schema served: the same types, limits and data twice.
@@ -122,6 +129,8 @@ pub struct Schemas {
     /// For websockets, with the `observe::Observe` extension, which also
     /// counts open subscriptions.
     pub live: AppSchema,
+    /// Wakes the webhook deliverer when an endpoint changes.
+    pub wake: DeliveryWake,
 }
 
 /// A DataLoader the requests of one schema share. With no delay, a batch is
@@ -159,9 +168,11 @@ pub fn build_schemas(
     clock: Arc<dyn Clock>,
     bus: EventBus,
 ) -> Schemas {
+    let wake = DeliveryWake::default();
     let with_data = |builder: SchemaBuilder<Query, Mutation, Subscription>, delay_us: u64| {
         builder
             .data(store.clone())
+            .data(wake.clone())
             .data(shared_loader(&store, delay_us))
             .data(clock.clone())
             .data(bus.clone())
@@ -174,6 +185,7 @@ pub fn build_schemas(
             schema_builder(settings).extension(observe::Observe { metrics }),
             live_delay,
         ),
+        wake,
     }
 }
 

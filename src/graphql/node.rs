@@ -43,6 +43,7 @@ pub enum Node {
     Clarification(Clarification),
     Event(Event),
     Token(Token),
+    Webhook(crate::webhook::graphql::Webhook),
 }
 
 /// Whether the actor may read program `program_id`.
@@ -145,6 +146,16 @@ pub async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             }
             _ => None,
         },
+        Kind::Webhook => {
+            gql::uncacheable(ctx);
+            match policy::webhook(gql::store(ctx)?.conn(), actor, crate::ids::WebhookId(n)).await {
+                Ok((w, _)) => Some(Node::Webhook(crate::webhook::graphql::Webhook(w))),
+                Err(crate::error::AppError::NotFound(_) | crate::error::AppError::Forbidden(_)) => {
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         Kind::Objective => match objectives::find(gql::store(ctx)?.conn(), n).await? {
             Some((o, t)) if readable(ctx, actor, t.program_id).await? => {
                 Some(Node::Objective(Objective(o)))

@@ -189,6 +189,14 @@ impl Program {
         Ok((head > 0).then(|| crate::page::cursor(head)))
     }
 
+    /// The program's outbound webhook endpoints, oldest first: its PM and
+    /// admins only (FORBIDDEN to others, since URLs and delivery logs may
+    /// tell what a member should not see).
+    #[graphql(complexity = "10 * child_complexity + 1")]
+    async fn webhooks(&self, ctx: &Context<'_>) -> Result<Vec<crate::webhook::graphql::Webhook>> {
+        Ok(crate::webhook::graphql::program_webhooks(ctx, &self.0).await?)
+    }
+
     /// The program board of an increment: teams by iterations, with the
     /// stories and the dependencies between them. One query fetches it all.
     #[graphql(complexity = "200 * child_complexity + 1")]

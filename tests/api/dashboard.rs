@@ -38,6 +38,7 @@ async fn dashboard_cost(teams: usize, stories: usize) -> (u64, usize, usize) {
     // no response cache, so the query really runs.
     let app = TestApp::spawn_with(|s| {
         s.event_poll_ms = 3_600_000;
+        s.webhook_poll_ms = 3_600_000;
         s.loader_delay_us = 20_000;
         s.response_cache_entries = 0;
     })
@@ -94,8 +95,17 @@ async fn cached_count(app: &TestApp) -> u64 {
 #[tokio::test]
 async fn cached_answers_are_never_stale_after_a_write_is_acknowledged() {
     use crate::helpers::{World, str_at};
-    let a = TestApp::spawn_with(|s| s.event_poll_ms = 3_600_000).await;
-    let b = a.another_process(|s| s.event_poll_ms = 3_600_000).await;
+    let a = TestApp::spawn_with(|s| {
+        s.event_poll_ms = 3_600_000;
+        s.webhook_poll_ms = 3_600_000;
+    })
+    .await;
+    let b = a
+        .another_process(|s| {
+            s.event_poll_ms = 3_600_000;
+            s.webhook_poll_ms = 3_600_000;
+        })
+        .await;
     let w = World::build(&a).await;
     let mut ids = Vec::new();
     for t in ["A", "B", "C"] {
@@ -179,7 +189,11 @@ async fn cached_answers_are_never_stale_after_a_write_is_acknowledged() {
 #[tokio::test]
 async fn a_write_in_one_program_keeps_the_cached_answers_of_another() {
     use crate::helpers::World;
-    let app = TestApp::spawn_with(|s| s.event_poll_ms = 3_600_000).await;
+    let app = TestApp::spawn_with(|s| {
+        s.event_poll_ms = 3_600_000;
+        s.webhook_poll_ms = 3_600_000;
+    })
+    .await;
     let w = World::build(&app).await;
     let story = app.create_story(&w.team_a, "A", json!({})).await;
     // A second program, with its own PM.

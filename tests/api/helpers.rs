@@ -31,6 +31,11 @@ pub fn fresh_database() -> (Settings, Option<tempfile::TempDir>) {
     let mut settings = Settings::defaults();
     settings.listen = "127.0.0.1:0".parse().expect("literal address");
     settings.admin_token = Some(ADMIN.to_owned());
+    // Webhook receivers in the tests listen on 127.0.0.1 over http, and
+    // due retries are noticed quickly once a test moves the clock.
+    settings.webhook_allow_http = true;
+    settings.webhook_allow_private = true;
+    settings.webhook_poll_ms = 20;
     match std::env::var("PORTFOLIO_TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => {
             assert!(
@@ -138,6 +143,14 @@ impl TestApp {
 
     /// Stops the server gracefully.
     pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("server stops cleanly");
+        }
+    }
+
+    /// Stops the server but keeps its database (another process may go on
+    /// with it).
+    pub async fn halt(&mut self) {
         if let Some(server) = self.server.take() {
             server.stop().await.expect("server stops cleanly");
         }

@@ -24,3 +24,4 @@ mod server;
 mod teams;
 mod tokens;
 mod waits;
+mod webhooks;

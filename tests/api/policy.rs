@@ -156,6 +156,15 @@ impl World {
             )
             .await;
         let board = str_at(&board, "/createBoardToken/secret");
+        // Only TEAM_CREATED events go to it: none follow, so nothing is sent.
+        let webhook = app
+            .data(
+                ADMIN,
+                "mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { webhook { id } } }",
+                json!({ "input": { "programId": program, "url": "http://127.0.0.1:9/hook", "kinds": ["TEAM_CREATED"] } }),
+            )
+            .await;
+        let webhook = str_at(&webhook, "/createWebhook/webhook/id");
         let member_tokens = app
             .data(
                 &token_of(MemberA),
@@ -185,6 +194,7 @@ impl World {
             ("answered", answered),
             ("objective", objective),
             ("memberAToken", member_token),
+            ("webhook", webhook),
             ("prefix", prefix.to_owned()),
         ] {
             ids[key] = json!(value);
@@ -236,7 +246,15 @@ const HIDDEN: &[&str] = &["revokeToken"];
 
 /// Changes of a program that write no event (tokens are outside the log),
 /// yet hide the program from outsiders like any change of it.
-const PROGRAM_ACCOUNT: &[&str] = &["createBoardToken"];
+const PROGRAM_ACCOUNT: &[&str] = &[
+    "createBoardToken",
+    "createWebhook",
+    "updateWebhook",
+    "deleteWebhook",
+    "rotateWebhookSecret",
+    "redeliverWebhookEvent",
+    "replayWebhook",
+];
 
 impl Mutation {
     fn document(&self) -> String {
@@ -370,6 +388,18 @@ cells! {
         |w| json!({ "tokenId": w.id("memberAToken") });
     create_board_token: "createBoardToken", [Admin, Pm], true,
         |w| json!({ "programId": w.id("program"), "label": "Wall" });
+    create_webhook: "createWebhook", [Admin, Pm], true,
+        |w| json!({ "programId": w.id("program"), "url": "http://127.0.0.1:9/new", "kinds": ["TEAM_CREATED"] });
+    update_webhook: "updateWebhook", [Admin, Pm], true,
+        |w| json!({ "webhookId": w.id("webhook"), "description": "Changed" });
+    delete_webhook: "deleteWebhook", [Admin, Pm], true,
+        |w| json!({ "webhookId": w.id("webhook") });
+    rotate_webhook_secret: "rotateWebhookSecret", [Admin, Pm], true,
+        |w| json!({ "webhookId": w.id("webhook") });
+    redeliver_webhook_event: "redeliverWebhookEvent", [Admin, Pm], true,
+        |w| json!({ "webhookId": w.id("webhook"), "sequence": 1 });
+    replay_webhook: "replayWebhook", [Admin, Pm], true,
+        |w| json!({ "webhookId": w.id("webhook"), "afterSequence": 0 });
     create_program: "createProgram", [Admin], true,
         |w| json!({ "name": "Another", "productManagerId": w.id("pm") });
     update_program: "updateProgram", [Admin, Pm], false,

@@ -1,0 +1,807 @@
+//! The deliverer: one task per process sends each endpoint the events of
+//! its program's log, in sequence order, one in flight per endpoint.
+//!
+//! Each endpoint's cursor (`webhooks.last_sequence`) moves only in the
+//! transaction that records the attempt that delivered the event, so a
+//! process killed mid-delivery sends that event again after a restart (at
+//! least once, never skipped, in order). Receivers deduplicate by
+//! `webhook-id`, which is the same for every attempt at one event.
+//!
+//! Several processes on PostgreSQL share the work: before sending to an
+//! endpoint a process takes a session advisory lock on it, on a connection
+//! of its own, so an endpoint has one sender at a time; a process that dies
+//! loses its connection and with it its locks. The cursor is also moved
+//! only from the value the attempt started at, so a replay (or anything
+//! else that moved it meanwhile) wins over a late attempt.
+
+use std::{
+    collections::{HashMap, HashSet},
+    num::NonZeroUsize,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
+
+use async_graphql::{Request, Variables};
+use chrono::{DateTime, Utc};
+use entity::{event, user, webhook, webhook_delivery, webhook_requeue};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::Expr,
+};
+use tokio::{sync::Notify, task::JoinSet};
+
+use super::{guard, service};
+use crate::{
+    auth::Viewer,
+    clock::Clock,
+    db::Store,
+    error::{AppError, AppResult},
+    events::{
+        bus::EventBus,
+        kind::EventKind,
+        log::{self, NewEvent},
+    },
+    graphql::AppSchema,
+    ids::{Kind, global},
+};
+
+/// How long a receiver has to answer.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Waits after the 1st, 2nd, ... failure in a row; after the last, the
+/// last again, until the endpoint has failed for [`GIVE_UP_AFTER_HOURS`].
+pub const RETRY_SCHEDULE_SECS: [i64; 7] =
+    [5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 24 * 3600];
+
+/// An endpoint failing this long is disabled.
+pub const GIVE_UP_AFTER_HOURS: i64 = 72;
+
+/// Bytes of a response body kept in the delivery log.
+pub const BODY_KEPT: usize = 1024;
+
+/// Advisory lock keys of webhooks: this prefix, then the webhook's id.
+const LOCK_PREFIX: i64 = 0x5748_4b00 << 32;
+
+/// Settings of the deliverer.
+#[derive(Clone, Copy, Debug)]
+pub struct DeliverySettings {
+    pub allow: guard::Allow,
+    /// How often due retries and other processes' changes are looked for.
+    pub poll: Duration,
+    /// Most endpoints sent to at once by this process.
+    pub concurrency: usize,
+}
+
+/// Wakes the deliverer at once (a new, changed or replayed endpoint).
+#[derive(Clone, Default)]
+pub struct DeliveryWake(pub Arc<Notify>);
+
+impl DeliveryWake {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// What the deliverer shares with its endpoint tasks.
+struct Shared {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    schema: AppSchema,
+    client: reqwest::Client,
+    allow: guard::Allow,
+    /// Event bodies already rendered, by (program, sequence).
+    rendered: Mutex<lru::LruCache<(i64, i64), Arc<str>>>,
+}
+
+/// Starts the deliverer; it runs until the returned task is aborted.
+pub fn start(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    schema: AppSchema,
+    bus: &EventBus,
+    wake: DeliveryWake,
+    settings: DeliverySettings,
+) -> AppResult<tokio::task::JoinHandle<()>> {
+    let shared = Arc::new(Shared {
+        client: guard::client(settings.allow, TIMEOUT)?,
+        store,
+        clock,
+        schema,
+        allow: settings.allow,
+        rendered: Mutex::new(lru::LruCache::new(
+            NonZeroUsize::new(4096).unwrap_or(NonZeroUsize::MIN),
+        )),
+    });
+    let events = bus.watch();
+    Ok(tokio::spawn(run(shared, events, wake, settings)))
+}
+
+async fn run(
+    shared: Arc<Shared>,
+    mut events: tokio::sync::broadcast::Receiver<Arc<event::Model>>,
+    wake: DeliveryWake,
+    settings: DeliverySettings,
+) {
+    let postgres = shared.store.conn().get_database_backend() == DbBackend::Postgres;
+    let mut locks = Locks {
+        conn: None,
+        enabled: postgres,
+    };
+    let mut running: JoinSet<i64> = JoinSet::new();
+    let mut busy: HashSet<i64> = HashSet::new();
+    let mut tick = tokio::time::interval(settings.poll.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Whether the last look found any enabled endpoint: until one exists,
+    // new events cost nothing (a new endpoint wakes the deliverer itself,
+    // or, made by another process, is found at the next tick).
+    let mut any_enabled = true;
+    loop {
+        tokio::select! {
+            got = events.recv() => {
+                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = got {
+                    return;
+                }
+                // Take whatever else is waiting: one scan serves them all.
+                while events.try_recv().is_ok() {}
+                if !any_enabled {
+                    continue;
+                }
+            }
+            () = wake.0.notified() => {}
+            _ = tick.tick() => {}
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                match done {
+                    Ok(id) => {
+                        busy.remove(&id);
+                        locks.release(id).await;
+                    }
+                    Err(err) => tracing::error!(error = %err, "a webhook delivery task failed"),
+                }
+                continue;
+            }
+        }
+        let due = match due_endpoints(&shared).await {
+            Ok((due, enabled)) => {
+                any_enabled = enabled;
+                due
+            }
+            Err(err) => {
+                tracing::warn!(error = ?err, "cannot read the webhooks due");
+                continue;
+            }
+        };
+        for id in due {
+            if busy.len() >= settings.concurrency.max(1) {
+                break;
+            }
+            if busy.contains(&id) || !locks.take(&shared.store, id).await {
+                continue;
+            }
+            busy.insert(id);
+            let shared = shared.clone();
+            running.spawn(async move {
+                send_while_due(&shared, id).await;
+                id
+            });
+        }
+    }
+}
+
+/// PostgreSQL advisory locks on endpoints, held on one connection.
+struct Locks {
+    conn: Option<sea_orm::sqlx::PgConnection>,
+    enabled: bool,
+}
+
+impl Locks {
+    /// Whether this process may send to endpoint `id` now (always on SQLite).
+    async fn take(&mut self, store: &Store, id: i64) -> bool {
+        if !self.enabled {
+            return true;
+        }
+        if self.conn.is_none() {
+            match store.conn().get_postgres_connection_pool().acquire().await {
+                Ok(conn) => self.conn = Some(conn.detach()),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot open the webhook lock connection");
+                    return false;
+                }
+            }
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        let taken = sea_orm::sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+            .bind(LOCK_PREFIX | id)
+            .fetch_one(conn)
+            .await;
+        match taken {
+            Ok(taken) => taken,
+            Err(err) => {
+                tracing::warn!(error = %err, "the webhook lock connection failed; reopening");
+                self.conn = None;
+                false
+            }
+        }
+    }
+
+    async fn release(&mut self, id: i64) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let released = sea_orm::sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
+            .bind(LOCK_PREFIX | id)
+            .fetch_one(conn)
+            .await;
+        if let Err(err) = released {
+            tracing::warn!(error = %err, "the webhook lock connection failed; reopening");
+            self.conn = None;
+        }
+    }
+}
+
+/// Enabled endpoints with something to send now (events after their cursor
+/// or queued redeliveries, and no retry waiting), and whether any endpoint
+/// is enabled at all.
+async fn due_endpoints(shared: &Shared) -> AppResult<(Vec<i64>, bool)> {
+    let conn = shared.store.conn();
+    let now = shared.clock.now();
+    let endpoints = webhook::Entity::find()
+        .filter(webhook::Column::Enabled.eq(true))
+        .all(conn)
+        .await?;
+    if endpoints.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let heads: HashMap<i64, i64> = log::heads(conn).await?.into_iter().collect();
+    let queued: HashSet<i64> = webhook_requeue::Entity::find()
+        .select_only()
+        .column(webhook_requeue::Column::WebhookId)
+        .distinct()
+        .into_tuple::<i64>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let due = endpoints
+        .into_iter()
+        .filter(|w| w.next_attempt_at.is_none_or(|at| at <= now))
+        .filter(|w| {
+            queued.contains(&w.id)
+                || heads.get(&w.program_id).copied().unwrap_or(0) > w.last_sequence
+        })
+        .map(|w| w.id)
+        .collect();
+    Ok((due, true))
+}
+
+/// What one step did.
+enum Step {
+    /// An attempt was made and recorded (delivered or not).
+    Attempted { delivered: bool },
+    /// Nothing to send now.
+    Idle,
+}
+
+/// Sends to one endpoint until it has nothing due or an attempt fails.
+async fn send_while_due(shared: &Shared, id: i64) {
+    loop {
+        match step(shared, id).await {
+            Ok(Step::Attempted { delivered: true }) => {}
+            Ok(Step::Attempted { delivered: false } | Step::Idle) => return,
+            Err(err) => {
+                tracing::warn!(error = ?err, webhook = id, "webhook delivery step failed");
+                return;
+            }
+        }
+    }
+}
+
+/// The next thing to send to an endpoint.
+struct Next {
+    event: event::Model,
+    redelivery: bool,
+}
+
+async fn next_item(shared: &Shared, row: &webhook::Model) -> AppResult<Option<Next>> {
+    let conn = shared.store.conn();
+    if let Some(queued) = service::requeued(conn, row.id).await? {
+        let found = event::Entity::find()
+            .filter(event::Column::ProgramId.eq(row.program_id))
+            .filter(event::Column::Sequence.eq(queued.sequence))
+            .one(conn)
+            .await?;
+        match found {
+            Some(event) => {
+                return Ok(Some(Next {
+                    event,
+                    redelivery: true,
+                }));
+            }
+            None => {
+                webhook_requeue::Entity::delete_many()
+                    .filter(webhook_requeue::Column::WebhookId.eq(row.id))
+                    .filter(webhook_requeue::Column::Sequence.eq(queued.sequence))
+                    .exec(conn)
+                    .await?;
+                return Ok(None);
+            }
+        }
+    }
+    let kinds = service::kinds_of(row);
+    let mut query = event::Entity::find()
+        .filter(event::Column::ProgramId.eq(row.program_id))
+        .filter(event::Column::Sequence.gt(row.last_sequence));
+    if !kinds.is_empty() {
+        query = query.filter(event::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
+    }
+    let found = query
+        .order_by_asc(event::Column::Sequence)
+        .limit(1)
+        .one(conn)
+        .await?;
+    match found {
+        Some(event) => Ok(Some(Next {
+            event,
+            redelivery: false,
+        })),
+        None => {
+            // Nothing of its kinds up to the head: the endpoint is done with
+            // those events.
+            let head = log::head(conn, row.program_id).await?;
+            if head > row.last_sequence {
+                webhook::Entity::update_many()
+                    .col_expr(webhook::Column::LastSequence, Expr::value(head))
+                    .filter(webhook::Column::Id.eq(row.id))
+                    .filter(webhook::Column::LastSequence.eq(row.last_sequence))
+                    .exec(conn)
+                    .await?;
+            }
+            Ok(None)
+        }
+    }
+}
+
+async fn step(shared: &Shared, id: i64) -> AppResult<Step> {
+    let now = shared.clock.now();
+    let Some(row) = service::find(shared.store.conn(), id).await? else {
+        return Ok(Step::Idle);
+    };
+    if !row.enabled || row.next_attempt_at.is_some_and(|at| at > now) {
+        return Ok(Step::Idle);
+    }
+    let Some(next) = next_item(shared, &row).await? else {
+        return Ok(Step::Idle);
+    };
+    let outcome = match body(shared, &next.event).await {
+        Ok(body) => attempt(shared, &row, &next.event, &body).await,
+        Err(err) => {
+            tracing::error!(error = ?err, webhook = id, sequence = next.event.sequence, "cannot render a webhook event");
+            Outcome::failed(None, 0, "the server could not render this event".into())
+        }
+    };
+    let delivered = outcome.delivered();
+    record(shared, &row, &next, outcome).await?;
+    Ok(Step::Attempted { delivered })
+}
+
+/// The `webhook-id` of an event: the same for every attempt at it.
+pub fn message_id(program_id: i64, sequence: i64) -> String {
+    format!("{}_{sequence}", global(Kind::Program, program_id))
+}
+
+/// The GraphQL document that renders an event as the PM sees it.
+const RENDER: &str = r"
+query WebhookEvent($id: ID!) {
+  node(id: $id) {
+    ... on Event {
+      id sequence cursor kind at subjectType subjectId payload
+      actor { id name }
+      program { id name }
+      teams { id name }
+      subject {
+        __typename id
+        ... on Program { name }
+        ... on Team { name }
+        ... on Increment { name startDate endDate }
+        ... on Iteration { number startDate endDate }
+        ... on Feature { title state targetIncrement { id } }
+        ... on Story { title state points team { id } feature { id } iteration { id } }
+        ... on Dependency { state atRisk riskReasons dependent { id } provider { id } neededBy { id } }
+        ... on Clarification { question status blocking assignee { id name } }
+        ... on Objective { description plannedValue actualValue committed team { id } }
+        ... on User { name }
+      }
+    }
+  }
+}";
+
+/// The JSON body of an event: `{type, timestamp, data}`, `data` being the
+/// event and its subject as the API shows them to the program's PM.
+async fn body(shared: &Shared, event: &event::Model) -> AppResult<Arc<str>> {
+    let key = (event.program_id, event.sequence);
+    if let Some(hit) = shared
+        .rendered
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return Ok(hit.clone());
+    }
+    let conn = shared.store.conn();
+    let program = entity::program::Entity::find_by_id(event.program_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::Internal("the event's program is gone".into()))?;
+    let pm = user::Entity::find_by_id(program.product_manager_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::Internal("the program's PM is gone".into()))?;
+    let variables = Variables::from_json(serde_json::json!({
+        "id": global(Kind::Event, event.id),
+    }));
+    let request = Request::new(RENDER)
+        .variables(variables)
+        .data(Viewer::User(pm));
+    let response = shared.schema.execute(request).await;
+    if !response.errors.is_empty() {
+        return Err(AppError::Internal(
+            format!("rendering event {}: {:?}", event.id, response.errors).into(),
+        ));
+    }
+    let data = response
+        .data
+        .into_json()
+        .map_err(|err| AppError::Internal(Box::new(err)))?;
+    let node = data.get("node").cloned().unwrap_or(serde_json::Value::Null);
+    let body = serde_json::json!({
+        "type": event.kind,
+        "timestamp": event.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "data": node,
+    });
+    let text: Arc<str> = Arc::from(body.to_string());
+    shared
+        .rendered
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .put(key, text.clone());
+    Ok(text)
+}
+
+/// The `webhook-signature` header: the current secret's signature, and
+/// during a rotation the previous one's beside it.
+pub fn signature(
+    row: &webhook::Model,
+    now: DateTime<Utc>,
+    id: &str,
+    timestamp: i64,
+    body: &str,
+) -> AppResult<String> {
+    let sign = |secret: &str| -> AppResult<String> {
+        standardwebhooks::Webhook::new(secret)
+            .and_then(|w| w.sign(id, timestamp, body.as_bytes()))
+            .map_err(|err| AppError::Internal(format!("cannot sign: {err}").into()))
+    };
+    let mut header = sign(&row.secret)?;
+    if let (Some(old), Some(until)) = (&row.previous_secret, row.previous_secret_until)
+        && until > now
+    {
+        header.push(' ');
+        header.push_str(&sign(old)?);
+    }
+    Ok(header)
+}
+
+/// What an attempt came to.
+struct Outcome {
+    status_code: Option<u16>,
+    duration_ms: i64,
+    error: Option<String>,
+    response_body: Option<String>,
+    retry_after: Option<chrono::Duration>,
+}
+
+impl Outcome {
+    fn failed(status_code: Option<u16>, duration_ms: i64, error: String) -> Self {
+        Self {
+            status_code,
+            duration_ms,
+            error: Some(error),
+            response_body: None,
+            retry_after: None,
+        }
+    }
+
+    fn delivered(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+async fn attempt(
+    shared: &Shared,
+    row: &webhook::Model,
+    event: &event::Model,
+    body: &str,
+) -> Outcome {
+    let url = match reqwest::Url::parse(&row.url) {
+        Ok(url) => url,
+        Err(err) => return Outcome::failed(None, 0, format!("the URL is not valid: {err}")),
+    };
+    if !guard::literal_allowed(&url, shared.allow) {
+        return Outcome::failed(
+            None,
+            0,
+            "the URL's address is loopback, private, link-local or metadata".into(),
+        );
+    }
+    let now = shared.clock.now();
+    let id = message_id(event.program_id, event.sequence);
+    let timestamp = now.timestamp();
+    let signature = match signature(row, now, &id, timestamp, body) {
+        Ok(s) => s,
+        Err(err) => {
+            tracing::error!(error = ?err, webhook = row.id, "cannot sign a webhook body");
+            return Outcome::failed(None, 0, "the server could not sign this event".into());
+        }
+    };
+    let started = Instant::now();
+    let sent = shared
+        .client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body.to_owned())
+        .send()
+        .await;
+    let elapsed = || i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let mut response = match sent {
+        Ok(r) => r,
+        Err(err) => {
+            // The URL may itself be a secret (chat webhooks carry tokens in
+            // their paths): the log says what failed, not where.
+            let err = err.without_url();
+            let why = if err.is_timeout() {
+                format!("no answer within {} s", TIMEOUT.as_secs())
+            } else if err.is_connect() {
+                format!("cannot connect: {}", error_chain(&err))
+            } else {
+                format!("the request failed: {}", error_chain(&err))
+            };
+            return Outcome::failed(None, elapsed(), why);
+        }
+    };
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, now));
+    let mut kept: Vec<u8> = Vec::new();
+    while kept.len() < BODY_KEPT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    kept.truncate(BODY_KEPT);
+    let response_body = (!kept.is_empty()).then(|| String::from_utf8_lossy(&kept).into_owned());
+    let error = if status.is_success() {
+        None
+    } else if status.is_redirection() {
+        Some(format!("answered {status}; redirects are not followed"))
+    } else {
+        Some(format!("answered {status}"))
+    };
+    Outcome {
+        status_code: Some(status.as_u16()),
+        duration_ms: elapsed(),
+        error,
+        response_body,
+        retry_after,
+    }
+}
+
+/// An error with its causes, for the delivery log (never a secret: the
+/// request's headers are not part of it).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<chrono::Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<i64>() {
+        return (secs >= 0).then(|| chrono::Duration::seconds(secs));
+    }
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
+    Some((at - now).max(chrono::Duration::zero()))
+}
+
+/// The wait before the next attempt after `failures` failures in a row:
+/// the schedule's, 10% either way at random, and never less than the
+/// receiver's `Retry-After`.
+pub fn retry_delay(failures: i32, retry_after: Option<chrono::Duration>) -> chrono::Duration {
+    let index = usize::try_from(failures.max(1) - 1)
+        .unwrap_or(0)
+        .min(RETRY_SCHEDULE_SECS.len() - 1);
+    let base_ms = RETRY_SCHEDULE_SECS[index] * 1000;
+    let jitter: f64 = rand::random_range(-0.1..=0.1);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    let ms = (base_ms as f64 * (1.0 + jitter)) as i64;
+    let delay = chrono::Duration::milliseconds(ms);
+    let ceiling = chrono::Duration::seconds(RETRY_SCHEDULE_SECS[RETRY_SCHEDULE_SECS.len() - 1]);
+    match retry_after {
+        Some(asked) => delay.max(asked.min(ceiling)),
+        None => delay,
+    }
+}
+
+/// Records an attempt and moves the endpoint on, in one transaction.
+async fn record(
+    shared: &Shared,
+    row: &webhook::Model,
+    next: &Next,
+    outcome: Outcome,
+) -> AppResult<()> {
+    let now = shared.clock.now();
+    let txn = shared.store.begin_write().await?;
+    let attempt = row.failures + 1;
+    webhook_delivery::ActiveModel {
+        webhook_id: Set(row.id),
+        sequence: Set(next.event.sequence),
+        kind: Set(next.event.kind.clone()),
+        attempt: Set(attempt),
+        redelivery: Set(next.redelivery),
+        status: Set(if outcome.delivered() {
+            service::Status::Succeeded
+        } else {
+            service::Status::Failed
+        }
+        .as_str()
+        .to_owned()),
+        status_code: Set(outcome.status_code.map(i32::from)),
+        duration_ms: Set(outcome.duration_ms),
+        error: Set(outcome.error.clone()),
+        response_body: Set(outcome.response_body.clone()),
+        attempted_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&*txn)
+    .await?;
+    // The endpoint as this attempt found it: a replay or an edit meanwhile wins.
+    let unchanged = webhook::Entity::update_many()
+        .filter(webhook::Column::Id.eq(row.id))
+        .filter(webhook::Column::LastSequence.eq(row.last_sequence))
+        .filter(webhook::Column::Enabled.eq(true));
+    if outcome.delivered() {
+        if next.redelivery {
+            webhook_requeue::Entity::delete_many()
+                .filter(webhook_requeue::Column::WebhookId.eq(row.id))
+                .filter(webhook_requeue::Column::Sequence.eq(next.event.sequence))
+                .exec(&*txn)
+                .await?;
+            unchanged
+                .col_expr(webhook::Column::Failures, Expr::value(0))
+                .col_expr(
+                    webhook::Column::NextAttemptAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(
+                    webhook::Column::FailingSince,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .exec(&*txn)
+                .await?;
+        } else {
+            unchanged
+                .col_expr(
+                    webhook::Column::LastSequence,
+                    Expr::value(next.event.sequence),
+                )
+                .col_expr(webhook::Column::Failures, Expr::value(0))
+                .col_expr(
+                    webhook::Column::NextAttemptAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(
+                    webhook::Column::FailingSince,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .exec(&*txn)
+                .await?;
+        }
+        txn.commit().await?;
+        return Ok(());
+    }
+    let failing_since = row.failing_since.unwrap_or(now);
+    let gone = outcome.status_code == Some(410);
+    let too_long = now - failing_since >= chrono::Duration::hours(GIVE_UP_AFTER_HOURS);
+    if gone || too_long {
+        let reason = if gone {
+            "the receiver answered 410 Gone".to_owned()
+        } else {
+            format!(
+                "every attempt failed for {GIVE_UP_AFTER_HOURS} hours, since {}",
+                failing_since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        };
+        let changed = unchanged
+            .col_expr(webhook::Column::Enabled, Expr::value(false))
+            .col_expr(webhook::Column::DisabledReason, Expr::value(reason.clone()))
+            .col_expr(webhook::Column::DisabledAt, Expr::value(now))
+            .col_expr(webhook::Column::Failures, Expr::value(attempt))
+            .col_expr(
+                webhook::Column::NextAttemptAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(webhook::Column::FailingSince, Expr::value(failing_since))
+            .exec(&*txn)
+            .await?;
+        if changed.rows_affected == 1 {
+            let event = NewEvent::new(EventKind::WebhookDisabled, (Kind::Webhook, row.id)).payload(
+                serde_json::json!({
+                    "webhookId": global(Kind::Webhook, row.id),
+                    "reason": reason,
+                    "lastSequence": row.last_sequence,
+                }),
+            );
+            log::record(&txn, now, row.program_id, None, event).await?;
+        }
+        txn.commit().await?;
+        return Ok(());
+    }
+    let next_at = now + retry_delay(attempt, outcome.retry_after);
+    unchanged
+        .col_expr(webhook::Column::Failures, Expr::value(attempt))
+        .col_expr(webhook::Column::NextAttemptAt, Expr::value(next_at))
+        .col_expr(webhook::Column::FailingSince, Expr::value(failing_since))
+        .exec(&*txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_has_jitter_and_honours_retry_after() {
+        for (failures, secs) in [(1, 5), (2, 300), (3, 1800), (7, 86_400), (20, 86_400)] {
+            let d = retry_delay(failures, None).num_milliseconds();
+            let base = secs * 1000;
+            assert!(d >= base * 9 / 10 && d <= base * 11 / 10, "{failures}: {d}");
+        }
+        let asked = retry_delay(1, Some(chrono::Duration::seconds(120)));
+        assert_eq!(asked, chrono::Duration::seconds(120));
+        let capped = retry_delay(1, Some(chrono::Duration::days(30)));
+        assert_eq!(capped, chrono::Duration::hours(24));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = DateTime::parse_from_rfc3339("2026-01-05T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            parse_retry_after("30", now),
+            Some(chrono::Duration::seconds(30))
+        );
+        assert_eq!(
+            parse_retry_after("Mon, 05 Jan 2026 09:02:00 GMT", now),
+            Some(chrono::Duration::seconds(120))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+}
