@@ -18,6 +18,9 @@
 //! - `planning`: `Program.planningReadiness` and the board with capacity
 //!   on 50 teams, 1,000 features and 50,000 stories, cache off; then a PO's
 //!   `waitingOnMe` and `Program.waits` with 5,000 open waits.
+//! - `webhooks`: events at a steady rate (1,000/s by default, from
+//!   `updateStory` writers) POSTed to 10 local endpoints for 60 s: the time
+//!   from each event to its receipt, and the events lost.
 //! - `writes`: writes per second on one program from 1, 4 and 16 concurrent
 //!   clients of a server process (a mix of story, feature and clarification
 //!   changes), with latency and failures.
@@ -162,6 +165,21 @@ enum Command {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+    },
+    /// Events at a steady rate, delivered to local webhook endpoints.
+    Webhooks {
+        /// Endpoints of the program.
+        #[arg(long, default_value_t = 10)]
+        endpoints: usize,
+        /// Events per second to write.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// Seconds of writing.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Concurrent writers (one story each).
+        #[arg(long, default_value_t = 32)]
+        writers: usize,
     },
     /// rankStory latency on backlogs of several sizes.
     Rank {
@@ -382,12 +400,16 @@ mod browser;
 mod load;
 mod page;
 mod planning;
+mod webhooks;
 use load::{dashboard, dependency, subscribers, writes};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     // `cargo bench` adds a `--bench` flag of its own; drop it.
     let cli = Cli::parse_from(std::env::args().filter(|a| a != "--bench"));
+    // reqwest is built without a TLS provider of its own (the server's
+    // webhook client installs ring); the bench's clients need one too.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
         Command::Rank { sizes, moves } => rank(&cli.database, &sizes, moves).await,
         Command::Dependency {
@@ -448,5 +470,11 @@ async fn main() -> Result<(), BoxError> {
             updates,
         } => page::board_page(&cli.database, teams, stories_per_team, loads, updates).await,
         Command::Writes { writers, seconds } => writes(&cli.database, &writers, seconds).await,
+        Command::Webhooks {
+            endpoints,
+            rate,
+            seconds,
+            writers,
+        } => webhooks::webhooks(&cli.database, endpoints, rate, seconds, writers).await,
     }
 }

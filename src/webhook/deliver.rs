@@ -21,14 +21,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use async_graphql::{Request, Variables};
+use async_graphql::Request;
 use chrono::{DateTime, Utc};
 use entity::{event, user, webhook, webhook_delivery, webhook_requeue};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, sea_query::Expr,
 };
-use tokio::{sync::Notify, task::JoinSet};
+use tokio::{
+    sync::{Notify, mpsc},
+    task::JoinSet,
+};
 
 use super::{guard, service};
 use crate::{
@@ -59,8 +62,23 @@ pub const GIVE_UP_AFTER_HOURS: i64 = 72;
 /// Bytes of a response body kept in the delivery log.
 pub const BODY_KEPT: usize = 1024;
 
-/// Advisory lock keys of webhooks: this prefix, then the webhook's id.
-const LOCK_PREFIX: i64 = 0x5748_4b00 << 32;
+/// The advisory lock space of a database schema's webhooks: advisory locks
+/// are per database, and several schemas (deployments, test runs) may share
+/// one. FNV-1a of the schema's event channel name.
+fn lock_space(channel: &str) -> i32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in channel.bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    i32::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// A webhook's key within its lock space.
+fn lock_key(id: i64) -> i32 {
+    let folded = id ^ (id >> 32);
+    i32::from_ne_bytes((folded as u32).to_ne_bytes())
+}
 
 /// Settings of the deliverer.
 #[derive(Clone, Copy, Debug)]
@@ -91,6 +109,10 @@ struct Shared {
     allow: guard::Allow,
     /// Event bodies already rendered, by (program, sequence).
     rendered: Mutex<lru::LruCache<(i64, i64), Arc<str>>>,
+    /// One rendering at a time, so endpoints of one program share it.
+    rendering: tokio::sync::Mutex<()>,
+    /// Records successful deliveries, grouped.
+    recorder: mpsc::UnboundedSender<(Success, tokio::sync::oneshot::Sender<bool>)>,
 }
 
 /// Starts the deliverer; it runs until the returned task is aborted.
@@ -102,8 +124,12 @@ pub fn start(
     wake: DeliveryWake,
     settings: DeliverySettings,
 ) -> AppResult<tokio::task::JoinHandle<()>> {
+    let (recorder, successes) = mpsc::unbounded_channel();
+    tokio::spawn(record_successes(store.clone(), successes));
     let shared = Arc::new(Shared {
         client: guard::client(settings.allow, TIMEOUT)?,
+        rendering: tokio::sync::Mutex::new(()),
+        recorder,
         store,
         clock,
         schema,
@@ -126,6 +152,7 @@ async fn run(
     let mut locks = Locks {
         conn: None,
         enabled: postgres,
+        space: lock_space(shared.store.channel()),
     };
     let mut running: JoinSet<i64> = JoinSet::new();
     let mut busy: HashSet<i64> = HashSet::new();
@@ -134,7 +161,7 @@ async fn run(
     // Whether the last look found any enabled endpoint: until one exists,
     // new events cost nothing (a new endpoint wakes the deliverer itself,
     // or, made by another process, is found at the next tick).
-    let mut any_enabled = true;
+    let mut enabled = usize::MAX;
     loop {
         tokio::select! {
             got = events.recv() => {
@@ -143,7 +170,8 @@ async fn run(
                 }
                 // Take whatever else is waiting: one scan serves them all.
                 while events.try_recv().is_ok() {}
-                if !any_enabled {
+                // None enabled, or all busy (they read on by themselves).
+                if enabled == 0 || busy.len() >= enabled {
                     continue;
                 }
             }
@@ -161,8 +189,8 @@ async fn run(
             }
         }
         let due = match due_endpoints(&shared).await {
-            Ok((due, enabled)) => {
-                any_enabled = enabled;
+            Ok((due, count)) => {
+                enabled = count;
                 due
             }
             Err(err) => {
@@ -191,6 +219,7 @@ async fn run(
 struct Locks {
     conn: Option<sea_orm::sqlx::PgConnection>,
     enabled: bool,
+    space: i32,
 }
 
 impl Locks {
@@ -211,8 +240,9 @@ impl Locks {
         let Some(conn) = self.conn.as_mut() else {
             return false;
         };
-        let taken = sea_orm::sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
-            .bind(LOCK_PREFIX | id)
+        let taken = sea_orm::sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1, $2)")
+            .bind(self.space)
+            .bind(lock_key(id))
             .fetch_one(conn)
             .await;
         match taken {
@@ -229,8 +259,9 @@ impl Locks {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        let released = sea_orm::sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
-            .bind(LOCK_PREFIX | id)
+        let released = sea_orm::sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1, $2)")
+            .bind(self.space)
+            .bind(lock_key(id))
             .fetch_one(conn)
             .await;
         if let Err(err) = released {
@@ -241,9 +272,9 @@ impl Locks {
 }
 
 /// Enabled endpoints with something to send now (events after their cursor
-/// or queued redeliveries, and no retry waiting), and whether any endpoint
-/// is enabled at all.
-async fn due_endpoints(shared: &Shared) -> AppResult<(Vec<i64>, bool)> {
+/// or queued redeliveries, and no retry waiting), and how many endpoints
+/// are enabled in all.
+async fn due_endpoints(shared: &Shared) -> AppResult<(Vec<i64>, usize)> {
     let conn = shared.store.conn();
     let now = shared.clock.now();
     let endpoints = webhook::Entity::find()
@@ -251,7 +282,7 @@ async fn due_endpoints(shared: &Shared) -> AppResult<(Vec<i64>, bool)> {
         .all(conn)
         .await?;
     if endpoints.is_empty() {
-        return Ok((Vec::new(), false));
+        return Ok((Vec::new(), 0));
     }
     let heads: HashMap<i64, i64> = log::heads(conn).await?.into_iter().collect();
     let queued: HashSet<i64> = webhook_requeue::Entity::find()
@@ -263,6 +294,7 @@ async fn due_endpoints(shared: &Shared) -> AppResult<(Vec<i64>, bool)> {
         .await?
         .into_iter()
         .collect();
+    let count = endpoints.len();
     let due = endpoints
         .into_iter()
         .filter(|w| w.next_attempt_at.is_none_or(|at| at <= now))
@@ -272,117 +304,149 @@ async fn due_endpoints(shared: &Shared) -> AppResult<(Vec<i64>, bool)> {
         })
         .map(|w| w.id)
         .collect();
-    Ok((due, true))
+    Ok((due, count))
 }
 
-/// What one step did.
-enum Step {
-    /// An attempt was made and recorded (delivered or not).
-    Attempted { delivered: bool },
-    /// Nothing to send now.
-    Idle,
-}
+/// Events read (and rendered) at once for one endpoint.
+const BATCH: u64 = 100;
 
 /// Sends to one endpoint until it has nothing due or an attempt fails.
 async fn send_while_due(shared: &Shared, id: i64) {
     loop {
-        match step(shared, id).await {
-            Ok(Step::Attempted { delivered: true }) => {}
-            Ok(Step::Attempted { delivered: false } | Step::Idle) => return,
+        match send_batch(shared, id).await {
+            Ok(true) => {}
+            Ok(false) => return,
             Err(err) => {
-                tracing::warn!(error = ?err, webhook = id, "webhook delivery step failed");
+                tracing::warn!(error = ?err, webhook = id, "webhook delivery failed");
                 return;
             }
         }
     }
 }
 
-/// The next thing to send to an endpoint.
-struct Next {
-    event: event::Model,
-    redelivery: bool,
-}
-
-async fn next_item(shared: &Shared, row: &webhook::Model) -> AppResult<Option<Next>> {
+/// Sends the next queued redelivery, or the next events after the cursor
+/// (up to [`BATCH`]). Successes are recorded by the recorder, grouped with
+/// other endpoints' in one transaction each, while the next event is sent;
+/// all are confirmed before the batch ends, and a failure waits for them
+/// before it is recorded. Whether to go on.
+async fn send_batch(shared: &Shared, id: i64) -> AppResult<bool> {
+    let now = shared.clock.now();
     let conn = shared.store.conn();
-    if let Some(queued) = service::requeued(conn, row.id).await? {
-        let found = event::Entity::find()
-            .filter(event::Column::ProgramId.eq(row.program_id))
-            .filter(event::Column::Sequence.eq(queued.sequence))
-            .one(conn)
-            .await?;
-        match found {
-            Some(event) => {
-                return Ok(Some(Next {
-                    event,
-                    redelivery: true,
-                }));
-            }
-            None => {
-                webhook_requeue::Entity::delete_many()
-                    .filter(webhook_requeue::Column::WebhookId.eq(row.id))
-                    .filter(webhook_requeue::Column::Sequence.eq(queued.sequence))
-                    .exec(conn)
-                    .await?;
-                return Ok(None);
-            }
-        }
+    let Some(mut row) = service::find(conn, id).await? else {
+        return Ok(false);
+    };
+    if !row.enabled || row.next_attempt_at.is_some_and(|at| at > now) {
+        return Ok(false);
     }
-    let kinds = service::kinds_of(row);
+    if let Some(queued) = service::requeued(conn, row.id).await? {
+        return redeliver(shared, &row, queued.sequence).await;
+    }
+    let kinds = service::kinds_of(&row);
     let mut query = event::Entity::find()
         .filter(event::Column::ProgramId.eq(row.program_id))
         .filter(event::Column::Sequence.gt(row.last_sequence));
     if !kinds.is_empty() {
         query = query.filter(event::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
     }
-    let found = query
+    let batch = query
         .order_by_asc(event::Column::Sequence)
-        .limit(1)
-        .one(conn)
+        .limit(BATCH)
+        .all(conn)
         .await?;
-    match found {
-        Some(event) => Ok(Some(Next {
-            event,
-            redelivery: false,
-        })),
-        None => {
-            // Nothing of its kinds up to the head: the endpoint is done with
-            // those events.
-            let head = log::head(conn, row.program_id).await?;
-            if head > row.last_sequence {
-                webhook::Entity::update_many()
-                    .col_expr(webhook::Column::LastSequence, Expr::value(head))
-                    .filter(webhook::Column::Id.eq(row.id))
-                    .filter(webhook::Column::LastSequence.eq(row.last_sequence))
-                    .exec(conn)
-                    .await?;
-            }
-            Ok(None)
+    if batch.is_empty() {
+        // Nothing of its kinds up to the head: the endpoint is done with
+        // those events.
+        let head = log::head(conn, row.program_id).await?;
+        if head > row.last_sequence {
+            webhook::Entity::update_many()
+                .col_expr(webhook::Column::LastSequence, Expr::value(head))
+                .filter(webhook::Column::Id.eq(row.id))
+                .filter(webhook::Column::LastSequence.eq(row.last_sequence))
+                .exec(conn)
+                .await?;
         }
+        return Ok(false);
     }
+    let bodies = match bodies(shared, &batch).await {
+        Ok(bodies) => bodies,
+        Err(err) => {
+            tracing::error!(error = ?err, webhook = id, "cannot render webhook events");
+            let outcome = Outcome::failed(None, 0, "the server could not render this event".into());
+            record(shared, &row, &batch[0], false, outcome).await?;
+            return Ok(false);
+        }
+    };
+    let mut confirmations = Vec::with_capacity(batch.len());
+    let mut stopped = false;
+    for (event, body) in batch.iter().zip(&bodies) {
+        let outcome = attempt(shared, &row, event, body).await;
+        if !outcome.delivered() {
+            // What went before is confirmed first, so the failure is
+            // recorded against the cursor it really follows.
+            if !confirmed(confirmations).await {
+                return Ok(false);
+            }
+            record(shared, &row, event, false, outcome).await?;
+            return Ok(false);
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let success = Success {
+            webhook_id: row.id,
+            attempt: row.failures + 1,
+            after: row.last_sequence,
+            event_sequence: event.sequence,
+            kind: event.kind.clone(),
+            outcome,
+            at: shared.clock.now(),
+        };
+        if shared.recorder.send((success, tx)).is_err() {
+            stopped = true;
+            break;
+        }
+        confirmations.push(rx);
+        row.last_sequence = event.sequence;
+        row.failures = 0;
+        row.failing_since = None;
+    }
+    Ok(confirmed(confirmations).await && !stopped)
 }
 
-async fn step(shared: &Shared, id: i64) -> AppResult<Step> {
-    let now = shared.clock.now();
-    let Some(row) = service::find(shared.store.conn(), id).await? else {
-        return Ok(Step::Idle);
-    };
-    if !row.enabled || row.next_attempt_at.is_some_and(|at| at > now) {
-        return Ok(Step::Idle);
+/// Whether every success sent to the recorder was recorded and moved the
+/// cursor (false: the endpoint changed meanwhile, or the store failed).
+async fn confirmed(confirmations: Vec<tokio::sync::oneshot::Receiver<bool>>) -> bool {
+    let mut all = true;
+    for rx in confirmations {
+        all &= rx.await.unwrap_or(false);
     }
-    let Some(next) = next_item(shared, &row).await? else {
-        return Ok(Step::Idle);
+    all
+}
+
+/// Sends one event again (`redeliverWebhookEvent`), and records it.
+async fn redeliver(shared: &Shared, row: &webhook::Model, sequence: i64) -> AppResult<bool> {
+    let conn = shared.store.conn();
+    let found = event::Entity::find()
+        .filter(event::Column::ProgramId.eq(row.program_id))
+        .filter(event::Column::Sequence.eq(sequence))
+        .one(conn)
+        .await?;
+    let Some(event) = found else {
+        webhook_requeue::Entity::delete_many()
+            .filter(webhook_requeue::Column::WebhookId.eq(row.id))
+            .filter(webhook_requeue::Column::Sequence.eq(sequence))
+            .exec(conn)
+            .await?;
+        return Ok(true);
     };
-    let outcome = match body(shared, &next.event).await {
-        Ok(body) => attempt(shared, &row, &next.event, &body).await,
+    let outcome = match bodies(shared, std::slice::from_ref(&event)).await {
+        Ok(bodies) => attempt(shared, row, &event, &bodies[0]).await,
         Err(err) => {
-            tracing::error!(error = ?err, webhook = id, sequence = next.event.sequence, "cannot render a webhook event");
+            tracing::error!(error = ?err, webhook = row.id, sequence, "cannot render a webhook event");
             Outcome::failed(None, 0, "the server could not render this event".into())
         }
     };
     let delivered = outcome.delivered();
-    record(shared, &row, &next, outcome).await?;
-    Ok(Step::Attempted { delivered })
+    record(shared, row, &event, true, outcome).await?;
+    Ok(delivered)
 }
 
 /// The `webhook-id` of an event: the same for every attempt at it.
@@ -390,82 +454,97 @@ pub fn message_id(program_id: i64, sequence: i64) -> String {
     format!("{}_{sequence}", global(Kind::Program, program_id))
 }
 
-/// The GraphQL document that renders an event as the PM sees it.
-const RENDER: &str = r"
-query WebhookEvent($id: ID!) {
-  node(id: $id) {
-    ... on Event {
-      id sequence cursor kind at subjectType subjectId payload
-      actor { id name }
-      program { id name }
-      teams { id name }
-      subject {
-        __typename id
-        ... on Program { name }
-        ... on Team { name }
-        ... on Increment { name startDate endDate }
-        ... on Iteration { number startDate endDate }
-        ... on Feature { title state targetIncrement { id } }
-        ... on Story { title state points team { id } feature { id } iteration { id } }
-        ... on Dependency { state atRisk riskReasons dependent { id } provider { id } neededBy { id } }
-        ... on Clarification { question status blocking assignee { id name } }
-        ... on Objective { description plannedValue actualValue committed team { id } }
-        ... on User { name }
-      }
-    }
+/// What of an event a webhook shows: the event and its subject as the PM
+/// sees them through the API.
+const EVENT_FIELDS: &str = r"
+fragment WebhookEvent on Event {
+  id sequence cursor kind at subjectType subjectId payload
+  actor { id name }
+  program { id name }
+  teams { id name }
+  subject {
+    __typename id
+    ... on Program { name }
+    ... on Team { name }
+    ... on Increment { name startDate endDate }
+    ... on Iteration { number startDate endDate }
+    ... on Feature { title state targetIncrement { id } }
+    ... on Story { title state points team { id } feature { id } iteration { id } }
+    ... on Dependency { state atRisk riskReasons dependent { id } provider { id } neededBy { id } }
+    ... on Clarification { question status blocking assignee { id name } }
+    ... on Objective { description plannedValue actualValue committed team { id } }
+    ... on User { name }
   }
 }";
 
-/// The JSON body of an event: `{type, timestamp, data}`, `data` being the
-/// event and its subject as the API shows them to the program's PM.
-async fn body(shared: &Shared, event: &event::Model) -> AppResult<Arc<str>> {
-    let key = (event.program_id, event.sequence);
-    if let Some(hit) = shared
-        .rendered
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&key)
-    {
-        return Ok(hit.clone());
+/// The JSON bodies of events of one program: `{type, timestamp, data}`,
+/// `data` being the event and its subject as the API shows them to the
+/// program's PM. The ones not rendered yet are rendered in one query (one
+/// aliased `node` per event, so the loaders batch them).
+async fn bodies(shared: &Shared, events: &[event::Model]) -> AppResult<Vec<Arc<str>>> {
+    let _one_at_a_time = shared.rendering.lock().await;
+    let cached = |e: &event::Model| {
+        shared
+            .rendered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(e.program_id, e.sequence))
+            .cloned()
+    };
+    let missing: Vec<&event::Model> = events.iter().filter(|e| cached(e).is_none()).collect();
+    if let Some(first) = missing.first() {
+        let conn = shared.store.conn();
+        let program = entity::program::Entity::find_by_id(first.program_id)
+            .one(conn)
+            .await?
+            .ok_or_else(|| AppError::Internal("the event's program is gone".into()))?;
+        let pm = user::Entity::find_by_id(program.product_manager_id)
+            .one(conn)
+            .await?
+            .ok_or_else(|| AppError::Internal("the program's PM is gone".into()))?;
+        let mut document = String::from("query WebhookEvents {");
+        for (n, e) in missing.iter().enumerate() {
+            document.push_str(&format!(
+                " e{n}: node(id: \"{}\") {{ ...WebhookEvent }}",
+                global(Kind::Event, e.id)
+            ));
+        }
+        document.push('}');
+        document.push_str(EVENT_FIELDS);
+        let response = shared
+            .schema
+            .execute(Request::new(document).data(Viewer::User(pm)))
+            .await;
+        if !response.errors.is_empty() {
+            return Err(AppError::Internal(
+                format!("rendering events: {:?}", response.errors).into(),
+            ));
+        }
+        let data = response
+            .data
+            .into_json()
+            .map_err(|err| AppError::Internal(Box::new(err)))?;
+        let mut cache = shared
+            .rendered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (n, e) in missing.iter().enumerate() {
+            let node = data
+                .get(format!("e{n}"))
+                .cloned()
+                .unwrap_or(serde_json::Value::Null);
+            let body = serde_json::json!({
+                "type": e.kind,
+                "timestamp": e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "data": node,
+            });
+            cache.put((e.program_id, e.sequence), Arc::from(body.to_string()));
+        }
     }
-    let conn = shared.store.conn();
-    let program = entity::program::Entity::find_by_id(event.program_id)
-        .one(conn)
-        .await?
-        .ok_or_else(|| AppError::Internal("the event's program is gone".into()))?;
-    let pm = user::Entity::find_by_id(program.product_manager_id)
-        .one(conn)
-        .await?
-        .ok_or_else(|| AppError::Internal("the program's PM is gone".into()))?;
-    let variables = Variables::from_json(serde_json::json!({
-        "id": global(Kind::Event, event.id),
-    }));
-    let request = Request::new(RENDER)
-        .variables(variables)
-        .data(Viewer::User(pm));
-    let response = shared.schema.execute(request).await;
-    if !response.errors.is_empty() {
-        return Err(AppError::Internal(
-            format!("rendering event {}: {:?}", event.id, response.errors).into(),
-        ));
-    }
-    let data = response
-        .data
-        .into_json()
-        .map_err(|err| AppError::Internal(Box::new(err)))?;
-    let node = data.get("node").cloned().unwrap_or(serde_json::Value::Null);
-    let body = serde_json::json!({
-        "type": event.kind,
-        "timestamp": event.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "data": node,
-    });
-    let text: Arc<str> = Arc::from(body.to_string());
-    shared
-        .rendered
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .put(key, text.clone());
-    Ok(text)
+    events
+        .iter()
+        .map(|e| cached(e).ok_or_else(|| AppError::Internal("a rendered event was evicted".into())))
+        .collect()
 }
 
 /// The `webhook-signature` header: the current secret's signature, and
@@ -651,18 +730,23 @@ pub fn retry_delay(failures: i32, retry_after: Option<chrono::Duration>) -> chro
 async fn record(
     shared: &Shared,
     row: &webhook::Model,
-    next: &Next,
+    event: &event::Model,
+    redelivery: bool,
     outcome: Outcome,
 ) -> AppResult<()> {
     let now = shared.clock.now();
     let txn = shared.store.begin_write().await?;
+    if service::find(&*txn, row.id).await?.is_none() {
+        // Deleted while the request was out: nothing to record.
+        return Ok(());
+    }
     let attempt = row.failures + 1;
     webhook_delivery::ActiveModel {
         webhook_id: Set(row.id),
-        sequence: Set(next.event.sequence),
-        kind: Set(next.event.kind.clone()),
+        sequence: Set(event.sequence),
+        kind: Set(event.kind.clone()),
         attempt: Set(attempt),
-        redelivery: Set(next.redelivery),
+        redelivery: Set(redelivery),
         status: Set(if outcome.delivered() {
             service::Status::Succeeded
         } else {
@@ -685,10 +769,10 @@ async fn record(
         .filter(webhook::Column::LastSequence.eq(row.last_sequence))
         .filter(webhook::Column::Enabled.eq(true));
     if outcome.delivered() {
-        if next.redelivery {
+        if redelivery {
             webhook_requeue::Entity::delete_many()
                 .filter(webhook_requeue::Column::WebhookId.eq(row.id))
-                .filter(webhook_requeue::Column::Sequence.eq(next.event.sequence))
+                .filter(webhook_requeue::Column::Sequence.eq(event.sequence))
                 .exec(&*txn)
                 .await?;
             unchanged
@@ -705,10 +789,7 @@ async fn record(
                 .await?;
         } else {
             unchanged
-                .col_expr(
-                    webhook::Column::LastSequence,
-                    Expr::value(next.event.sequence),
-                )
+                .col_expr(webhook::Column::LastSequence, Expr::value(event.sequence))
                 .col_expr(webhook::Column::Failures, Expr::value(0))
                 .col_expr(
                     webhook::Column::NextAttemptAt,
@@ -770,6 +851,127 @@ async fn record(
         .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// A delivered event, to be recorded with its endpoint's new cursor.
+struct Success {
+    webhook_id: i64,
+    /// Which attempt at the event this was (after failures, more than 1).
+    attempt: i32,
+    /// The cursor the endpoint had before this event.
+    after: i64,
+    event_sequence: i64,
+    kind: String,
+    outcome: Outcome,
+    at: DateTime<Utc>,
+}
+
+/// Most successes recorded in one transaction.
+const GROUP: usize = 500;
+
+/// Records successful deliveries as they come, grouping those waiting into
+/// one transaction: the attempts, and each endpoint's cursor moved to its
+/// last one (from the cursor its first one followed, so a replay or an
+/// edit meanwhile wins). Answers each whether it moved the cursor.
+async fn record_successes(
+    store: Store,
+    mut successes: mpsc::UnboundedReceiver<(Success, tokio::sync::oneshot::Sender<bool>)>,
+) {
+    while let Some(first) = successes.recv().await {
+        let mut group = vec![first];
+        while group.len() < GROUP {
+            match successes.try_recv() {
+                Ok(more) => group.push(more),
+                Err(_) => break,
+            }
+        }
+        let outcome = record_group(&store, &group).await;
+        let applied = match outcome {
+            Ok(applied) => applied,
+            Err(err) => {
+                tracing::warn!(error = ?err, "cannot record webhook deliveries; they will be sent again");
+                HashSet::new()
+            }
+        };
+        for (success, reply) in group {
+            let _ = reply.send(applied.contains(&success.webhook_id));
+        }
+    }
+}
+
+/// One group's transaction; the endpoints whose cursor moved.
+async fn record_group(
+    store: &Store,
+    group: &[(Success, tokio::sync::oneshot::Sender<bool>)],
+) -> AppResult<HashSet<i64>> {
+    // Per endpoint, in the order sent: the cursor before, the last event.
+    let mut spans: Vec<(i64, i64, i64)> = Vec::new();
+    for (s, _) in group {
+        match spans.iter_mut().find(|(id, _, _)| *id == s.webhook_id) {
+            Some(span) => span.2 = s.event_sequence,
+            None => spans.push((s.webhook_id, s.after, s.event_sequence)),
+        }
+    }
+    let txn = store.begin_write().await?;
+    let existing: HashSet<i64> = webhook::Entity::find()
+        .select_only()
+        .column(webhook::Column::Id)
+        .filter(webhook::Column::Id.is_in(spans.iter().map(|s| s.0)))
+        .into_tuple::<i64>()
+        .all(&*txn)
+        .await?
+        .into_iter()
+        .collect();
+    let rows: Vec<webhook_delivery::ActiveModel> = group
+        .iter()
+        .filter(|(s, _)| existing.contains(&s.webhook_id))
+        .map(|(s, _)| webhook_delivery::ActiveModel {
+            webhook_id: Set(s.webhook_id),
+            sequence: Set(s.event_sequence),
+            kind: Set(s.kind.clone()),
+            attempt: Set(s.attempt),
+            redelivery: Set(false),
+            status: Set(service::Status::Succeeded.as_str().to_owned()),
+            status_code: Set(s.outcome.status_code.map(i32::from)),
+            duration_ms: Set(s.outcome.duration_ms),
+            error: Set(None),
+            response_body: Set(s.outcome.response_body.clone()),
+            attempted_at: Set(s.at),
+            ..Default::default()
+        })
+        .collect();
+    if !rows.is_empty() {
+        webhook_delivery::Entity::insert_many(rows)
+            .exec_without_returning(&*txn)
+            .await?;
+    }
+    let mut applied = HashSet::new();
+    for (id, after, last) in spans {
+        if !existing.contains(&id) {
+            continue;
+        }
+        let moved = webhook::Entity::update_many()
+            .col_expr(webhook::Column::LastSequence, Expr::value(last))
+            .col_expr(webhook::Column::Failures, Expr::value(0))
+            .col_expr(
+                webhook::Column::NextAttemptAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(
+                webhook::Column::FailingSince,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(webhook::Column::Id.eq(id))
+            .filter(webhook::Column::LastSequence.eq(after))
+            .filter(webhook::Column::Enabled.eq(true))
+            .exec(&*txn)
+            .await?;
+        if moved.rows_affected == 1 {
+            applied.insert(id);
+        }
+    }
+    txn.commit().await?;
+    Ok(applied)
 }
 
 #[cfg(test)]

@@ -104,6 +104,10 @@ impl TestApp {
 
     /// Starts a server after `adjust` changed the settings.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        // reqwest has no TLS provider of its own here (the server installs
+        // ring when it builds its webhook client); the test clients need one
+        // before the first server starts.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         // Logs show with `RUST_LOG=... cargo test -- --nocapture`; errors by default.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
