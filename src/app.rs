@@ -93,7 +93,7 @@ fn router_and_schemas(
     store: Store,
     clock: Arc<dyn Clock>,
     bus: EventBus,
-) -> (Router, crate::graphql::Schemas) {
+) -> (Router, crate::graphql::Schemas, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::new());
     let tokens = TokenWatch::start(
         store.clone(),
@@ -105,7 +105,7 @@ fn router_and_schemas(
         schema: schemas.http.clone(),
         live: schemas.live.clone(),
         store,
-        metrics,
+        metrics: metrics.clone(),
         admin_token: settings.admin_token.as_deref().map(Arc::from),
         max_message_bytes: settings.max_body_bytes,
         cache: Arc::new(ResponseCache::new(
@@ -137,7 +137,7 @@ fn router_and_schemas(
         )
         .layer(TraceLayer::new_for_http())
         .with_state(state);
-    (router, schemas)
+    (router, schemas, metrics)
 }
 
 /// A running server.
@@ -212,11 +212,13 @@ pub async fn start_with_clock(
         std::time::Duration::from_millis(settings.event_poll_ms),
     )
     .await?;
-    let (app, schemas) = router_and_schemas(settings, store.clone(), clock.clone(), bus.clone());
+    let (app, schemas, metrics) =
+        router_and_schemas(settings, store.clone(), clock.clone(), bus.clone());
     let deliverer = crate::webhook::deliver::start(
         store,
         clock,
         schemas.http,
+        metrics,
         &bus,
         schemas.wake,
         crate::webhook::deliver::DeliverySettings {

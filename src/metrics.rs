@@ -38,6 +38,11 @@ struct PoolLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatementLabels {
     kind: &'static str,
 }
@@ -52,6 +57,8 @@ pub struct Metrics {
     subscriptions: Gauge,
     pool: Family<PoolLabels, Gauge>,
     statements: Family<StatementLabels, Counter>,
+    deliveries: Family<DeliveryLabels, Counter>,
+    delivery_delay: Histogram,
     /// Held while the statement counters catch up with the driver's counts,
     /// so two scrapes at once never add the same statements twice.
     statements_sync: Mutex<()>,
@@ -102,9 +109,24 @@ impl Metrics {
             "SQL statements sent since start, by kind (read or write); a counter read from the driver",
             statements.clone(),
         );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome (succeeded or failed)",
+            deliveries.clone(),
+        );
+        // 1 ms to about 9 h.
+        let delivery_delay = Histogram::new(exponential_buckets(0.001, 2.0, 25));
+        registry.register(
+            "webhook_delivery_delay_seconds",
+            "Time from an event to its successful delivery to one endpoint",
+            delivery_delay.clone(),
+        );
         Self {
             registry,
             statements,
+            deliveries,
+            delivery_delay,
             requests,
             latency,
             subscriptions,
@@ -141,6 +163,18 @@ impl Metrics {
         self.latency
             .get_or_create(&OperationLabels { operation })
             .observe(seconds);
+    }
+
+    /// Counts one webhook delivery attempt; `delay` is the time from the
+    /// event to a successful delivery.
+    pub fn record_delivery(&self, delivered: bool, delay_seconds: f64) {
+        let outcome = if delivered { "succeeded" } else { "failed" };
+        self.deliveries
+            .get_or_create(&DeliveryLabels { outcome })
+            .inc();
+        if delivered {
+            self.delivery_delay.observe(delay_seconds.max(0.0));
+        }
     }
 
     /// A subscription opened (+1) or closed (-1).

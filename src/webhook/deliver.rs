@@ -46,6 +46,7 @@ use crate::{
     },
     graphql::AppSchema,
     ids::{Kind, global},
+    metrics::Metrics,
 };
 
 /// How long a receiver has to answer.
@@ -109,6 +110,7 @@ struct Shared {
     allow: guard::Allow,
     /// Event bodies already rendered, by (program, sequence).
     rendered: Mutex<lru::LruCache<(i64, i64), Arc<str>>>,
+    metrics: Arc<Metrics>,
     /// One rendering at a time, so endpoints of one program share it.
     rendering: tokio::sync::Mutex<()>,
     /// Records successful deliveries, grouped.
@@ -120,6 +122,7 @@ pub fn start(
     store: Store,
     clock: Arc<dyn Clock>,
     schema: AppSchema,
+    metrics: Arc<Metrics>,
     bus: &EventBus,
     wake: DeliveryWake,
     settings: DeliverySettings,
@@ -129,6 +132,7 @@ pub fn start(
     let shared = Arc::new(Shared {
         client: guard::client(settings.allow, TIMEOUT)?,
         rendering: tokio::sync::Mutex::new(()),
+        metrics,
         recorder,
         store,
         clock,
@@ -154,8 +158,9 @@ async fn run(
         enabled: postgres,
         space: lock_space(shared.store.channel()),
     };
-    let mut running: JoinSet<i64> = JoinSet::new();
-    let mut busy: HashSet<i64> = HashSet::new();
+    let mut running: JoinSet<()> = JoinSet::new();
+    // Endpoints being sent to, by the task sending to them.
+    let mut busy: HashMap<tokio::task::Id, i64> = HashMap::new();
     let mut tick = tokio::time::interval(settings.poll.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Whether the last look found any enabled endpoint: until one exists,
@@ -177,13 +182,16 @@ async fn run(
             }
             () = wake.0.notified() => {}
             _ = tick.tick() => {}
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                match done {
-                    Ok(id) => {
-                        busy.remove(&id);
-                        locks.release(id).await;
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                let task = match done {
+                    Ok((task, ())) => task,
+                    Err(err) => {
+                        tracing::error!(error = %err, "a webhook delivery task failed");
+                        err.id()
                     }
-                    Err(err) => tracing::error!(error = %err, "a webhook delivery task failed"),
+                };
+                if let Some(id) = busy.remove(&task) {
+                    locks.release(id).await;
                 }
                 continue;
             }
@@ -202,15 +210,12 @@ async fn run(
             if busy.len() >= settings.concurrency.max(1) {
                 break;
             }
-            if busy.contains(&id) || !locks.take(&shared.store, id).await {
+            if busy.values().any(|b| *b == id) || !locks.take(&shared.store, id).await {
                 continue;
             }
-            busy.insert(id);
             let shared = shared.clone();
-            running.spawn(async move {
-                send_while_due(&shared, id).await;
-                id
-            });
+            let task = running.spawn(async move { send_while_due(&shared, id).await });
+            busy.insert(task.id(), id);
         }
     }
 }
@@ -596,12 +601,24 @@ impl Outcome {
     }
 }
 
+/// One attempt, counted in the metrics.
 async fn attempt(
     shared: &Shared,
     row: &webhook::Model,
     event: &event::Model,
     body: &str,
 ) -> Outcome {
+    let outcome = post(shared, row, event, body).await;
+    let delay = (shared.clock.now() - event.at).num_milliseconds();
+    #[allow(clippy::cast_precision_loss)]
+    shared
+        .metrics
+        .record_delivery(outcome.delivered(), delay as f64 / 1000.0);
+    outcome
+}
+
+/// POSTs an event to the endpoint, signed.
+async fn post(shared: &Shared, row: &webhook::Model, event: &event::Model, body: &str) -> Outcome {
     let url = match reqwest::Url::parse(&row.url) {
         Ok(url) => url,
         Err(err) => return Outcome::failed(None, 0, format!("the URL is not valid: {err}")),

@@ -349,6 +349,12 @@ async fn events_reach_the_endpoint_signed_in_order_with_global_ids() {
     assert_eq!(log[0]["node"]["responseBody"], "thanks from the receiver");
     assert_eq!(state["lastSequence"], sequences[2]);
     assert_eq!(all.most_in_flight(), 1, "one request in flight at a time");
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains(r#"portfolio_webhook_deliveries_total{outcome="succeeded"} 5"#),
+        "3 + 2 deliveries counted: {metrics}"
+    );
+    assert!(metrics.contains("portfolio_webhook_delivery_delay_seconds_count 5"));
 }
 
 #[tokio::test]
