@@ -228,6 +228,7 @@ pub async fn start_with_clock(
             },
             poll: std::time::Duration::from_millis(settings.webhook_poll_ms),
             concurrency: settings.webhook_concurrency,
+            log_days: settings.webhook_log_days,
         },
     )
     .map_err(|err| format!("cannot start the webhook deliverer: {err:?}"))?;

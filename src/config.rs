@@ -247,6 +247,14 @@ pub struct Settings {
         global = true
     )]
     pub webhook_concurrency: usize,
+    /// Days a webhook delivery attempt stays in the delivery log.
+    #[arg(
+        long,
+        env = "PORTFOLIO_WEBHOOK_LOG_DAYS",
+        default_value_t = 7,
+        global = true
+    )]
+    pub webhook_log_days: u32,
 }
 
 impl Settings {

@@ -89,6 +89,8 @@ pub struct DeliverySettings {
     pub poll: Duration,
     /// Most endpoints sent to at once by this process.
     pub concurrency: usize,
+    /// Days an attempt stays in the delivery log.
+    pub log_days: u32,
 }
 
 /// Wakes the deliverer at once (a new, changed or replayed endpoint).
@@ -167,6 +169,10 @@ async fn run(
     // new events cost nothing (a new endpoint wakes the deliverer itself,
     // or, made by another process, is found at the next tick).
     let mut enabled = usize::MAX;
+    let mut prune = Prune {
+        keep: chrono::Duration::days(i64::from(settings.log_days.max(1))),
+        last: None,
+    };
     loop {
         tokio::select! {
             got = events.recv() => {
@@ -196,6 +202,7 @@ async fn run(
                 continue;
             }
         }
+        prune.run(&shared).await;
         let due = match due_endpoints(&shared).await {
             Ok((due, count)) => {
                 enabled = count;
@@ -216,6 +223,43 @@ async fn run(
             let shared = shared.clone();
             let task = running.spawn(async move { send_while_due(&shared, id).await });
             busy.insert(task.id(), id);
+        }
+    }
+}
+
+/// Drops attempts older than the delivery log keeps, once an hour (by the
+/// app's clock).
+struct Prune {
+    keep: chrono::Duration,
+    last: Option<DateTime<Utc>>,
+}
+
+impl Prune {
+    async fn run(&mut self, shared: &Shared) {
+        let now = shared.clock.now();
+        if self
+            .last
+            .is_some_and(|at| now - at < chrono::Duration::hours(1))
+        {
+            return;
+        }
+        self.last = Some(now);
+        let dropped = async {
+            let txn = shared.store.begin_write().await?;
+            let done = webhook_delivery::Entity::delete_many()
+                .filter(webhook_delivery::Column::AttemptedAt.lt(now - self.keep))
+                .exec(&*txn)
+                .await?;
+            txn.commit().await?;
+            Ok::<_, AppError>(done)
+        }
+        .await;
+        match dropped {
+            Ok(done) if done.rows_affected > 0 => {
+                tracing::info!(rows = done.rows_affected, "pruned the webhook delivery log");
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = ?err, "cannot prune the webhook delivery log"),
         }
     }
 }
@@ -363,12 +407,14 @@ async fn send_batch(shared: &Shared, id: i64) -> AppResult<bool> {
         // those events.
         let head = log::head(conn, row.program_id).await?;
         if head > row.last_sequence {
+            let txn = shared.store.begin_write().await?;
             webhook::Entity::update_many()
                 .col_expr(webhook::Column::LastSequence, Expr::value(head))
                 .filter(webhook::Column::Id.eq(row.id))
                 .filter(webhook::Column::LastSequence.eq(row.last_sequence))
-                .exec(conn)
+                .exec(&*txn)
                 .await?;
+            txn.commit().await?;
         }
         return Ok(false);
     }
@@ -435,11 +481,13 @@ async fn redeliver(shared: &Shared, row: &webhook::Model, sequence: i64) -> AppR
         .one(conn)
         .await?;
     let Some(event) = found else {
+        let txn = shared.store.begin_write().await?;
         webhook_requeue::Entity::delete_many()
             .filter(webhook_requeue::Column::WebhookId.eq(row.id))
             .filter(webhook_requeue::Column::Sequence.eq(sequence))
-            .exec(conn)
+            .exec(&*txn)
             .await?;
+        txn.commit().await?;
         return Ok(true);
     };
     let outcome = match bodies(shared, std::slice::from_ref(&event)).await {

@@ -126,7 +126,8 @@ impl Webhook {
         Ok(self.0.previous_secret_until.filter(|at| *at > now))
     }
 
-    /// The delivery log: every attempt, newest first.
+    /// The delivery log: every attempt, newest first, for the days the
+    /// setting `PORTFOLIO_WEBHOOK_LOG_DAYS` keeps them (7 by default).
     #[graphql(complexity = "first.map_or(50, |n| n.max(0) as usize) * child_complexity + 1")]
     async fn deliveries(
         &self,

@@ -717,6 +717,14 @@ async fn redeliver_and_replay_send_events_again() {
         (first[1].id.as_str(), first[2].id.as_str())
     );
     assert!(receiver.next_within(0.3).await.is_none());
+    let state = webhook_when(&app, &hook, |s| s["deliveries"]["totalCount"] == 6).await;
+    assert_eq!(state["lastSequence"], first[2].sequence());
+
+    // A week on, the log has let the old attempts go, and keeps new ones.
+    app.clock.advance(chrono::Duration::days(8));
+    app.create_story(&w.team_a, "Four", json!({})).await;
+    receiver.next().await;
+    webhook_when(&app, &hook, |s| s["deliveries"]["totalCount"] == 1).await;
     let bad = app
         .gql(
             Some(&w.pm.token),
