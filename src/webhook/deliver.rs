@@ -390,10 +390,16 @@ async fn send_batch(shared: &Shared, id: i64) -> AppResult<bool> {
     if let Some(queued) = service::requeued(conn, row.id).await? {
         return redeliver(shared, &row, queued.sequence).await;
     }
+    // The head first: every event up to it is committed (sequences follow
+    // commit order), so the events read below are all there is up to it,
+    // and the cursor may skip to it when none is of the endpoint's kinds.
+    // (Read after, it could pass events committed in between.)
+    let head = log::head(conn, row.program_id).await?;
     let kinds = service::kinds_of(&row);
     let mut query = event::Entity::find()
         .filter(event::Column::ProgramId.eq(row.program_id))
-        .filter(event::Column::Sequence.gt(row.last_sequence));
+        .filter(event::Column::Sequence.gt(row.last_sequence))
+        .filter(event::Column::Sequence.lte(head));
     if !kinds.is_empty() {
         query = query.filter(event::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
     }
@@ -405,7 +411,6 @@ async fn send_batch(shared: &Shared, id: i64) -> AppResult<bool> {
     if batch.is_empty() {
         // Nothing of its kinds up to the head: the endpoint is done with
         // those events.
-        let head = log::head(conn, row.program_id).await?;
         if head > row.last_sequence {
             let txn = shared.store.begin_write().await?;
             webhook::Entity::update_many()
