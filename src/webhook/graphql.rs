@@ -145,7 +145,14 @@ impl Webhook {
             &page,
         )
         .await?;
-        Ok(connection(&page, rows, total, |d| d.id, WebhookDelivery))
+        let program_id = self.0.program_id;
+        Ok(connection(
+            &page,
+            rows,
+            total,
+            |d| d.id,
+            |d| WebhookDelivery(d, program_id),
+        ))
     }
 }
 
@@ -167,8 +174,8 @@ impl From<DeliveryStatus> for Status {
     }
 }
 
-/// One attempt to deliver one event.
-pub struct WebhookDelivery(pub webhook_delivery::Model);
+/// One attempt to deliver one event, and the program of its endpoint.
+pub struct WebhookDelivery(pub webhook_delivery::Model, pub i64);
 
 #[Object]
 impl WebhookDelivery {
@@ -183,10 +190,8 @@ impl WebhookDelivery {
     }
 
     /// The `webhook-id` sent: the same for every attempt at one event.
-    async fn message_id(&self, ctx: &Context<'_>) -> Result<String> {
-        let hook = service::find(gql::store(ctx)?.conn(), self.0.webhook_id).await?;
-        let program = hook.map_or(0, |h| h.program_id);
-        Ok(super::deliver::message_id(program, self.0.sequence))
+    async fn message_id(&self) -> String {
+        super::deliver::message_id(self.1, self.0.sequence)
     }
 
     /// 1 for the first attempt, counting on while attempts fail in a row.
