@@ -15,6 +15,7 @@ mod m20261201_000010_planning;
 mod m20261201_000011_waits;
 mod m20261203_000012_board_tokens;
 mod m20261203_000013_webhooks;
+mod m20261204_000014_waits_span_index;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_waits::Migration),
             Box::new(m20261203_000012_board_tokens::Migration),
             Box::new(m20261203_000013_webhooks::Migration),
+            Box::new(m20261204_000014_waits_span_index::Migration),
         ]
     }
 }
