@@ -340,11 +340,13 @@ async fn graphql(
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return graphql_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "BAD_USER_INPUT",
-                "the request body is larger than the server accepts (setting PORTFOLIO_MAX_BODY_BYTES)",
+            let message = format!(
+                "the request body is larger than the server accepts: {} bytes (setting \
+                 PORTFOLIO_MAX_BODY_BYTES); import a larger Jira export with the command line, \
+                 `portfolio import jira --csv FILE`",
+                state.max_message_bytes
             );
+            return graphql_error(StatusCode::PAYLOAD_TOO_LARGE, "BAD_USER_INPUT", &message);
         }
         Err(rejection) => {
             return graphql_error(rejection.status(), "BAD_USER_INPUT", &rejection.body_text());

@@ -37,6 +37,55 @@ pub enum Command {
     /// Manage users and their tokens.
     #[command(subcommand)]
     User(UserCommand),
+    /// Bring a program over from another tool.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import Jira's CSV export ("Export Excel CSV (all fields)"): epics as
+    /// features, stories, tasks and bugs as stories of their team, Blocks
+    /// links as dependencies, through the same rules and events as the API,
+    /// one transaction per team. Re-run with a newer export to update in
+    /// place; rows the rules refuse are listed with their reason.
+    Jira {
+        /// The exported files, in order (Jira exports 1,000 rows per file).
+        #[arg(long, required = true, num_args = 1..)]
+        csv: Vec<std::path::PathBuf>,
+        /// The program to import into, by ID.
+        #[arg(
+            long,
+            required_unless_present = "new_program",
+            conflicts_with = "new_program"
+        )]
+        program: Option<String>,
+        /// Create a program by this name and import into it.
+        #[arg(long)]
+        new_program: Option<String>,
+        /// The new program's Product Manager, by email (default: --po).
+        #[arg(long, requires = "new_program")]
+        pm: Option<String>,
+        /// The Product Owner of the teams the import creates, by email
+        /// (default: the program's Product Manager).
+        #[arg(long)]
+        po: Option<String>,
+        /// The column naming each story's team (plain or as "Custom field
+        /// (NAME)"); rows without it go to a team named after their project.
+        #[arg(long, default_value = "Team")]
+        team_field: String,
+        /// The increment, by ID, whose iterations the sprints become (by
+        /// name, else by order). Without it, sprints are not imported.
+        #[arg(long)]
+        increment: Option<String>,
+        /// Accept the stories resolved Done (ACCEPTED instead of DONE).
+        #[arg(long)]
+        accept_done: bool,
+        /// Report what would be created, updated, refused and left alone,
+        /// and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +122,7 @@ pub enum UserCommand {
 
 /// Settings shared by all subcommands.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Settings")]
 pub struct Settings {
     /// Database URL: `sqlite://FILE?mode=rwc` (created if missing) or `postgres://...`.
     #[arg(

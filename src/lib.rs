@@ -28,6 +28,8 @@ pub mod feature;
 pub mod graphql;
 /// Typed IDs of stored rows and their global form.
 pub mod ids;
+/// Bringing a program over from Jira's CSV export.
+pub mod import;
 /// Program Increments and their iterations.
 pub mod increment;
 /// Program and team metrics per increment.

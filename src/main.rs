@@ -3,7 +3,7 @@
 use clap::Parser;
 use portfolio::{
     app,
-    config::{Cli, Command, UserCommand},
+    config::{Cli, Command, ImportCommand, UserCommand},
     graphql, user, work,
 };
 use tracing_subscriber::EnvFilter;
@@ -121,6 +121,94 @@ async fn main() -> Result<(), BoxError> {
                 user.name, user.email, user.admin
             );
             println!("{token}");
+        }
+        Command::Import(ImportCommand::Jira {
+            csv,
+            program,
+            new_program,
+            pm,
+            po,
+            team_field,
+            increment,
+            accept_done,
+            dry_run,
+        }) => {
+            let store = app::open_store(&settings).await?;
+            let user_by_email = async |email: &str| -> Result<_, BoxError> {
+                let found = user::service::find_by_email(store.conn(), email)
+                    .await
+                    .map_err(describe)?
+                    .ok_or_else(|| {
+                        format!("no user with email {email}; add one with `portfolio user add`")
+                    })?;
+                Ok(portfolio::ids::UserId(found.id))
+            };
+            let target = match (program, new_program) {
+                (Some(id), _) => {
+                    let id = portfolio::graphql::id::decode_as(
+                        portfolio::graphql::id::Kind::Program,
+                        "--program",
+                        &async_graphql::ID(id),
+                    )
+                    .map_err(describe)?;
+                    portfolio::import::Target::Program(portfolio::ids::ProgramId(id))
+                }
+                (None, Some(name)) => {
+                    let pm = pm.as_deref().or(po.as_deref()).ok_or(
+                        "a new program needs its Product Manager: give --pm EMAIL (or --po EMAIL)",
+                    )?;
+                    portfolio::import::Target::New {
+                        name,
+                        product_manager: user_by_email(pm).await?,
+                    }
+                }
+                (None, None) => return Err("give --program ID or --new-program NAME".into()),
+            };
+            let increment = increment
+                .map(|id| {
+                    portfolio::graphql::id::decode_as(
+                        portfolio::graphql::id::Kind::Increment,
+                        "--increment",
+                        &async_graphql::ID(id),
+                    )
+                    .map(portfolio::ids::IncrementId)
+                })
+                .transpose()
+                .map_err(describe)?;
+            let mut files = Vec::new();
+            for path in &csv {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                files.push((path.display().to_string(), text));
+            }
+            let import = portfolio::import::Import {
+                files,
+                target,
+                team_field,
+                product_owner: po.map(portfolio::auth::policy::Someone::Email),
+                increment,
+                accept_done,
+                dry_run,
+            };
+            let shown = std::sync::Arc::new(portfolio::import::progress::Shown::on_stderr());
+            let started = std::time::Instant::now();
+            // The command line acts as the built-in administrator.
+            let summary = portfolio::import::apply::run(
+                &store,
+                &portfolio::clock::SystemClock,
+                portfolio::auth::Actor::BuiltinAdmin,
+                import,
+                shown.clone(),
+            )
+            .await
+            .map_err(describe)?;
+            shown.finish();
+            let program = portfolio::graphql::id::encode(
+                portfolio::graphql::id::Kind::Program,
+                summary.program_id,
+            );
+            print!("{}", summary.render(program.as_str()));
+            println!("took {:.1} s", started.elapsed().as_secs_f64());
         }
     }
     Ok(())

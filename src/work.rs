@@ -53,6 +53,10 @@ pub struct Work {
     outside_log: bool,
     /// Programs whose write lock this work holds.
     entered: Vec<i64>,
+    /// A trial: checked in full, then rolled back instead of committed.
+    trial: bool,
+    /// Finding nothing to change is an outcome, not a mistake.
+    may_change_nothing: bool,
 }
 
 /// The lookups a change starts with: the policy's visibility check, then
@@ -167,7 +171,62 @@ impl Work {
         self.outside_log = true;
     }
 
+    /// Makes this unit of work a trial (a dry run): every change in it is
+    /// made and checked as usual, and all of it is rolled back at the end.
+    pub fn trial(&mut self) {
+        self.trial = true;
+    }
+
+    /// Declares a unit that compares before it changes (an import run
+    /// again): when it records no event it found nothing to change, and it
+    /// ends by rolling back instead of failing.
+    pub fn may_change_nothing(&mut self) {
+        self.may_change_nothing = true;
+    }
+
+    /// Runs one change as a part that may fail alone: on failure its rows
+    /// and events are undone (a savepoint) and the rest of the work goes
+    /// on; the outer result is the part's own. A lost race (PostgreSQL
+    /// deadlock or serialization failure) still fails the whole work, so
+    /// [`perform`] runs it again.
+    pub async fn part<T>(
+        &mut self,
+        change: impl for<'w> FnOnce(&'w mut Work) -> Change<'w, T>,
+    ) -> AppResult<AppResult<T>> {
+        let backend = self.conn().get_database_backend();
+        let savepoint = |sql: &str| Statement::from_string(backend, sql.to_owned());
+        self.conn()
+            .execute_raw(savepoint("SAVEPOINT work_part"))
+            .await?;
+        let (recorded, entered) = (self.recorded, self.entered.len());
+        match change(self).await {
+            Ok(value) => {
+                self.conn()
+                    .execute_raw(savepoint("RELEASE SAVEPOINT work_part"))
+                    .await?;
+                Ok(Ok(value))
+            }
+            Err(err) if err.is_contention() => Err(err),
+            Err(err) => {
+                self.conn()
+                    .execute_raw(savepoint("ROLLBACK TO SAVEPOINT work_part"))
+                    .await?;
+                self.conn()
+                    .execute_raw(savepoint("RELEASE SAVEPOINT work_part"))
+                    .await?;
+                self.recorded = recorded;
+                // Locks taken inside the part are released with it.
+                self.entered.truncate(entered);
+                Ok(Err(err))
+            }
+        }
+    }
+
     async fn commit(self) -> AppResult<()> {
+        if self.trial || (self.recorded == 0 && self.may_change_nothing) {
+            // Dropping the transaction rolls it back.
+            return Ok(());
+        }
         if self.recorded == 0 && !self.outside_log {
             return Err(AppError::Internal(
                 "a change tried to commit without recording an event".into(),
@@ -212,6 +271,8 @@ async fn attempt_once<T>(
         recorded: 0,
         outside_log: false,
         entered: Vec::new(),
+        trial: false,
+        may_change_nothing: false,
     };
     let value = change(&mut work).await?;
     work.commit().await?;

@@ -25,6 +25,8 @@ pub struct Model {
     pub rank_key: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The key of the item it was imported from (a Jira issue key).
+    pub external_key: Option<String>,
     #[sea_orm(belongs_to, from = "program_id", to = "id")]
     pub program: BelongsTo<super::program::Entity>,
     #[sea_orm(belongs_to, from = "target_increment_id", to = "id")]

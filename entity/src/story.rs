@@ -31,6 +31,8 @@ pub struct Model {
     pub accepted_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The key of the item it was imported from (a Jira issue key).
+    pub external_key: Option<String>,
     #[sea_orm(belongs_to, from = "team_id", to = "id")]
     pub team: BelongsTo<super::team::Entity>,
     #[sea_orm(belongs_to, from = "feature_id", to = "id")]

@@ -16,6 +16,7 @@ mod m20261201_000011_waits;
 mod m20261203_000012_board_tokens;
 mod m20261203_000013_webhooks;
 mod m20261204_000014_waits_span_index;
+mod m20261204_000015_external_keys;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000012_board_tokens::Migration),
             Box::new(m20261203_000013_webhooks::Migration),
             Box::new(m20261204_000014_waits_span_index::Migration),
+            Box::new(m20261204_000015_external_keys::Migration),
         ]
     }
 }

@@ -99,6 +99,12 @@ impl Story {
         &self.row.title
     }
 
+    /// The key of the item it was imported from (a Jira issue key such as
+    /// "SHOP-42"); null for stories made here.
+    async fn external_key(&self) -> Option<&str> {
+        self.row.external_key.as_deref()
+    }
+
     /// Description.
     async fn description(&self) -> &str {
         &self.row.description

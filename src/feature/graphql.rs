@@ -75,6 +75,12 @@ impl Feature {
         &self.0.title
     }
 
+    /// The key of the epic it was imported from (a Jira issue key such as
+    /// "SHOP-7"); null for features made here.
+    async fn external_key(&self) -> Option<&str> {
+        self.0.external_key.as_deref()
+    }
+
     /// Description.
     async fn description(&self) -> &str {
         &self.0.description

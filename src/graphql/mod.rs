@@ -100,6 +100,7 @@ pub struct Mutation(
     ClarificationMutation,
     crate::planning::graphql::PlanningMutation,
     crate::webhook::graphql::WebhookMutation,
+    crate::import::graphql::ImportMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;

@@ -139,6 +139,28 @@ impl Program {
         .await?)
     }
 
+    /// The program's stories imported with this key (a Jira issue key): at
+    /// most one.
+    async fn stories(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The key of the issue it was imported from, such as \"SHOP-42\".")]
+        external_key: String,
+    ) -> Result<Vec<crate::backlog::graphql::Story>> {
+        Ok(crate::import::graphql::stories_by_key(ctx, &self.0, &external_key).await?)
+    }
+
+    /// The program's features imported with this key (a Jira epic's key): at
+    /// most one.
+    async fn features(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The key of the epic it was imported from, such as \"SHOP-7\".")]
+        external_key: String,
+    ) -> Result<Vec<crate::feature::graphql::Feature>> {
+        Ok(crate::import::graphql::features_by_key(ctx, &self.0, &external_key).await?)
+    }
+
     /// Questions asked on the program, oldest first, by status and assignee.
     #[graphql(complexity = "first.map_or(50, |n| n.max(0) as usize) * child_complexity + 1")]
     async fn clarifications(

@@ -16,6 +16,7 @@ mod dashboard;
 mod dependencies;
 mod events;
 mod hardening;
+mod import;
 mod planning;
 mod policy;
 mod programs;
