@@ -308,6 +308,7 @@ async fn replay(
                         String::new()
                     },
                     points: (ready || rng.chance(50)).then(|| rng.pick(&points)),
+                    external_key: None,
                 },
             )
             .await?;

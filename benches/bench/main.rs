@@ -21,6 +21,8 @@
 //! - `webhooks`: events at a steady rate (1,000/s by default, from
 //!   `updateStory` writers) POSTed to 10 local endpoints for 60 s: the time
 //!   from each event to its receipt, and the events lost.
+//! - `import`: a Jira export of 20,000 rows (1,000 epics, 20 teams, 2,000
+//!   Blocks links) imported into an empty program, then again unchanged.
 //! - `writes`: writes per second on one program from 1, 4 and 16 concurrent
 //!   clients of a server process (a mix of story, feature and clarification
 //!   changes), with latency and failures.
@@ -66,6 +68,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// `portfolio import jira` on a generated export, then again unchanged.
+    Import {
+        /// Rows of the export, epics included.
+        #[arg(long, default_value_t = 20_000)]
+        rows: usize,
+        /// Teams (the stories are spread over them).
+        #[arg(long, default_value_t = 20)]
+        teams: usize,
+        /// Epics (the first rows).
+        #[arg(long, default_value_t = 1_000)]
+        epics: usize,
+        /// Blocks links between stories.
+        #[arg(long, default_value_t = 2_000)]
+        links: usize,
+    },
     /// requestDependency latency on a large program.
     Dependency {
         /// Teams (stories are spread evenly over them).
@@ -397,6 +414,7 @@ async fn rank(database: &str, sizes: &[usize], moves: usize) -> Result<(), BoxEr
 #[allow(dead_code)]
 #[path = "../../tests/api/browser.rs"]
 mod browser;
+mod import;
 mod load;
 mod page;
 mod planning;
@@ -411,6 +429,20 @@ async fn main() -> Result<(), BoxError> {
     // webhook client installs ring); the bench's clients need one too.
     let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
+        Command::Import {
+            rows,
+            teams,
+            epics,
+            links,
+        } => {
+            let options = import::ImportOptions {
+                rows,
+                teams,
+                epics,
+                links,
+            };
+            import::import(&cli.database, &options).await
+        }
         Command::Rank { sizes, moves } => rank(&cli.database, &sizes, moves).await,
         Command::Dependency {
             teams,

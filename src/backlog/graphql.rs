@@ -431,6 +431,7 @@ impl StoryMutation {
             description: input.description,
             acceptance_criteria: input.acceptance_criteria,
             points: input.points,
+            external_key: None,
         };
         let story = gql::perform(ctx, |w| {
             Box::pin(usecase::create_story(w, team, new.clone()))

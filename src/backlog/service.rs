@@ -107,6 +107,8 @@ pub struct NewStory {
     pub description: String,
     pub acceptance_criteria: String,
     pub points: Option<i32>,
+    /// Its key in the tool it came from (an import); None when made here.
+    pub external_key: Option<String>,
 }
 
 /// Creates a story in DRAFT at the bottom of its team's backlog.
@@ -141,6 +143,7 @@ pub async fn create(
         accepted_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        external_key: Set(new.external_key),
         ..Default::default()
     }
     .insert(conn)

@@ -464,12 +464,11 @@ async fn import_team(work: &mut Work, plan: &Plan, t: usize) -> AppResult<Summar
                     );
                 }
                 match update_story(work, &found, &wanted).await? {
-                    Ok(changed) => {
-                        if changed {
-                            touched.insert(found.id);
-                        }
-                        (found, false)
+                    Ok(Some(changed)) => {
+                        touched.insert(found.id);
+                        (changed, false)
                     }
+                    Ok(None) => (found, false),
                     Err(e) => {
                         out.refuse(&row.key, ItemKind::Story, e.message());
                         continue;
@@ -477,10 +476,10 @@ async fn import_team(work: &mut Work, plan: &Plan, t: usize) -> AppResult<Summar
                 }
             }
             None => {
-                let (team_id, key, new) = (TeamId(team.id), row.key.clone(), wanted.new.clone());
+                let (team_id, new) = (TeamId(team.id), wanted.new.clone());
                 let plan_into = wanted.iteration.flatten();
                 match work
-                    .part(move |w| Box::pin(create_story(w, team_id, key, new, plan_into)))
+                    .part(move |w| Box::pin(create_story(w, team_id, new, plan_into)))
                     .await?
                 {
                     Ok(story) => {
@@ -497,7 +496,7 @@ async fn import_team(work: &mut Work, plan: &Plan, t: usize) -> AppResult<Summar
         if created {
             out.count(ItemKind::Story).created += 1;
         }
-        let current = StoryState::parse(&fresh_state(work, story.id).await?)?;
+        let current = StoryState::parse(&story.state)?;
         match follow_status(work, StoryId(story.id), current, wanted.state).await? {
             Ok(moved) => {
                 if moved {
@@ -634,6 +633,7 @@ async fn wanted(
             description: row.description.clone(),
             acceptance_criteria: criteria,
             points,
+            external_key: Some(row.key.clone()),
             // Kept as read for updates; see `update_story`.
         },
         iteration,
@@ -663,17 +663,10 @@ async fn missing_feature(work: &mut Work, plan: &Plan, key: &str) -> AppResult<S
 async fn create_story(
     work: &mut Work,
     team: TeamId,
-    key: String,
     new: NewStory,
     iteration: Option<IterationId>,
 ) -> AppResult<story::Model> {
     let mut created = stories::create_story(work, team, new).await?;
-    story::Entity::update_many()
-        .col_expr(story::Column::ExternalKey, Expr::value(key.clone()))
-        .filter(story::Column::Id.eq(created.id))
-        .exec(work.conn())
-        .await?;
-    created.external_key = Some(key);
     if let Some(iteration) = iteration {
         let change = StoryChange {
             iteration_id: Some(Some(iteration)),
@@ -687,14 +680,14 @@ async fn create_story(
 }
 
 /// Brings an imported story's fields in line with its row (one part):
-/// whether anything changed. A story past DRAFT keeps its points and
+/// the story as changed, None when nothing differed. A story past DRAFT keeps its points and
 /// acceptance criteria, so a row that takes them away moves it back to
 /// DRAFT first (its status is followed afterwards).
 async fn update_story(
     work: &mut Work,
     found: &story::Model,
     wanted: &Wanted,
-) -> AppResult<AppResult<bool>> {
+) -> AppResult<AppResult<Option<story::Model>>> {
     let new = &wanted.new;
     let mut change = StoryChange::default();
     if found.title != new.title {
@@ -718,7 +711,7 @@ async fn update_story(
         change.iteration_id = Some(iteration);
     }
     if change.field_names().is_empty() {
-        return Ok(Ok(false));
+        return Ok(Ok(None));
     }
     let clears = (change.points == Some(None))
         || change
@@ -733,8 +726,7 @@ async fn update_story(
                 if clears {
                     step_down_to_draft(w, id, state).await?;
                 }
-                stories::update_story(w, id, change).await?;
-                Ok(true)
+                Ok(Some(stories::update_story(w, id, change).await?.0))
             })
         })
         .await?;
@@ -768,14 +760,6 @@ fn step_toward(from: StoryState, to: StoryState) -> Option<StoryState> {
     [Draft, Ready, InProgress, Done, Accepted]
         .into_iter()
         .find(|s| level(*s) == next)
-}
-
-async fn fresh_state(work: &Work, id: i64) -> AppResult<String> {
-    let row = story::Entity::find_by_id(id)
-        .one(work.conn())
-        .await?
-        .ok_or_else(|| AppError::Internal("an imported story vanished".into()))?;
-    Ok(row.state)
 }
 
 /// Moves a story step by step to `to`, each step a use case of its own
