@@ -1,22 +1,17 @@
 //! `import`: a generated Jira export (by default 20,000 rows: 1,000 epics,
 //! stories of 20 teams, 2,000 Blocks links, in files of 1,000 rows as Jira
-//! writes them) imported into an empty program, then imported again
-//! unchanged (the morning re-import).
+//! writes them) imported into an empty program by `portfolio import jira`,
+//! then imported again unchanged (the morning re-import).
 
-use std::{sync::Arc, time::Instant};
+use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use entity::{increment, iteration};
-use portfolio::{
-    auth::Actor,
-    clock::SystemClock,
-    ids::{IncrementId, ProgramId},
-    import::{Import, Quiet, Target, apply},
-};
+use portfolio::graphql::id::{Kind, encode};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
 use super::{BoxError, fresh_store};
-use crate::load::xorshift;
+use crate::load::{portfolio_binary, xorshift};
 
 pub struct ImportOptions {
     pub rows: usize,
@@ -149,7 +144,7 @@ pub async fn import(database: &str, o: &ImportOptions) -> Result<(), BoxError> {
         files.len(),
         bytes as f64 / 1e6
     );
-    let (store, _settings, _dir) = fresh_store(database, "import").await?;
+    let (store, settings, _dir) = fresh_store(database, "import").await?;
     let (_pm, program) = super::seed_program(store.conn(), "PM", "Imported").await?;
     let start = Utc::now().date_naive();
     let pi = increment::ActiveModel {
@@ -175,39 +170,42 @@ pub async fn import(database: &str, o: &ImportOptions) -> Result<(), BoxError> {
         .insert(store.conn())
         .await?;
     }
+    // The files as a user hands them to the command line.
+    let folder =
+        std::env::temp_dir().join(format!("portfolio-bench-import-{}", std::process::id()));
+    std::fs::create_dir_all(&folder)?;
+    let mut paths = Vec::new();
+    for (name, text) in &files {
+        let path = folder.join(name);
+        std::fs::write(&path, text)?;
+        paths.push(path);
+    }
+    let mut db_args = vec!["--database-url".to_owned(), settings.database_url.clone()];
+    if let Some(schema) = &settings.database_schema {
+        db_args.extend(["--database-schema".to_owned(), schema.clone()]);
+    }
+    let program_id = encode(Kind::Program, program.id);
+    let increment_id = encode(Kind::Increment, pi.id);
     for pass in ["into an empty program", "again, unchanged"] {
-        let job = Import {
-            files: files.clone(),
-            target: Target::Program(ProgramId(program.id)),
-            team_field: "Team".into(),
-            product_owner: None,
-            increment: Some(IncrementId(pi.id)),
-            accept_done: false,
-            dry_run: false,
-        };
-        let (reads_before, writes_before) = store.statements().get();
         let started = Instant::now();
-        let summary = apply::run(
-            &store,
-            &SystemClock,
-            Actor::BuiltinAdmin,
-            job,
-            Arc::new(Quiet),
-        )
-        .await
-        .map_err(|e| e.message().to_owned())?;
+        let out = tokio::process::Command::new(portfolio_binary())
+            .args(&db_args)
+            .args(["import", "jira", "--program", program_id.as_str()])
+            .args(["--increment", increment_id.as_str(), "--csv"])
+            .args(&paths)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await?;
         let took = started.elapsed().as_secs_f64();
-        let (reads_after, writes_after) = store.statements().get();
-        println!(
-            "\n{pass}: {took:.1} s ({:.0} rows/s), {} statements reading, {} writing",
-            o.rows as f64 / took,
-            reads_after - reads_before,
-            writes_after - writes_before
-        );
-        let text = summary.render("imported");
-        for line in text.lines().take(8) {
+        if !out.status.success() {
+            let _ = std::fs::remove_dir_all(&folder);
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
+        }
+        println!("\n{pass}: {took:.1} s ({:.0} rows/s)", o.rows as f64 / took);
+        for line in String::from_utf8_lossy(&out.stdout).lines().take(8) {
             println!("  {line}");
         }
     }
+    let _ = std::fs::remove_dir_all(&folder);
     Ok(())
 }

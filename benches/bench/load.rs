@@ -214,7 +214,7 @@ impl Drop for Server {
     }
 }
 
-fn portfolio_binary() -> &'static str {
+pub fn portfolio_binary() -> &'static str {
     env!("CARGO_BIN_EXE_portfolio")
 }
 

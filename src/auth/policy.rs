@@ -362,14 +362,20 @@ pub async fn story(
     actor: Actor,
     id: StoryId,
 ) -> AppResult<(story::Model, team::Model, program::Model)> {
-    let story = story::Entity::find_by_id(id.0)
+    // One statement: the story joined with its team and program.
+    let found = story::Entity::find_by_id(id.0)
+        .find_also_related(team::Entity)
+        .and_also_related(program::Entity)
         .one(conn)
-        .await?
-        .ok_or_else(|| missing("story", id))?;
-    let (team, program) = team(conn, actor, TeamId(story.team_id))
-        .await
-        .map_err(|e| hide(e, "story", id))?;
-    Ok((story, team, program))
+        .await?;
+    match found {
+        Some((story, Some(team), Some(program)))
+            if can_read_program(conn, actor, &program).await? =>
+        {
+            Ok((story, team, program))
+        }
+        _ => Err(missing("story", id)),
+    }
 }
 
 /// The feature and its program, if the actor may read them.

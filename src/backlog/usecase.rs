@@ -30,7 +30,7 @@ pub async fn create_story(work: &mut Work, team: TeamId, new: NewStory) -> AppRe
     work.record(program.id, created).await?;
     allocate_implicitly(work, &story).await?;
     if let Some(feature) = story.feature_id {
-        waits::breakdown(work, program.id, feature, team.id).await?;
+        waits::broken_down(work, program.id, feature, team.id).await?;
     }
     Ok(story)
 }

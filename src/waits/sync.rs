@@ -194,6 +194,26 @@ pub async fn dependency(work: &mut Work, dep: &dependency::Model, removed: bool)
     .await
 }
 
+/// A story of `team_id` was just created under `feature_id`, which is
+/// therefore allocated to the team and broken down: what [`breakdown`]
+/// would find, without reading it again.
+pub async fn broken_down(
+    work: &mut Work,
+    program_id: i64,
+    feature_id: i64,
+    team_id: i64,
+) -> AppResult<()> {
+    reconcile(
+        work,
+        program_id,
+        (Kind::Feature, feature_id),
+        Some(team_id),
+        &[],
+        "BROKEN_DOWN",
+    )
+    .await
+}
+
 /// A feature allocated to a team waits on the team's PO until the team
 /// has a story under it.
 pub async fn breakdown(
