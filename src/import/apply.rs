@@ -762,13 +762,14 @@ fn step_toward(from: StoryState, to: StoryState) -> Option<StoryState> {
         .find(|s| level(*s) == next)
 }
 
-/// Moves a story step by step to `to`, each step a use case of its own
-/// part. Ok(whether it moved); Err(why it stopped short), having kept the
-/// steps made.
+/// Moves a story step by step to `to`, each step a use case. All steps
+/// are tried as one part first; when one is refused, they are made again
+/// one part each, so the steps before the refused one are kept.
+/// Ok(whether it moved); Err(why it stopped short).
 async fn follow_status(
     work: &mut Work,
     id: StoryId,
-    mut state: StoryState,
+    state: StoryState,
     to: StoryState,
 ) -> AppResult<Result<bool, String>> {
     if state == StoryState::Accepted && to != StoryState::Accepted {
@@ -778,26 +779,45 @@ async fn follow_status(
             Err("an accepted story is final here".into())
         });
     }
-    let mut moved = false;
-    while let Some(next) = step_toward(state, to) {
-        let outcome = if next == StoryState::Accepted {
-            work.part(move |w| Box::pin(stories::accept_story(w, id)))
-                .await?
-        } else {
-            work.part(move |w| Box::pin(stories::set_story_state(w, id, next)))
-                .await?
-        };
-        match outcome {
-            Ok(_) => {
+    if step_toward(state, to).is_none() {
+        return Ok(Ok(false));
+    }
+    let all = work
+        .part(move |w| {
+            Box::pin(async move {
+                let mut at = state;
+                while let Some(next) = step_toward(at, to) {
+                    step(w, id, next).await?;
+                    at = next;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    if all.is_ok() {
+        return Ok(Ok(true));
+    }
+    let (mut at, mut moved) = (state, false);
+    while let Some(next) = step_toward(at, to) {
+        match work.part(move |w| Box::pin(step(w, id, next))).await? {
+            Ok(()) => {
                 moved = true;
-                state = next;
+                at = next;
             }
-            Err(e) => {
-                return Ok(Err(format!("{} (left at {})", e.message(), state.as_str())));
-            }
+            Err(e) => return Ok(Err(format!("{} (left at {})", e.message(), at.as_str()))),
         }
     }
     Ok(Ok(moved))
+}
+
+/// One step of the lifecycle, through its use case.
+async fn step(work: &mut Work, id: StoryId, next: StoryState) -> AppResult<()> {
+    if next == StoryState::Accepted {
+        stories::accept_story(work, id).await?;
+    } else {
+        stories::set_story_state(work, id, next).await?;
+    }
+    Ok(())
 }
 
 /// Each sprint of a team's rows → an iteration of the increment: a sprint

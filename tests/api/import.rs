@@ -434,3 +434,33 @@ async fn the_command_line_imports_into_a_new_program() {
     let after = app.data(ADMIN, programs, json!({})).await;
     assert!(after.to_string().contains("Shop train"), "{after}");
 }
+
+#[tokio::test]
+async fn a_status_the_rules_refuse_keeps_the_story_where_it_could_go() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    // Done in Jira, but without points the lifecycle cannot pass READY.
+    let csv = "Summary,Issue key,Issue Type,Status,Status Category,Project key,Team,\
+               Custom field (Story Points),Custom field (Acceptance Criteria)\n\
+               Ship without points,SHOP-90,Story,Done,Done,SHOP,Checkout,,It ships\n\
+               Ship with points,SHOP-91,Story,Done,Done,SHOP,Checkout,3,It ships\n";
+    let done = import(
+        &app,
+        &w.pm.token,
+        json!({ "programId": w.program, "csv": csv }),
+    )
+    .await;
+    let why = reason(&done, "SHOP-90", "STORY");
+    assert!(why.contains("not reached"), "{why}");
+    assert!(why.contains("left at DRAFT"), "{why}");
+    let kept = story(&app, &w.program, "SHOP-90").await;
+    assert_eq!(
+        kept["state"], "DRAFT",
+        "created, and left where the rules stopped it"
+    );
+    let shipped = story(&app, &w.program, "SHOP-91").await;
+    assert_eq!(
+        shipped["state"], "DONE",
+        "the refusal of one row stops no other"
+    );
+}
