@@ -13,6 +13,7 @@ use sea_orm::{
 use super::{
     Import, ItemKind, Progress, Summary, Target,
     jira::{self, Issue, IssueType, Progress as Status},
+    keys,
 };
 use crate::{
     auth::{Actor, policy::Someone},
@@ -264,7 +265,7 @@ async fn open_program(work: &mut Work, target: &Target) -> AppResult<ProgramId> 
 async fn import_features(work: &mut Work, plan: &Plan) -> AppResult<Summary> {
     plan.progress.phase("epics");
     let mut out = Summary::default();
-    let mut existing = features_by_key(work.conn(), plan.program.0).await?;
+    let mut existing = keys::features(work.conn(), plan.program.0).await?;
     let mut touched: HashSet<i64> = HashSet::new();
     let mut order = Vec::new();
     for epic in &plan.epics {
@@ -430,9 +431,9 @@ async fn import_team(work: &mut Work, plan: &Plan, t: usize) -> AppResult<Summar
             return Ok(out);
         }
     };
-    let features = features_by_key(work.conn(), plan.program.0).await?;
+    let features = keys::features(work.conn(), plan.program.0).await?;
     let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
-    let mut existing = stories_by_key(work.conn(), plan.program.0, &keys).await?;
+    let mut existing = keys::stories(work.conn(), plan.program.0, &keys).await?;
     let sprints = match plan.increment {
         Some(increment) => {
             let names: Vec<&str> = rows.iter().filter_map(|r| r.sprint.as_deref()).collect();
@@ -915,7 +916,7 @@ async fn import_links(work: &mut Work, plan: &Plan, t: usize) -> AppResult<Summa
         .collect();
     keys.sort();
     keys.dedup();
-    let found = stories_by_key(work.conn(), plan.program.0, &keys).await?;
+    let found = keys::stories(work.conn(), plan.program.0, &keys).await?;
     for (blocked, blocking) in links {
         let refuse = |out: &mut Summary, reason: String| {
             out.refuse(blocked, ItemKind::Dependency, reason);
@@ -1027,42 +1028,6 @@ async fn team_ids(conn: &impl ConnectionTrait, program: i64) -> AppResult<Vec<i6
         .into_iter()
         .map(|t| t.id)
         .collect())
-}
-
-async fn features_by_key(
-    conn: &impl ConnectionTrait,
-    program: i64,
-) -> AppResult<HashMap<String, feature::Model>> {
-    Ok(feature::Entity::find()
-        .filter(feature::Column::ProgramId.eq(program))
-        .filter(feature::Column::ExternalKey.is_not_null())
-        .all(conn)
-        .await?
-        .into_iter()
-        .filter_map(|f| Some((f.external_key.clone()?, f)))
-        .collect())
-}
-
-/// The program's stories with these keys, by key.
-async fn stories_by_key(
-    conn: &impl ConnectionTrait,
-    program: i64,
-    keys: &[String],
-) -> AppResult<HashMap<String, story::Model>> {
-    let teams = team_ids(conn, program).await?;
-    let mut out = HashMap::new();
-    for chunk in keys.chunks(500) {
-        let rows = story::Entity::find()
-            .filter(story::Column::TeamId.is_in(teams.clone()))
-            .filter(story::Column::ExternalKey.is_in(chunk.to_vec()))
-            .all(conn)
-            .await?;
-        out.extend(
-            rows.into_iter()
-                .filter_map(|s| Some((s.external_key.clone()?, s))),
-        );
-    }
-    Ok(out)
 }
 
 async fn feature_ranks(conn: &impl ConnectionTrait, program: i64) -> AppResult<Vec<i64>> {

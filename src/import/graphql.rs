@@ -3,10 +3,9 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
-use entity::{feature, program, story, team};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use entity::program;
 
-use super::{Import, ItemKind, Quiet, Summary, Target, apply};
+use super::{Import, ItemKind, Quiet, Summary, Target, apply, keys};
 use crate::{
     auth::policy::Someone,
     backlog::graphql::Story,
@@ -26,13 +25,8 @@ pub async fn stories_by_key(
     key: &str,
 ) -> AppResult<Vec<Story>> {
     let conn = gql::store(ctx)?.conn();
-    let rows = story::Entity::find()
-        .inner_join(team::Entity)
-        .filter(team::Column::ProgramId.eq(program.id))
-        .filter(story::Column::ExternalKey.eq(key))
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().map(Story::from).collect())
+    let found = keys::stories(conn, program.id, &[key.to_owned()]).await?;
+    Ok(found.into_values().map(Story::from).collect())
 }
 
 /// The program's features with `key` (at most one).
@@ -42,12 +36,8 @@ pub async fn features_by_key(
     key: &str,
 ) -> AppResult<Vec<Feature>> {
     let conn = gql::store(ctx)?.conn();
-    let rows = feature::Entity::find()
-        .filter(feature::Column::ProgramId.eq(program.id))
-        .filter(feature::Column::ExternalKey.eq(key))
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().map(Feature).collect())
+    let found = keys::feature(conn, program.id, key).await?;
+    Ok(found.into_iter().map(Feature).collect())
 }
 
 /// Input of `importJiraCsv`.

@@ -15,6 +15,7 @@
 pub mod apply;
 pub mod graphql;
 pub mod jira;
+pub mod keys;
 pub mod progress;
 
 use std::collections::BTreeMap;
