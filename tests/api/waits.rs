@@ -318,6 +318,57 @@ async fn wait_figures_per_person_and_iteration_follow_the_clock() {
     );
     assert_eq!(per_iteration[1]["finished"], 1);
     assert_eq!(per_iteration[1]["medianHours"], 4.0);
+
+    // "Five?" reopened and answered again after 30 minutes: a second
+    // answer is not a first answer, so the figures leave it out. "Six?"
+    // is answered after 2 h and half a second, kept to the millisecond.
+    mutate(
+        &app,
+        &w.member_a.token,
+        "reopenClarification",
+        json!({ "clarificationId": q, "reason": "And Amex?" }),
+    )
+    .await;
+    app.clock.advance(Duration::minutes(30));
+    mutate(
+        &app,
+        &w.po_a.token,
+        "answerClarification",
+        json!({ "clarificationId": q, "answer": "Also" }),
+    )
+    .await;
+    let q = ask("Six?").await;
+    app.clock
+        .advance(Duration::hours(2) + Duration::milliseconds(500));
+    mutate(
+        &app,
+        &w.po_a.token,
+        "answerClarification",
+        json!({ "clarificationId": q, "answer": "Yes" }),
+    )
+    .await;
+    let data = app
+        .data(
+            &w.member_a.token,
+            "query($p: ID!, $i: ID!) { program(id: $p) { waits(incrementId: $i) {
+                person { name } kinds { kind finished medianHours p90Hours } } } }",
+            json!({ "p": w.program, "i": pi }),
+        )
+        .await;
+    let olga = &data["program"]["waits"][1];
+    assert_eq!(olga["person"]["name"], "Olga Owner");
+    let answer = olga["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == "ANSWER")
+        .unwrap();
+    // Finished: 1, 2, 2 h 0.5 s, 4, 10 hours: the median is the third.
+    assert_eq!(
+        answer,
+        &json!({ "kind": "ANSWER", "finished": 5,
+                 "medianHours": 7_200_500.0 / 3_600_000.0, "p90Hours": 10.0 })
+    );
 }
 
 #[tokio::test]
