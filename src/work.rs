@@ -2,8 +2,8 @@
 //!
 //! A use case (`usecase.rs` in each domain folder) is an `async fn` that
 //! takes a [`Work`] and typed input. The work holds the write transaction,
-//! the acting viewer, the time of the change, and counts the events recorded
-//! so far. [`perform`] begins it, runs the use case, and commits rows and
+//! the acting viewer, the time of the change, and the events recorded so
+//! far, which it writes at commit. [`perform`] begins it, runs the use case, and commits rows and
 //! events together; a use case that fails leaves nothing behind. A change
 //! that records no event is refused at commit (INTERNAL), so the data
 //! version, subscriptions and webhooks can never miss a write; the only
@@ -16,7 +16,6 @@
 //! answered: contention is not a fault of the client.
 
 use chrono::{DateTime, Utc};
-use entity::event;
 use entity::{clarification, dependency, feature, objective, program, story, team, webhook};
 use futures_util::future::BoxFuture;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
@@ -29,7 +28,7 @@ use crate::{
     clock::Clock,
     db::{Store, WriteTxn},
     error::{AppError, AppResult},
-    events::log::{self, NewEvent},
+    events::log::{self, NewEvent, Recorded},
     ids::{
         ClarificationId, DependencyId, FeatureId, ObjectiveId, ProgramId, StoryId, TeamId,
         WebhookId,
@@ -49,7 +48,8 @@ pub struct Work {
     txn: WriteTxn,
     actor: Actor,
     now: DateTime<Utc>,
-    recorded: usize,
+    /// Events recorded so far, written at commit.
+    recorded: Vec<Recorded>,
     outside_log: bool,
     /// Programs whose write lock this work holds.
     entered: Vec<i64>,
@@ -144,12 +144,18 @@ impl Work {
         Ok(true)
     }
 
-    /// Appends an event to the program's log, in this transaction, by the
-    /// acting viewer at the time of the change.
-    pub async fn record(&mut self, program_id: i64, event: NewEvent) -> AppResult<event::Model> {
-        let row = log::record(&self.txn, self.now, program_id, self.actor.user_id(), event).await?;
-        self.recorded += 1;
-        Ok(row)
+    /// Appends an event to the program's log, by the acting viewer at the
+    /// time of the change. The events of a unit are written together when
+    /// it commits (one sequence step and one INSERT per program), in the
+    /// order recorded; nothing in a unit reads its own events back.
+    pub async fn record(&mut self, program_id: i64, event: NewEvent) -> AppResult<()> {
+        self.recorded.push(Recorded {
+            program_id,
+            actor: self.actor.user_id(),
+            at: self.now,
+            event,
+        });
+        Ok(())
     }
 
     /// From now on, the changes of this unit are by `actor`, and the policy
@@ -198,7 +204,7 @@ impl Work {
         self.conn()
             .execute_raw(savepoint("SAVEPOINT work_part"))
             .await?;
-        let (recorded, entered) = (self.recorded, self.entered.len());
+        let (recorded, entered) = (self.recorded.len(), self.entered.len());
         match change(self).await {
             Ok(value) => {
                 self.conn()
@@ -214,7 +220,7 @@ impl Work {
                 self.conn()
                     .execute_raw(savepoint("RELEASE SAVEPOINT work_part"))
                     .await?;
-                self.recorded = recorded;
+                self.recorded.truncate(recorded);
                 // Locks taken inside the part are released with it.
                 self.entered.truncate(entered);
                 Ok(Err(err))
@@ -223,15 +229,16 @@ impl Work {
     }
 
     async fn commit(self) -> AppResult<()> {
-        if self.trial || (self.recorded == 0 && self.may_change_nothing) {
+        if self.trial || (self.recorded.is_empty() && self.may_change_nothing) {
             // Dropping the transaction rolls it back.
             return Ok(());
         }
-        if self.recorded == 0 && !self.outside_log {
+        if self.recorded.is_empty() && !self.outside_log {
             return Err(AppError::Internal(
                 "a change tried to commit without recording an event".into(),
             ));
         }
+        log::record(&self.txn, self.recorded).await?;
         self.txn.commit().await
     }
 }
@@ -268,7 +275,7 @@ async fn attempt_once<T>(
         txn: store.begin_write().await?,
         actor,
         now: clock.now(),
-        recorded: 0,
+        recorded: Vec::new(),
         outside_log: false,
         entered: Vec::new(),
         trial: false,

@@ -74,34 +74,81 @@ pub async fn start_counter(conn: &impl ConnectionTrait, program_id: i64) -> AppR
     Ok(())
 }
 
-/// Records an event in the transaction: takes the program's next sequence
-/// number (the counter row stays locked until commit, so numbers follow
-/// commit order and a rollback leaves no gap) and, on PostgreSQL, notifies
-/// every listening process at commit.
-pub async fn record(
-    txn: &WriteTxn,
-    now: DateTime<Utc>,
-    program_id: i64,
-    actor: Option<i64>,
-    new: NewEvent,
-) -> AppResult<event::Model> {
+/// An event as recorded by a unit of work: by whom and when.
+pub struct Recorded {
+    pub program_id: i64,
+    pub actor: Option<i64>,
+    pub at: DateTime<Utc>,
+    pub event: NewEvent,
+}
+
+/// How many events one INSERT carries (9 values each, well below SQLite's
+/// and PostgreSQL's limits on bound values).
+const INSERT_CHUNK: usize = 1_000;
+
+/// Records events in the transaction, in the order given: each program's
+/// events take the program's next sequence numbers in one step (the counter
+/// row stays locked until commit, so numbers follow commit order and a
+/// rollback leaves no gap) and, on PostgreSQL, every listening process is
+/// notified at commit.
+pub async fn record(txn: &WriteTxn, events: Vec<Recorded>) -> AppResult<()> {
     let conn = &**txn;
-    let bump = Query::update()
-        .table(event_counter::Entity)
-        .value(
-            event_counter::Column::LastSequence,
-            Expr::col(event_counter::Column::LastSequence).add(1),
-        )
-        .and_where(event_counter::Column::ProgramId.eq(program_id))
-        .returning_col(event_counter::Column::LastSequence)
-        .to_owned();
-    let sequence: i64 = conn
-        .query_one(&bump)
-        .await?
-        .ok_or_else(|| {
-            AppError::Internal(format!("program {program_id} has no event counter").into())
-        })?
-        .try_get("", "last_sequence")?;
+    let mut programs: Vec<i64> = Vec::new();
+    for e in &events {
+        if !programs.contains(&e.program_id) {
+            programs.push(e.program_id);
+        }
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    for program_id in programs {
+        let mine: Vec<&Recorded> = events
+            .iter()
+            .filter(|e| e.program_id == program_id)
+            .collect();
+        let count = i64::try_from(mine.len())
+            .map_err(|_| AppError::Internal("too many events in one change".into()))?;
+        let bump = Query::update()
+            .table(event_counter::Entity)
+            .value(
+                event_counter::Column::LastSequence,
+                Expr::col(event_counter::Column::LastSequence).add(count),
+            )
+            .and_where(event_counter::Column::ProgramId.eq(program_id))
+            .returning_col(event_counter::Column::LastSequence)
+            .to_owned();
+        let last: i64 = conn
+            .query_one(&bump)
+            .await?
+            .ok_or_else(|| {
+                AppError::Internal(format!("program {program_id} has no event counter").into())
+            })?
+            .try_get("", "last_sequence")?;
+        for (sequence, e) in (last - count + 1..).zip(mine) {
+            rows.push(row_of(e, sequence));
+        }
+        if conn.get_database_backend() == DbBackend::Postgres {
+            conn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [txn.channel().into(), program_id.to_string().into()],
+            ))
+            .await?;
+        }
+        txn.touch(program_id);
+    }
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<event::ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
+        event::Entity::insert_many(chunk)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The row of event `e` numbered `sequence`.
+fn row_of(e: &Recorded, sequence: i64) -> event::ActiveModel {
+    let new = &e.event;
     let teams = if new.teams.is_empty() {
         ",".to_owned()
     } else {
@@ -114,30 +161,18 @@ pub async fn record(
                 .join(",")
         )
     };
-    let row = event::ActiveModel {
-        program_id: Set(program_id),
+    event::ActiveModel {
+        program_id: Set(e.program_id),
         sequence: Set(sequence),
         kind: Set(new.kind.as_str().to_owned()),
         subject_type: Set(new.subject.0.name().to_owned()),
         subject_id: Set(new.subject.1),
         team_ids: Set(teams),
-        actor_id: Set(actor),
-        at: Set(now),
+        actor_id: Set(e.actor),
+        at: Set(e.at),
         payload: Set(new.payload.to_string()),
         ..Default::default()
     }
-    .insert(conn)
-    .await?;
-    if conn.get_database_backend() == DbBackend::Postgres {
-        conn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [txn.channel().into(), program_id.to_string().into()],
-        ))
-        .await?;
-    }
-    txn.touch(program_id);
-    Ok(row)
 }
 
 /// Events of a program with sequence in (after, until], oldest first, at most `limit`.

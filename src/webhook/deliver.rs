@@ -907,7 +907,13 @@ async fn record(
                     "lastSequence": row.last_sequence,
                 }),
             );
-            log::record(&txn, now, row.program_id, None, event).await?;
+            let recorded = log::Recorded {
+                program_id: row.program_id,
+                actor: None,
+                at: now,
+                event,
+            };
+            log::record(&txn, vec![recorded]).await?;
         }
         txn.commit().await?;
         return Ok(());
