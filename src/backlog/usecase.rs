@@ -51,7 +51,7 @@ pub async fn update_story(
     let old_feature = story.feature_id;
     let planning = change.iteration_id.is_some() || change.points.is_some();
     let linked = change.feature_id.is_some();
-    let watch = RiskWatch::before(work, program.id, vec![story.id]).await?;
+    let watch = RiskWatch::before_story_change(work, program.id, vec![story.id]).await?;
     let story = service::update(work.conn(), work.now(), program.id, story, change).await?;
     let over = if planning {
         over_capacity(work, &story).await?
@@ -116,7 +116,7 @@ pub async fn set_story_state(
     work.require(Action::WriteStories(&team, "change a story's state"))
         .await?;
     let from = story.state.clone();
-    let watch = RiskWatch::before(work, program.id, vec![story.id]).await?;
+    let watch = RiskWatch::before_story_change(work, program.id, vec![story.id]).await?;
     let blocking = if to == StoryState::Ready {
         clarifications::open_blocking_questions(work.conn(), story.id).await?
     } else {
@@ -124,7 +124,7 @@ pub async fn set_story_state(
     };
     let story = service::set_state(work.conn(), work.now(), story, to, &blocking).await?;
     state_changed(work, program.id, &story, &from, None, watch).await?;
-    waits::story(work, program.id, &story, "WITHDRAWN").await?;
+    waits::story(work, program.id, (&story, &team), &from, "WITHDRAWN").await?;
     Ok(story)
 }
 
@@ -134,10 +134,10 @@ pub async fn accept_story(work: &mut Work, id: StoryId) -> AppResult<story::Mode
     work.require(Action::OwnBacklog(&team, "accept stories"))
         .await?;
     let from = story.state.clone();
-    let watch = RiskWatch::before(work, program.id, vec![story.id]).await?;
+    let watch = RiskWatch::before_story_change(work, program.id, vec![story.id]).await?;
     let story = service::accept(work.conn(), work.now(), story).await?;
     state_changed(work, program.id, &story, &from, None, watch).await?;
-    waits::story(work, program.id, &story, "ACCEPTED").await?;
+    waits::story(work, program.id, (&story, &team), &from, "ACCEPTED").await?;
     Ok(story)
 }
 
@@ -147,10 +147,10 @@ pub async fn reject_story(work: &mut Work, id: StoryId, reason: String) -> AppRe
     work.require(Action::OwnBacklog(&team, "reject stories"))
         .await?;
     let from = story.state.clone();
-    let watch = RiskWatch::before(work, program.id, vec![story.id]).await?;
+    let watch = RiskWatch::before_story_change(work, program.id, vec![story.id]).await?;
     let story = service::reject(work.conn(), work.now(), story, &reason).await?;
     state_changed(work, program.id, &story, &from, Some(&reason), watch).await?;
-    waits::story(work, program.id, &story, "REJECTED").await?;
+    waits::story(work, program.id, (&story, &team), &from, "REJECTED").await?;
     Ok(story)
 }
 
@@ -165,8 +165,11 @@ async fn state_changed(
     reason: Option<&str>,
     watch: RiskWatch,
 ) -> AppResult<()> {
-    let followed =
-        crate::dependency::service::follow_provider(work.conn(), work.now(), story).await?;
+    let followed = if watch.touches_none() {
+        Vec::new()
+    } else {
+        crate::dependency::service::follow_provider(work.conn(), work.now(), story).await?
+    };
     let mut payload = serde_json::json!({ "from": from, "to": story.state });
     if let Some(reason) = reason {
         payload["reason"] = reason.into();

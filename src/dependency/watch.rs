@@ -21,6 +21,9 @@ pub struct RiskWatch {
     program_id: i64,
     stories: Vec<i64>,
     before: HashMap<i64, bool>,
+    /// The change adds and removes no dependency (see
+    /// [`RiskWatch::before_story_change`]).
+    fixed: bool,
 }
 
 impl RiskWatch {
@@ -35,13 +38,36 @@ impl RiskWatch {
             program_id,
             stories,
             before,
+            fixed: false,
         })
+    }
+
+    /// [`RiskWatch::before`] a change to the stories themselves (their
+    /// fields, plan or state), which adds and removes no dependency: when
+    /// none touches them now, none will after, and `after` reads nothing.
+    pub async fn before_story_change(
+        work: &Work,
+        program_id: i64,
+        stories: Vec<i64>,
+    ) -> AppResult<Self> {
+        let mut watch = Self::before(work, program_id, stories).await?;
+        watch.fixed = true;
+        Ok(watch)
+    }
+
+    /// Whether no dependency touches the stories of a story change, before
+    /// it or after.
+    pub fn touches_none(&self) -> bool {
+        self.fixed && self.before.is_empty()
     }
 
     /// Stores the risk of the dependencies touching the stories, records an
     /// event for every one whose risk changed (a new one counts as "not at
     /// risk" before), and answers them as they are now.
     pub async fn after(self, work: &mut Work) -> AppResult<Vec<Assessed>> {
+        if self.touches_none() {
+            return Ok(Vec::new());
+        }
         let now = snapshot(work, self.program_id, &self.stories).await?;
         let mut out = Vec::with_capacity(now.len());
         for mut a in now {
