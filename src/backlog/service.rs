@@ -56,6 +56,10 @@ fn backlog_list(team_id: i64) -> RankedList {
 /// Locks the team row until the transaction ends (PostgreSQL; SQLite has one
 /// writer at a time): moves on one backlog happen one after another.
 pub async fn lock_team(conn: &impl ConnectionTrait, team_id: i64) -> AppResult<()> {
+    if conn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        // A SQLite write transaction already excludes every other writer.
+        return Ok(());
+    }
     team::Entity::find_by_id(team_id)
         .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
         .one(conn)

@@ -132,18 +132,25 @@ pub async fn clarification(work: &mut Work, item: &clarification::Model) -> AppR
 
 /// A DONE story waits on its team's PO; `outcome` says how a wait that
 /// ends now ended (ACCEPTED, REJECTED, or WITHDRAWN when the team took it
-/// back).
+/// back). `from` is the state the story left: a story's acceptance wait is
+/// open exactly while it is DONE, so a step between two other states has
+/// nothing to read or change.
 pub async fn story(
     work: &mut Work,
     program_id: i64,
-    story: &story::Model,
+    (story, team): (&story::Model, &team::Model),
+    from: &str,
     outcome: &str,
 ) -> AppResult<()> {
-    let wanted: Vec<Want> = if story.state == StoryState::Done.as_str() {
+    let done = StoryState::Done.as_str();
+    if story.state != done && from != done {
+        return Ok(());
+    }
+    let wanted: Vec<Want> = if story.state == done {
         vec![Want {
             kind: WaitKind::Acceptance,
             team: Some(story.team_id),
-            owner: po_of(work, story.team_id).await?,
+            owner: team.product_owner_id,
             again: false,
         }]
     } else {
