@@ -452,7 +452,8 @@ async fn import_team(work: &mut Work, plan: &Plan, t: usize) -> AppResult<Summar
                 continue;
             }
         };
-        let (story, created) = match existing.remove(&row.key) {
+        // (the story, whether it is new, whether it reached its status)
+        let (story, created, followed) = match existing.remove(&row.key) {
             Some(found) => {
                 if found.team_id != team.id {
                     out.note_refusal(
@@ -467,9 +468,9 @@ async fn import_team(work: &mut Work, plan: &Plan, t: usize) -> AppResult<Summar
                 match update_story(work, &found, &wanted).await? {
                     Ok(Some(changed)) => {
                         touched.insert(found.id);
-                        (changed, false)
+                        (changed, false, false)
                     }
-                    Ok(None) => (found, false),
+                    Ok(None) => (found, false, false),
                     Err(e) => {
                         out.refuse(&row.key, ItemKind::Story, e.message());
                         continue;
@@ -478,14 +479,31 @@ async fn import_team(work: &mut Work, plan: &Plan, t: usize) -> AppResult<Summar
             }
             None => {
                 let (team_id, new) = (TeamId(team.id), wanted.new.clone());
-                let plan_into = wanted.iteration.flatten();
-                match work
-                    .part(move |w| Box::pin(create_story(w, team_id, new, plan_into)))
-                    .await?
-                {
-                    Ok(story) => {
+                let (plan_into, to) = (wanted.iteration.flatten(), wanted.state);
+                // Made and brought to its status in one part; when that is
+                // refused, made alone, and its status followed step by step.
+                let whole = work
+                    .part(move |w| {
+                        Box::pin(async move {
+                            let story = create_story(w, team_id, new, plan_into).await?;
+                            steps(w, StoryId(story.id), StoryState::Draft, to).await?;
+                            Ok(story)
+                        })
+                    })
+                    .await?;
+                let made = match whole {
+                    Ok(story) => Ok((story, true)),
+                    Err(_) => {
+                        let new = wanted.new.clone();
+                        work.part(move |w| Box::pin(create_story(w, team_id, new, plan_into)))
+                            .await?
+                            .map(|story| (story, false))
+                    }
+                };
+                match made {
+                    Ok((story, followed)) => {
                         touched.insert(story.id);
-                        (story, true)
+                        (story, true, followed)
                     }
                     Err(e) => {
                         out.refuse(&row.key, ItemKind::Story, e.message());
@@ -498,7 +516,12 @@ async fn import_team(work: &mut Work, plan: &Plan, t: usize) -> AppResult<Summar
             out.count(ItemKind::Story).created += 1;
         }
         let current = StoryState::parse(&story.state)?;
-        match follow_status(work, StoryId(story.id), current, wanted.state).await? {
+        let outcome = if followed {
+            Ok(false)
+        } else {
+            follow_status(work, StoryId(story.id), current, wanted.state).await?
+        };
+        match outcome {
             Ok(moved) => {
                 if moved {
                     touched.insert(story.id);
@@ -784,16 +807,7 @@ async fn follow_status(
         return Ok(Ok(false));
     }
     let all = work
-        .part(move |w| {
-            Box::pin(async move {
-                let mut at = state;
-                while let Some(next) = step_toward(at, to) {
-                    step(w, id, next).await?;
-                    at = next;
-                }
-                Ok(())
-            })
-        })
+        .part(move |w| Box::pin(steps(w, id, state, to)))
         .await?;
     if all.is_ok() {
         return Ok(Ok(true));
@@ -809,6 +823,16 @@ async fn follow_status(
         }
     }
     Ok(Ok(moved))
+}
+
+/// Every step from `state` to `to`, each through its use case.
+async fn steps(work: &mut Work, id: StoryId, state: StoryState, to: StoryState) -> AppResult<()> {
+    let mut at = state;
+    while let Some(next) = step_toward(at, to) {
+        step(work, id, next).await?;
+        at = next;
+    }
+    Ok(())
 }
 
 /// One step of the lifecycle, through its use case.
