@@ -192,11 +192,39 @@ pub async fn load_of(
     team_id: i64,
     iteration_id: i64,
 ) -> AppResult<Load> {
-    let slot = (team_id, iteration_id);
     let capacity = capacities(conn, &[team_id], &[iteration_id])
         .await?
-        .get(&slot)
+        .get(&(team_id, iteration_id))
         .copied();
+    load_under(conn, team_id, iteration_id, capacity).await
+}
+
+/// [`load_of`] where the team has set a capacity for the iteration; None
+/// (and no load read) where it has not.
+pub async fn limited_load_of(
+    conn: &impl ConnectionTrait,
+    team_id: i64,
+    iteration_id: i64,
+) -> AppResult<Option<Load>> {
+    let capacity = capacities(conn, &[team_id], &[iteration_id])
+        .await?
+        .get(&(team_id, iteration_id))
+        .copied();
+    match capacity {
+        None => Ok(None),
+        Some(_) => Ok(Some(
+            load_under(conn, team_id, iteration_id, capacity).await?,
+        )),
+    }
+}
+
+async fn load_under(
+    conn: &impl ConnectionTrait,
+    team_id: i64,
+    iteration_id: i64,
+    capacity: Option<i32>,
+) -> AppResult<Load> {
+    let slot = (team_id, iteration_id);
     let load = loads(conn, &[team_id], &[iteration_id])
         .await?
         .get(&slot)

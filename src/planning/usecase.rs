@@ -76,6 +76,6 @@ pub async fn over_capacity(work: &Work, story: &story::Model) -> AppResult<Optio
     let Some(iteration) = story.iteration_id else {
         return Ok(None);
     };
-    let load = service::load_of(work.conn(), story.team_id, iteration).await?;
-    Ok((load.overloaded() == Some(true)).then_some(load))
+    let load = service::limited_load_of(work.conn(), story.team_id, iteration).await?;
+    Ok(load.filter(|l| l.overloaded() == Some(true)))
 }
