@@ -11,11 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::{
     auth::{Actor, policy::Someone},
-    backlog::{
-        lifecycle::StoryState,
-        service::{NewStory, StoryChange},
-        usecase as stories,
-    },
+    backlog::{lifecycle::StoryState, service::NewStory, usecase as stories},
     clarification::usecase::{self as clarifications, About},
     clock::ManualClock,
     db::Store,
@@ -309,16 +305,11 @@ async fn replay(
                     },
                     points: (ready || rng.chance(50)).then(|| rng.pick(&points)),
                     external_key: None,
+                    iteration_id: planned.map(|(iteration, _)| iteration),
                 },
             )
-            .await?;
-            if let Some((iteration, _)) = planned {
-                let plan = StoryChange {
-                    iteration_id: Some(Some(iteration)),
-                    ..Default::default()
-                };
-                stories::update_story(work, StoryId(story.id), plan).await?;
-            }
+            .await?
+            .0;
             all.push((StoryId(story.id), team.id, target));
         }
     }

@@ -321,6 +321,9 @@ pub struct CreateStoryInput {
     pub acceptance_criteria: String,
     /// Story points: 0, 1, 2, 3, 5, 8, 13, 20, 40 or 100.
     pub points: Option<i32>,
+    /// An iteration of the same program to plan the story into at once;
+    /// omit to leave it unplanned.
+    pub iteration_id: Option<ID>,
 }
 
 /// Input of `updateStory`: an omitted field stays as it is, null clears it.
@@ -383,9 +386,9 @@ pub struct RejectStoryInput {
 pub struct StoryPayload {
     /// The story as it now is.
     pub story: Story,
-    /// Set by `updateStory` when the change planned or re-estimated the
-    /// story beyond its team's capacity in the iteration (allowed): the
-    /// capacity and load there now. Null otherwise.
+    /// Set by `createStory` and `updateStory` when the change planned or
+    /// re-estimated the story beyond its team's capacity in the iteration
+    /// (allowed): the capacity and load there now. Null otherwise.
     pub over_capacity: Option<IterationCapacity>,
 }
 
@@ -417,8 +420,9 @@ pub struct StoryMutation;
 
 #[Object]
 impl StoryMutation {
-    /// Adds a story to the bottom of a team backlog, in DRAFT (the team's
-    /// PO, its members or an admin).
+    /// Adds a story to the bottom of a team backlog, in DRAFT, and plans
+    /// it into `iterationId` when given (the team's PO, its members or an
+    /// admin).
     async fn create_story(
         &self,
         ctx: &Context<'_>,
@@ -432,12 +436,16 @@ impl StoryMutation {
             acceptance_criteria: input.acceptance_criteria,
             points: input.points,
             external_key: None,
+            iteration_id: id::typed_opt("iterationId", input.iteration_id.as_ref())?,
         };
-        let story = gql::perform(ctx, |w| {
+        let (story, over) = gql::perform(ctx, |w| {
             Box::pin(usecase::create_story(w, team, new.clone()))
         })
         .await?;
-        Ok(story_payload(story))
+        Ok(StoryPayload {
+            over_capacity: over.map(IterationCapacity),
+            ..story_payload(story)
+        })
     }
 
     /// Changes a story (the team's PO, its members or an admin).

@@ -113,9 +113,13 @@ pub struct NewStory {
     pub points: Option<i32>,
     /// Its key in the tool it came from (an import); None when made here.
     pub external_key: Option<String>,
+    /// An iteration of the program to plan it into at once; None leaves it
+    /// unplanned.
+    pub iteration_id: Option<IterationId>,
 }
 
-/// Creates a story in DRAFT at the bottom of its team's backlog.
+/// Creates a story in DRAFT at the bottom of its team's backlog, planned
+/// into an iteration when one is given.
 pub async fn create(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -130,6 +134,10 @@ pub async fn create(
     if let Some(feature) = feature_id {
         require_feature_of(conn, team.program_id, feature).await?;
     }
+    let iteration_id = new.iteration_id.map(|i| i.0);
+    if let Some(iteration) = iteration_id {
+        require_iteration_of(conn, team.program_id, iteration).await?;
+    }
     lock_team(conn, team.id).await?;
     let rank_key = backlog_list(team.id).bottom_key(conn).await?;
     Ok(story::ActiveModel {
@@ -140,7 +148,7 @@ pub async fn create(
         acceptance_criteria: Set(acceptance_criteria),
         points: Set(points),
         state: Set(StoryState::Draft.as_str().to_owned()),
-        iteration_id: Set(None),
+        iteration_id: Set(iteration_id),
         rank_key: Set(rank_key),
         rejection_reason: Set(None),
         ready_at: Set(None),

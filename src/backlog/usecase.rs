@@ -20,19 +20,32 @@ use crate::{
     work::Work,
 };
 
-/// Adds a story to the bottom of a team backlog, in DRAFT.
-pub async fn create_story(work: &mut Work, team: TeamId, new: NewStory) -> AppResult<story::Model> {
+/// Adds a story to the bottom of a team backlog, in DRAFT, planned into
+/// an iteration when the input names one. Answers the story, and the
+/// iteration's capacity and load when that planned it beyond the team's
+/// capacity there (allowed; the event says so too).
+pub async fn create_story(
+    work: &mut Work,
+    team: TeamId,
+    new: NewStory,
+) -> AppResult<(story::Model, Option<Load>)> {
     let (team, program) = work.team(team).await?;
     work.require(Action::WriteStories(&team, "create stories"))
         .await?;
     let story = service::create(work.conn(), work.now(), &team, new).await?;
-    let created = NewEvent::new(EventKind::StoryCreated, (Kind::Story, story.id)).teams([team.id]);
+    // A new story has no dependency yet, so planning it puts none at risk.
+    let over = over_capacity(work, &story).await?;
+    let mut created =
+        NewEvent::new(EventKind::StoryCreated, (Kind::Story, story.id)).teams([team.id]);
+    if let Some(load) = over {
+        created = created.payload(serde_json::json!({ "overCapacity": load.to_json() }));
+    }
     work.record(program.id, created).await?;
     allocate_implicitly(work, &story).await?;
     if let Some(feature) = story.feature_id {
         waits::broken_down(work, program.id, feature, team.id).await?;
     }
-    Ok(story)
+    Ok((story, over))
 }
 
 /// Changes a story's fields; records risk changes its planning causes.

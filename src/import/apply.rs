@@ -479,13 +479,13 @@ async fn import_team(work: &mut Work, plan: &Plan, t: usize) -> AppResult<Summar
             }
             None => {
                 let (team_id, new) = (TeamId(team.id), wanted.new.clone());
-                let (plan_into, to) = (wanted.iteration.flatten(), wanted.state);
+                let to = wanted.state;
                 // Made and brought to its status in one part; when that is
                 // refused, made alone, and its status followed step by step.
                 let whole = work
                     .part(move |w| {
                         Box::pin(async move {
-                            let story = create_story(w, team_id, new, plan_into).await?;
+                            let (story, _) = stories::create_story(w, team_id, new).await?;
                             steps(w, StoryId(story.id), StoryState::Draft, to).await?;
                             Ok(story)
                         })
@@ -495,9 +495,9 @@ async fn import_team(work: &mut Work, plan: &Plan, t: usize) -> AppResult<Summar
                     Ok(story) => Ok((story, true)),
                     Err(_) => {
                         let new = wanted.new.clone();
-                        work.part(move |w| Box::pin(create_story(w, team_id, new, plan_into)))
+                        work.part(move |w| Box::pin(stories::create_story(w, team_id, new)))
                             .await?
-                            .map(|story| (story, false))
+                            .map(|(story, _)| (story, false))
                     }
                 };
                 match made {
@@ -658,7 +658,8 @@ async fn wanted(
             acceptance_criteria: criteria,
             points,
             external_key: Some(row.key.clone()),
-            // Kept as read for updates; see `update_story`.
+            // Planned as it is made; an update plans through `iteration`.
+            iteration_id: iteration.flatten(),
         },
         iteration,
         state,
@@ -682,25 +683,6 @@ async fn missing_feature(work: &mut Work, plan: &Plan, key: &str) -> AppResult<S
         }
         None => format!("its epic {key} is neither in this export nor in the program"),
     })
-}
-
-async fn create_story(
-    work: &mut Work,
-    team: TeamId,
-    new: NewStory,
-    iteration: Option<IterationId>,
-) -> AppResult<story::Model> {
-    let mut created = stories::create_story(work, team, new).await?;
-    if let Some(iteration) = iteration {
-        let change = StoryChange {
-            iteration_id: Some(Some(iteration)),
-            ..StoryChange::default()
-        };
-        created = stories::update_story(work, StoryId(created.id), change)
-            .await?
-            .0;
-    }
-    Ok(created)
 }
 
 /// Brings an imported story's fields in line with its row (one part):

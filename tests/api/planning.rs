@@ -528,3 +528,79 @@ async fn capacity_and_votes_reach_program_subscribers() {
     assert_eq!(got[1].1["voterId"], json!(w.member_a.id));
     ws.close().await;
 }
+
+#[tokio::test]
+async fn a_story_made_into_an_iteration_is_planned_and_said_when_beyond_capacity() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let (_, iterations) = increment(&app, &w).await;
+    set_capacity(&app, &w.po_a.token, &w.team_a, &iterations[0], json!(5)).await;
+    const CREATE: &str = "mutation($input: CreateStoryInput!) { createStory(input: $input) {
+        story { id iteration { number } } overCapacity { capacity load overloaded } } }";
+    let create = |title: &str, points: i32, iteration: &str| {
+        json!({ "input": { "teamId": w.team_a, "title": title, "points": points,
+                           "iterationId": iteration } })
+    };
+    let small = app
+        .data(
+            &w.member_a.token,
+            CREATE,
+            create("Small", 3, &iterations[0]),
+        )
+        .await;
+    assert_eq!(small["createStory"]["story"]["iteration"]["number"], 1);
+    assert!(small["createStory"]["overCapacity"].is_null(), "{small:#}");
+    let big = app
+        .data(&w.member_a.token, CREATE, create("Big", 5, &iterations[0]))
+        .await;
+    assert_eq!(
+        big["createStory"]["overCapacity"],
+        json!({ "capacity": 5, "load": 8, "overloaded": true })
+    );
+    let events = app
+        .data(
+            ADMIN,
+            "query($p: ID!) { program(id: $p) { events(first: 100, kinds: [STORY_CREATED, STORY_UPDATED]) {
+                edges { node { kind payload } } } } }",
+            json!({ "p": w.program }),
+        )
+        .await;
+    let kinds: Vec<&Value> = events["program"]["events"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"]["kind"])
+        .collect();
+    assert_eq!(kinds, ["STORY_CREATED", "STORY_CREATED"], "one event each");
+    let last = &events["program"]["events"]["edges"][1]["node"]["payload"];
+    assert_eq!(last["overCapacity"]["load"], 8, "{last:#}");
+
+    // An iteration of another program is not found, and nothing is made.
+    let other = app.create_program("Other train", &w.pm.id).await;
+    let resp = app
+        .create_increment_as(ADMIN, &other, "PI 9", "2026-01-05", 1, 14)
+        .await;
+    let elsewhere = str_at(&resp, "/data/createIncrement/increment/iterations/0/id");
+    let refused = app
+        .gql(
+            Some(&w.member_a.token),
+            CREATE,
+            create("Lost", 1, &elsewhere),
+        )
+        .await;
+    assert_eq!(code(&refused), "NOT_FOUND", "{refused:#}");
+    let backlog = app
+        .data(
+            ADMIN,
+            "query($t: ID!) { node(id: $t) { ... on Team { backlog(first: 10) { edges { node { title } } } } } }",
+            json!({ "t": w.team_a }),
+        )
+        .await;
+    let titles: Vec<&Value> = backlog["node"]["backlog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"]["title"])
+        .collect();
+    assert_eq!(titles, ["Small", "Big"]);
+}
