@@ -1,6 +1,6 @@
 //! `Program.metrics(incrementId)` and `Team.metrics(incrementId)`.
 
-use async_graphql::{Context, ID, SimpleObject};
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use entity::{increment, program, team};
 
 use crate::{
@@ -182,20 +182,62 @@ pub struct DependencyFigures {
     pub cross_team: i32,
 }
 
-/// The program's figures for one increment.
-#[derive(SimpleObject)]
+/// Each part of the program's figures is computed when it is asked for, so
+/// a header that shows two counts does not pay for every team's figures.
 pub struct ProgramMetrics {
+    program: program::Model,
+    increment: increment::Model,
+}
+
+/// The program's figures for one increment.
+#[Object]
+impl ProgramMetrics {
     /// The increment.
-    pub increment: Increment,
+    async fn increment(&self) -> Increment {
+        Increment(self.increment.clone())
+    }
+
     /// The program's predictability: all teams' objectives together.
-    pub predictability: Predictability,
+    async fn predictability(&self, ctx: &Context<'_>) -> Result<Predictability> {
+        let teams = teams_of(ctx, self.program.id).await?;
+        let tallies = futures_util::future::try_join_all(
+            teams.iter().map(|t| tally(ctx, t.id, self.increment.id)),
+        )
+        .await?;
+        let total = tallies
+            .into_iter()
+            .fold(Tally::default(), |acc, t| acc.plus(t));
+        Ok(total.into())
+    }
+
     /// Dependencies touching the increment.
-    pub dependencies: DependencyFigures,
+    async fn dependencies(&self, ctx: &Context<'_>) -> Result<DependencyFigures> {
+        Ok(dependency_figures(ctx, &self.program, &self.increment).await?)
+    }
+
     /// Questions on the program (all of them): open count, oldest open,
     /// response times, per assignee.
-    pub clarifications: ClarificationFigures,
+    async fn clarifications(&self, ctx: &Context<'_>) -> Result<ClarificationFigures> {
+        let conn = gql::store(ctx)?.conn();
+        let asked = crate::clarification::service::of_program(conn, self.program.id).await?;
+        Ok(clarification_figures(ctx, asked).await?)
+    }
+
     /// Each team's figures, teams by name.
-    pub teams: Vec<TeamMetrics>,
+    async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<TeamMetrics>> {
+        let teams = teams_of(ctx, self.program.id).await?;
+        let per_team = futures_util::future::try_join_all(
+            teams.into_iter().map(|t| figures(ctx, t, &self.increment)),
+        )
+        .await?;
+        Ok(per_team.into_iter().map(|(m, _)| m).collect())
+    }
+}
+
+async fn teams_of(ctx: &Context<'_>, program_id: i64) -> AppResult<Vec<team::Model>> {
+    Ok(gql::load_one(ctx, TeamsByProgram(program_id))
+        .await?
+        .unwrap_or_default())
 }
 
 async fn increment_of(ctx: &Context<'_>, program_id: i64, id: &ID) -> AppResult<increment::Model> {
@@ -281,16 +323,18 @@ pub async fn program_metrics(
     increment_id: &ID,
 ) -> AppResult<ProgramMetrics> {
     let increment = increment_of(ctx, program.id, increment_id).await?;
-    let teams = gql::load_one(ctx, TeamsByProgram(program.id))
-        .await?
-        .unwrap_or_default();
-    let per_team =
-        futures_util::future::try_join_all(teams.into_iter().map(|t| figures(ctx, t, &increment)))
-            .await?;
-    let total = per_team
-        .iter()
-        .fold(Tally::default(), |acc, (_, t)| acc.plus(*t));
-    let teams = per_team.into_iter().map(|(m, _)| m).collect();
+    Ok(ProgramMetrics {
+        program: program.clone(),
+        increment,
+    })
+}
+
+/// The dependencies touching `increment`, counted.
+async fn dependency_figures(
+    ctx: &Context<'_>,
+    program: &program::Model,
+    increment: &increment::Model,
+) -> AppResult<DependencyFigures> {
     let iterations: std::collections::HashSet<i64> =
         gql::load_one(ctx, IterationsByIncrement(increment.id))
             .await?
@@ -327,13 +371,5 @@ pub async fn program_metrics(
         deps.at_risk += i32::from(a.at_risk());
         deps.cross_team += i32::from(a.cross_team());
     }
-    let asked =
-        crate::clarification::service::of_program(gql::store(ctx)?.conn(), program.id).await?;
-    Ok(ProgramMetrics {
-        increment: Increment(increment),
-        predictability: total.into(),
-        dependencies: deps,
-        clarifications: clarification_figures(ctx, asked).await?,
-        teams,
-    })
+    Ok(deps)
 }
