@@ -46,8 +46,11 @@ window.portfolioBoard = {
   },
 };
 
-const START = `query($p: ID!) { program(id: $p) {
-  name lastEventCursor increments { id name startDate endDate } } }`;
+// The program, and (for a person, not a wall screen) who is looking: one
+// request before the board.
+const START = (who) => `query($p: ID!) {
+  ${who ? "viewer { id teams { id productOwner { id } } }" : ""}
+  program(id: $p) { name lastEventCursor increments { id name startDate endDate } } }`;
 
 // What the header shows: the counts and the oldest waits.
 const HEADER_FIELDS = `
@@ -72,8 +75,6 @@ const BOARD = `query($p: ID!, $i: ID!) { program(id: $p) {
       dependent { id title iteration { id } } provider { id title iteration { id } } }
   }
   ${HEADER_FIELDS} } }`;
-
-const WHO = `{ viewer { id teams { id productOwner { id } } } }`;
 
 const COORDINATION = `query($p: ID!, $me: ID!) { program(id: $p) {
   dependencies(states: [REQUESTED], first: 100) { edges { node { id
@@ -505,12 +506,21 @@ $("coordination").addEventListener("submit", async (event) => {
 });
 
 async function loadBoard() {
+  // The coordination view is asked for alongside the board, and shown
+  // after it (its commit forms list the board's iterations).
+  const coordination = state.me
+    ? gql(COORDINATION, { p: programId, me: state.me.id }).then((d) => ({ d }), (e) => ({ e }))
+    : null;
   const data = await gql(BOARD, { p: programId, i: incrementId });
   state.loads += 1;
   state.columns = data.program.board.columns;
   state.lastUpdate = new Date();
   render(data);
-  await loadCoordination();
+  if (coordination) {
+    const { d, e } = await coordination;
+    if (e) throw e;
+    renderCoordination(d);
+  }
   document.body.dataset.sequence = String(state.lastSequence);
 }
 
@@ -653,19 +663,17 @@ async function start() {
   }
   try {
     // The cursor is read before the board, so nothing after it is missed.
-    const first = await gql(START, { p: programId });
+    const first = await gql(START(!kiosk), { p: programId });
     state.cursor = first.program.lastEventCursor;
     $("program").textContent = first.program.name;
     document.title = `${first.program.name} · board`;
     incrementId = incrementId || chooseIncrement(first.program.increments);
-    if (!kiosk) {
-      // A person (not a board token) gets the coordination view.
-      const who = await gql(WHO, {});
-      if (who.viewer) {
-        const owns = who.viewer.teams.filter((t) => t.productOwner.id === who.viewer.id);
-        state.me = { id: who.viewer.id, owns: new Set(owns.map((t) => t.id)) };
-        $("coordination").hidden = false;
-      }
+    // A person (not a board token) gets the coordination view.
+    if (first.viewer) {
+      const me = first.viewer;
+      const owns = me.teams.filter((t) => t.productOwner.id === me.id);
+      state.me = { id: me.id, owns: new Set(owns.map((t) => t.id)) };
+      $("coordination").hidden = false;
     }
     if (!incrementId) {
       say("This program has no increment yet.");
