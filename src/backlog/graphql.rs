@@ -162,6 +162,13 @@ impl Story {
 
     /// The iteration it is planned into; null when unplanned.
     async fn iteration(&self, ctx: &Context<'_>) -> Result<Option<Iteration>> {
+        if let Some(it) = self
+            .row
+            .iteration_id
+            .and_then(|id| self.pre()?.iterations.get(&id))
+        {
+            return Ok(Some(Iteration(it.clone())));
+        }
         match self.row.iteration_id {
             Some(id) => Ok(Some(Iteration(
                 gql::load_required(ctx, IterationById(id)).await?,

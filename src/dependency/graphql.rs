@@ -20,7 +20,7 @@ use crate::{
         id::{self, Kind, decode_as, encode},
         loaders::{AssessedDependency, IterationById, StoryById, UserById},
         pagination::{KeyedConnection, Page, connection},
-        preload::Preloaded,
+        preload::{PagePreload, Preloaded, Wants},
     },
     ids::DependencyId,
     increment::graphql::{Increment, Iteration},
@@ -96,6 +96,16 @@ impl Dependency {
         }
     }
 
+    /// A dependency assessed with a board, whose cards (and so most of its
+    /// ends) were read ahead.
+    fn on_board(assessed: Assessed, pre: Arc<Preloaded>) -> Self {
+        Self {
+            row: assessed.row.clone(),
+            assessed: Some(Box::new(assessed)),
+            pre: Some(pre),
+        }
+    }
+
     async fn assessed(&self, ctx: &Context<'_>) -> AppResult<Assessed> {
         match &self.assessed {
             Some(a) => Ok(a.as_ref().clone()),
@@ -120,16 +130,20 @@ impl Dependency {
 
     /// The story that needs the other.
     async fn dependent(&self, ctx: &Context<'_>) -> Result<Story> {
-        Ok(Story::from(
-            gql::load_required(ctx, StoryById(self.row.dependent_story_id)).await?,
-        ))
+        let id = self.row.dependent_story_id;
+        if let Some(pre) = &self.pre
+            && let Some(row) = pre.stories.get(&id)
+        {
+            return Ok(Story::preloaded(row.clone(), pre.clone()));
+        }
+        Ok(Story::from(gql::load_required(ctx, StoryById(id)).await?))
     }
 
     /// The story that is needed.
     async fn provider(&self, ctx: &Context<'_>) -> Result<Story> {
         let id = self.row.provider_story_id;
         if let Some(pre) = &self.pre
-            && let Some(row) = pre.providers.get(&id)
+            && let Some(row) = pre.stories.get(&id)
         {
             return Ok(Story::preloaded(row.clone(), pre.clone()));
         }
@@ -413,6 +427,41 @@ pub async fn board(
 ) -> AppResult<Board> {
     let increment = id::typed("incrementId", increment_id)?;
     let data = super::board::load(gql::store(ctx)?.conn(), program.id, increment).await?;
+    let cards: Vec<&entity::story::Model> = data.planned.iter().chain(&data.unplanned).collect();
+    // What the query asks of the cards is read for all of them at once
+    // (their features, whether blocked, ...), as a backlog page does.
+    let wants = Wants::of(
+        &ctx.look_ahead()
+            .field("rows")
+            .field("cells")
+            .field("stories"),
+    );
+    let card_pre = if wants.any() && !cards.is_empty() {
+        let preload = PagePreload {
+            stories: cards.iter().map(|s| s.id).collect(),
+            features: cards.iter().filter_map(|s| s.feature_id).collect(),
+            teams: data.teams.iter().map(|t| t.id).collect(),
+            wants,
+        };
+        gql::load_one(ctx, preload).await?
+    } else {
+        None
+    };
+    let card = |row: &entity::story::Model| match &card_pre {
+        Some(pre) => Story::preloaded(row.clone(), pre.clone()),
+        None => Story::from(row.clone()),
+    };
+    // The dependencies' ends are mostly cards, and their iterations the
+    // board's: both answer from memory.
+    let ends = Arc::new(Preloaded {
+        stories: cards.iter().map(|s| (s.id, (*s).clone())).collect(),
+        iterations: data
+            .iterations
+            .iter()
+            .map(|it| (it.id, it.clone()))
+            .collect(),
+        ..Preloaded::default()
+    });
     let mut columns: Vec<BoardColumn> = data
         .iterations
         .iter()
@@ -446,7 +495,7 @@ pub async fn board(
         };
         BoardCell {
             iteration: iteration.cloned().map(Iteration),
-            stories: stories.into_iter().cloned().map(Story::from).collect(),
+            stories: stories.into_iter().map(card).collect(),
             capacity: load.capacity,
             load: load.load,
             overloaded: load.overloaded(),
@@ -474,9 +523,8 @@ pub async fn board(
         rows,
         dependencies: data
             .dependencies
-            .iter()
-            .cloned()
-            .map(Dependency::from)
+            .into_iter()
+            .map(|d| Dependency::on_board(d, ends.clone()))
             .collect(),
     })
 }

@@ -11,7 +11,7 @@ use std::{
 };
 
 use async_graphql::{Lookahead, dataloader::Loader};
-use entity::{clarification, dependency, feature, story, team};
+use entity::{clarification, dependency, feature, iteration, story, team};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, sea_query::Query};
 
 use super::loaders::{
@@ -76,8 +76,11 @@ pub struct PagePreload {
 pub struct Preloaded {
     pub features: HashMap<i64, feature::Model>,
     pub teams: HashMap<i64, team::Model>,
-    /// Provider stories of the dependencies, by id.
-    pub providers: HashMap<i64, story::Model>,
+    /// Stories read ahead, by id: the providers of a page's dependencies,
+    /// or a board's cards (the ends of its dependencies).
+    pub stories: HashMap<i64, story::Model>,
+    /// Iterations read ahead, by id (a board's).
+    pub iterations: HashMap<i64, iteration::Model>,
     pub dependencies: HashMap<i64, Vec<dependency::Model>>,
     pub clarifications: HashMap<i64, Vec<clarification::Model>>,
     pub blocked: HashMap<i64, bool>,
@@ -180,7 +183,8 @@ impl Loader<PagePreload> for AppLoader {
         let out = Preloaded {
             features: features.into_iter().map(|(k, v)| (k.0, v)).collect(),
             teams: teams.into_iter().map(|t| (t.id, t)).collect(),
-            providers: providers.into_iter().map(|s| (s.id, s)).collect(),
+            stories: providers.into_iter().map(|s| (s.id, s)).collect(),
+            iterations: HashMap::new(),
             dependencies: dependencies.into_iter().map(|(k, v)| (k.0, v)).collect(),
             clarifications: clarifications.into_iter().map(|(k, v)| (k.0, v)).collect(),
             blocked: blocked.into_iter().map(|(k, v)| (k.0, v)).collect(),
