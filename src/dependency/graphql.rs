@@ -452,15 +452,18 @@ pub async fn board(
         None => Story::from(row.clone()),
     };
     // The dependencies' ends are mostly cards, and their iterations the
-    // board's: both answer from memory.
-    let ends = Arc::new(Preloaded {
-        stories: cards.iter().map(|s| (s.id, (*s).clone())).collect(),
-        iterations: data
-            .iterations
-            .iter()
-            .map(|it| (it.id, it.clone()))
-            .collect(),
-        ..Preloaded::default()
+    // board's: when the query asks for them, both answer from memory.
+    let asked = ctx.look_ahead().field("dependencies");
+    let ends = (asked.field("dependent").exists() || asked.field("provider").exists()).then(|| {
+        Arc::new(Preloaded {
+            stories: cards.iter().map(|s| (s.id, (*s).clone())).collect(),
+            iterations: data
+                .iterations
+                .iter()
+                .map(|it| (it.id, it.clone()))
+                .collect(),
+            ..Preloaded::default()
+        })
     });
     let mut columns: Vec<BoardColumn> = data
         .iterations
@@ -524,7 +527,10 @@ pub async fn board(
         dependencies: data
             .dependencies
             .into_iter()
-            .map(|d| Dependency::on_board(d, ends.clone()))
+            .map(|d| match &ends {
+                Some(ends) => Dependency::on_board(d, ends.clone()),
+                None => Dependency::from(d),
+            })
             .collect(),
     })
 }
