@@ -73,6 +73,9 @@ pub async fn board_page(
     let url = format!("{base}/board?program={program}&increment={increment}#token={pm}");
 
     let mut ready = Vec::new();
+    // When each step of a load was reached (the page's own marks).
+    const STEPS: [&str; 5] = ["script", "program", "board", "drawn", "ready"];
+    let mut steps: Vec<Vec<f64>> = vec![Vec::new(); STEPS.len()];
     browser.page_command("Performance.enable", json!({})).await;
     for _ in 0..loads {
         browser.goto("about:blank").await;
@@ -85,7 +88,23 @@ pub async fn board_page(
             .await;
         let ms = browser.eval("window.portfolioBoard.state.readyMs").await;
         ready.push(ms.as_f64().unwrap_or(f64::NAN));
+        let marks = browser.eval("window.portfolioBoard.state.marks").await;
+        for (step, values) in STEPS.iter().zip(&mut steps) {
+            values.push(marks[*step].as_f64().unwrap_or(f64::NAN));
+        }
     }
+    let medians: Vec<String> = STEPS
+        .iter()
+        .zip(&mut steps)
+        .map(|(step, values)| {
+            values.sort_by(f64::total_cmp);
+            format!("{step} {:.0} ms", percentile(values, 50.0))
+        })
+        .collect();
+    println!(
+        "a load's steps from navigation, p50: {}",
+        medians.join(", ")
+    );
 
     // Where the page's time went over those loads (Chromium's own counters).
     let metrics = browser
