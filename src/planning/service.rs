@@ -192,10 +192,7 @@ pub async fn load_of(
     team_id: i64,
     iteration_id: i64,
 ) -> AppResult<Load> {
-    let capacity = capacities(conn, &[team_id], &[iteration_id])
-        .await?
-        .get(&(team_id, iteration_id))
-        .copied();
+    let capacity = capacity_of(conn, team_id, iteration_id).await?;
     load_under(conn, team_id, iteration_id, capacity).await
 }
 
@@ -206,16 +203,24 @@ pub async fn limited_load_of(
     team_id: i64,
     iteration_id: i64,
 ) -> AppResult<Option<Load>> {
-    let capacity = capacities(conn, &[team_id], &[iteration_id])
-        .await?
-        .get(&(team_id, iteration_id))
-        .copied();
-    match capacity {
+    match capacity_of(conn, team_id, iteration_id).await? {
         None => Ok(None),
-        Some(_) => Ok(Some(
+        capacity => Ok(Some(
             load_under(conn, team_id, iteration_id, capacity).await?,
         )),
     }
+}
+
+/// The capacity the team set for the iteration, if any.
+async fn capacity_of(
+    conn: &impl ConnectionTrait,
+    team_id: i64,
+    iteration_id: i64,
+) -> AppResult<Option<i32>> {
+    Ok(capacities(conn, &[team_id], &[iteration_id])
+        .await?
+        .get(&(team_id, iteration_id))
+        .copied())
 }
 
 async fn load_under(
