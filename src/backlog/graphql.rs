@@ -24,7 +24,7 @@ use crate::{
             FeatureById, IterationById, StoryBlocked, StoryPosition, TeamById,
         },
         pagination::{KeyedConnection, Page, connection_by_position},
-        preload::{PagePreload, Preloaded, Wants},
+        preload::{self, Preloaded, Wants},
     },
     ids::TypedId,
     increment::graphql::Iteration,
@@ -283,17 +283,8 @@ pub async fn team_backlog(
     let (rows, total) = gql::load_one(ctx, key).await?.unwrap_or_default();
     // What the query asks of the stories is read for all pages at once.
     let wants = Wants::of(&ctx.look_ahead().field("edges").field("node"));
-    let pre = if wants.any() && !rows.is_empty() {
-        let preload = PagePreload {
-            stories: rows.iter().map(|r| r.id).collect(),
-            features: rows.iter().filter_map(|r| r.feature_id).collect(),
-            teams: vec![team.id],
-            wants,
-        };
-        gql::load_one(ctx, preload).await?
-    } else {
-        None
-    };
+    let stories: Vec<&story::Model> = rows.iter().collect();
+    let pre = preload::read_ahead(ctx, &stories, vec![team.id], wants).await?;
     let start = page.after.unwrap_or(0);
     let rows: Vec<_> = rows.into_iter().zip(start + 1..).collect();
     Ok(connection_by_position(

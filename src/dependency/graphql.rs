@@ -20,7 +20,7 @@ use crate::{
         id::{self, Kind, decode_as, encode},
         loaders::{AssessedDependency, IterationById, StoryById, UserById},
         pagination::{KeyedConnection, Page, connection},
-        preload::{PagePreload, Preloaded, Wants},
+        preload::{self, Preloaded, Wants},
     },
     ids::DependencyId,
     increment::graphql::{Increment, Iteration},
@@ -436,17 +436,8 @@ pub async fn board(
             .field("cells")
             .field("stories"),
     );
-    let card_pre = if wants.any() && !cards.is_empty() {
-        let preload = PagePreload {
-            stories: cards.iter().map(|s| s.id).collect(),
-            features: cards.iter().filter_map(|s| s.feature_id).collect(),
-            teams: data.teams.iter().map(|t| t.id).collect(),
-            wants,
-        };
-        gql::load_one(ctx, preload).await?
-    } else {
-        None
-    };
+    let teams = data.teams.iter().map(|t| t.id).collect();
+    let card_pre = preload::read_ahead(ctx, &cards, teams, wants).await?;
     let card = |row: &entity::story::Model| match &card_pre {
         Some(pre) => Story::preloaded(row.clone(), pre.clone()),
         None => Story::from(row.clone()),

@@ -10,9 +10,11 @@ use std::{
     sync::Arc,
 };
 
-use async_graphql::{Lookahead, dataloader::Loader};
+use async_graphql::{Context, Lookahead, dataloader::Loader};
 use entity::{clarification, dependency, feature, iteration, story, team};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, sea_query::Query};
+
+use crate::error::AppResult;
 
 use super::loaders::{
     AppLoader, ClarificationsOfStory, DependenciesOfStory, FeatureById, StoryBlocked,
@@ -58,6 +60,26 @@ impl Wants {
             blocked: self.blocked || other.blocked,
         }
     }
+}
+
+/// What `wants` asks of `stories` (of `teams`), read ahead for all the
+/// pages of the request in one loader batch; None when nothing is wanted.
+pub async fn read_ahead(
+    ctx: &Context<'_>,
+    stories: &[&story::Model],
+    teams: Vec<i64>,
+    wants: Wants,
+) -> AppResult<Option<Arc<Preloaded>>> {
+    if !wants.any() || stories.is_empty() {
+        return Ok(None);
+    }
+    let preload = PagePreload {
+        stories: stories.iter().map(|s| s.id).collect(),
+        features: stories.iter().filter_map(|s| s.feature_id).collect(),
+        teams,
+        wants,
+    };
+    super::load_one(ctx, preload).await
 }
 
 /// A page's stories, their features and team, and what to read ahead.
