@@ -34,7 +34,7 @@ use crate::{
     increment, program,
     ranking::Place,
     team::usecase as teams,
-    work::{self, Work},
+    work::{self, Change, Work},
 };
 
 /// The export, read and grouped, shared by every unit of work.
@@ -115,36 +115,27 @@ pub async fn run(
     .await?;
     summary.program_id = plan.program.0;
     let plan = Arc::new(plan);
-    let outcome = work::perform(store, clock, actor, |w| {
-        let plan = plan.clone();
-        Box::pin(async move {
-            w.may_change_nothing();
-            import_features(w, &plan).await
-        })
-    })
-    .await?;
-    summary.absorb(outcome);
-    for t in 0..plan.teams.len() {
-        let outcome = work::perform(store, clock, actor, |w| {
-            let plan = plan.clone();
-            Box::pin(async move {
+    // Each phase is a unit of work of its own, which may find nothing to
+    // change (an import run again).
+    let phase =
+        async |step: &(dyn for<'w> Fn(&'w mut Work, Arc<Plan>) -> Change<'w, Summary> + Sync)| {
+            work::perform(store, clock, actor, |w| {
                 w.may_change_nothing();
-                import_team(w, &plan, t).await
+                step(w, plan.clone())
             })
-        })
-        .await?;
-        summary.absorb(outcome);
+            .await
+        };
+    summary
+        .absorb(phase(&|w, plan| Box::pin(async move { import_features(w, &plan).await })).await?);
+    for t in 0..plan.teams.len() {
+        summary.absorb(
+            phase(&|w, plan| Box::pin(async move { import_team(w, &plan, t).await })).await?,
+        );
     }
     for t in 0..plan.teams.len() {
-        let outcome = work::perform(store, clock, actor, |w| {
-            let plan = plan.clone();
-            Box::pin(async move {
-                w.may_change_nothing();
-                import_links(w, &plan, t).await
-            })
-        })
-        .await?;
-        summary.absorb(outcome);
+        summary.absorb(
+            phase(&|w, plan| Box::pin(async move { import_links(w, &plan, t).await })).await?,
+        );
     }
     let outcome = work::perform(store, clock, actor, |w| {
         let plan = plan.clone();
