@@ -226,6 +226,17 @@ async fn decisions_and_breakdowns_wait_on_the_po_and_move_to_a_new_one() {
     assert_eq!(code(&resp), "NOT_FOUND");
 }
 
+/// The figures of one kind of wait among `of`'s `kinds` (a person's or an
+/// iteration's).
+fn figures_of<'a>(of: &'a Value, kind: &str) -> &'a Value {
+    of["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} figures in {of:#}"))
+}
+
 #[tokio::test]
 async fn wait_figures_per_person_and_iteration_follow_the_clock() {
     let app = TestApp::spawn().await;
@@ -285,12 +296,7 @@ async fn wait_figures_per_person_and_iteration_follow_the_clock() {
     assert_eq!(people[0]["productManager"], true);
     let olga = &people[1];
     assert_eq!(olga["teams"], json!([{ "name": "Team A" }]));
-    let answer = olga["kinds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kind"] == "ANSWER")
-        .unwrap();
+    let answer = figures_of(olga, "ANSWER");
     // Finished: 1, 2, 10, 4 hours: median 2 (nearest rank), p90 10.
     assert_eq!(
         answer,
@@ -301,14 +307,7 @@ async fn wait_figures_per_person_and_iteration_follow_the_clock() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|it| {
-            it["kinds"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|k| k["kind"] == "ANSWER")
-                .unwrap()
-        })
+        .map(|it| figures_of(it, "ANSWER"))
         .collect();
     assert_eq!(per_iteration[0]["finished"], 3);
     assert_eq!(per_iteration[0]["medianHours"], 2.0);
@@ -357,12 +356,7 @@ async fn wait_figures_per_person_and_iteration_follow_the_clock() {
         .await;
     let olga = &data["program"]["waits"][1];
     assert_eq!(olga["person"]["name"], "Olga Owner");
-    let answer = olga["kinds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kind"] == "ANSWER")
-        .unwrap();
+    let answer = figures_of(olga, "ANSWER");
     // Finished: 1, 2, 2 h 0.5 s, 4, 10 hours: the median is the third.
     assert_eq!(
         answer,
