@@ -127,7 +127,7 @@ fn router_and_schemas(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .merge(crate::web::routes())
+        .merge(crate::web::routes(settings.assets_dir.clone()))
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(
             CorsLayer::new()

@@ -305,6 +305,12 @@ pub struct Settings {
         global = true
     )]
     pub webhook_log_days: u32,
+    /// Serve the board page and its assets from this folder (the
+    /// repository's `src/web`) instead of the copies built into the binary,
+    /// so that a change to the page shows on a reload, without a rebuild.
+    /// For working on the page; unset in production.
+    #[arg(long, env = "PORTFOLIO_ASSETS_DIR", global = true)]
+    pub assets_dir: Option<std::path::PathBuf>,
 }
 
 impl Settings {

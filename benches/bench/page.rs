@@ -73,9 +73,9 @@ pub async fn board_page(
     let url = format!("{base}/board?program={program}&increment={increment}#token={pm}");
 
     let mut ready = Vec::new();
-    // When each step of a load was reached (the page's own marks).
-    const STEPS: [&str; 5] = ["script", "program", "board", "drawn", "ready"];
-    let mut steps: Vec<Vec<f64>> = vec![Vec::new(); STEPS.len()];
+    // When each step of a load was reached: the page's own marks, whatever
+    // it names them (script, program, board answered, board drawn, ready…).
+    let mut steps: Vec<(String, Vec<f64>)> = Vec::new();
     browser.page_command("Performance.enable", json!({})).await;
     for _ in 0..loads {
         browser.goto("about:blank").await;
@@ -89,17 +89,25 @@ pub async fn board_page(
         let ms = browser.eval("window.portfolioBoard.state.readyMs").await;
         ready.push(ms.as_f64().unwrap_or(f64::NAN));
         let marks = browser.eval("window.portfolioBoard.state.marks").await;
-        for (step, values) in STEPS.iter().zip(&mut steps) {
-            values.push(marks[*step].as_f64().unwrap_or(f64::NAN));
+        for (step, at) in marks.as_object().into_iter().flatten() {
+            let at = at.as_f64().unwrap_or(f64::NAN);
+            match steps.iter_mut().find(|(name, _)| name == step) {
+                Some((_, values)) => values.push(at),
+                None => steps.push((step.clone(), vec![at])),
+            }
         }
     }
-    let medians: Vec<String> = STEPS
-        .iter()
-        .zip(&mut steps)
+    let mut medians: Vec<(f64, String)> = steps
+        .iter_mut()
         .map(|(step, values)| {
             values.sort_by(f64::total_cmp);
-            format!("{step} {:.0} ms", percentile(values, 50.0))
+            (percentile(values, 50.0), step.clone())
         })
+        .collect();
+    medians.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let medians: Vec<String> = medians
+        .iter()
+        .map(|(ms, step)| format!("{step} {ms:.0} ms"))
         .collect();
     println!(
         "a load's steps from navigation, p50: {}",

@@ -55,16 +55,7 @@ const START = (who) => `query($p: ID!) {
   ${who ? "viewer { id teams { id productOwner { id } } }" : ""}
   program(id: $p) { name lastEventCursor increments { id name startDate endDate } } }`;
 
-// What the header shows: the counts and the oldest waits.
-const HEADER_FIELDS = `
-  oldestWaits(first: 3) { kind ageHours waitingOn { name }
-    subject { __typename ... on Story { title } ... on Feature { title }
-      ... on Clarification { question } ... on Dependency { provider { title } } } }
-  metrics(incrementId: $i) {
-    dependencies { atRisk }
-    clarifications { overall { open oldestOpenAgeHours } }
-  }`;
-
+// The board itself; the header is asked for beside it.
 const BOARD = `query($p: ID!, $i: ID!) { program(id: $p) {
   board(incrementId: $i) {
     increment { id name startDate endDate }
@@ -76,8 +67,7 @@ const BOARD = `query($p: ID!, $i: ID!) { program(id: $p) {
     }
     dependencies { id state atRisk riskReasons
       dependent { id title iteration { id } } provider { id title iteration { id } } }
-  }
-  ${HEADER_FIELDS} } }`;
+  } } }`;
 
 const COORDINATION = `query($p: ID!, $me: ID!) { program(id: $p) {
   dependencies(states: [REQUESTED], first: 100) { edges { node { id
@@ -96,8 +86,15 @@ const ACTIONS = {
 const EVENTS = `subscription($p: ID!, $a: String) {
   programEvents(programId: $p, after: $a) { event { sequence cursor kind subjectType subjectId } } }`;
 
+// What the header shows: the counts and the oldest waits.
 const HEADER = `query($p: ID!, $i: ID!) { program(id: $p) {
-  ${HEADER_FIELDS} } }`;
+  oldestWaits(first: 3) { kind ageHours waitingOn { name }
+    subject { __typename ... on Story { title } ... on Feature { title }
+      ... on Clarification { question } ... on Dependency { provider { title } } } }
+  metrics(incrementId: $i) {
+    dependencies { atRisk }
+    clarifications { overall { open oldestOpenAgeHours } }
+  } } }`;
 
 const STORIES = (n) => `query(${[...Array(n).keys()].map((k) => `$s${k}: ID!`).join(", ")}) {
   ${[...Array(n).keys()].map((k) => `s${k}: node(id: $s${k}) { ...card }`).join("\n  ")} }
@@ -202,34 +199,52 @@ function fingerprint(story, teamId, iteration) {
   return `${story.title}|${story.points}|${story.state}|${story.blocked}|${teamId}|${iteration && iteration.id}`;
 }
 
-function card(story) {
-  const node = el(
-    "div",
-    { class: "card", id: `card-${story.id}`, "data-id": story.id },
-    el("div", { class: "title" }),
-    el(
-      "div",
-      { class: "meta" },
-      el("span", { class: "points" }),
-      el("span", { class: "state" }),
-      el("span", { class: "blocked" }, "blocked"),
-    ),
-  );
-  fillCard(node, story);
-  return node;
+// The board is written as one HTML string: the browser's parser builds
+// thousands of cards far faster than a createElement call per node.
+const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const esc = (text) => String(text).replace(/[&<>"']/g, (c) => ESCAPES[c]);
+
+// Each feature's colour is a class its cards share: one style rule per hue
+// rather than a style of every card's own.
+const featureSheet = document.head.appendChild(document.createElement("style")).sheet;
+const hues = new Set();
+function featureClass(feature) {
+  if (!feature) return "f-none";
+  const h = hue(feature.id);
+  if (!hues.has(h)) {
+    hues.add(h);
+    featureSheet.insertRule(`.f${h} { --feature: hsl(${h} 65% 45%); }`);
+  }
+  return `f${h}`;
+}
+
+function cardTip(story) {
+  return story.feature ? `${story.title}\nFeature: ${story.feature.title}` : story.title;
+}
+
+// What a card holds; the blocked badge only when the story is blocked.
+function cardInner(story) {
+  const points = story.points == null ? "–" : String(story.points);
+  const state = story.state.replace("_", " ").toLowerCase();
+  const blocked = story.blocked ? `<span class="blocked">blocked</span>` : "";
+  return `<div class="title">${esc(story.title)}</div>` +
+    `<div class="meta"><span class="points">${points}</span><span class="state">${state}</span>${blocked}</div>`;
+}
+
+function cardHtml(story) {
+  const id = esc(story.id);
+  return `<div class="card ${featureClass(story.feature)}" id="card-${id}" data-id="${id}" ` +
+    `data-points="${story.points == null ? 0 : story.points}" title="${esc(cardTip(story))}">` +
+    `${cardInner(story)}</div>`;
 }
 
 // Writes a story into its card. Cards have a fixed size and contain their
 // layout, so a change inside one never lays out the rest of the board.
 function fillCard(node, story) {
-  const feature = story.feature;
+  node.className = `card ${featureClass(story.feature)}`;
   node.dataset.points = story.points == null ? "0" : String(story.points);
-  node.style.setProperty("--feature", feature ? `hsl(${hue(feature.id)} 65% 45%)` : "#999");
-  node.title = feature ? `${story.title}\nFeature: ${feature.title}` : story.title;
-  node.querySelector(".title").textContent = story.title;
-  node.querySelector(".points").textContent = story.points == null ? "–" : String(story.points);
-  node.querySelector(".state").textContent = story.state.replace("_", " ").toLowerCase();
-  node.querySelector(".blocked").hidden = !story.blocked;
+  node.title = cardTip(story);
+  node.innerHTML = cardInner(story);
 }
 
 function flash(node) {
@@ -247,56 +262,42 @@ function renderHeader(program) {
 function render(data) {
   const b = data.program.board;
   $("increment").textContent = b.increment.name;
-  renderHeader(data.program);
 
   const before = state.stories;
   const after = new Map();
+  const changed = [];
   boardEl.style.gridTemplateColumns =
     `minmax(10rem, 14rem) repeat(${b.columns.length}, minmax(9rem, 1fr))`;
-  const nodes = [el("div", { class: "head" }, "Team")];
+  const html = [`<div class="head">Team</div>`];
   for (const col of b.columns) {
     const it = col.iteration;
-    nodes.push(
-      el(
-        "div",
-        { class: "head column", "data-iteration": it ? it.id : "" },
-        col.title,
-        it ? el("small", {}, `${it.startDate} – ${it.endDate}`) : null,
-      ),
-    );
+    const dates = it ? `<small>${esc(it.startDate)} – ${esc(it.endDate)}</small>` : "";
+    html.push(`<div class="head column" data-iteration="${it ? esc(it.id) : ""}">${esc(col.title)}${dates}</div>`);
   }
   for (const row of b.rows) {
     const team = row.team;
-    const objectives = el("ul", { class: "objectives" });
-    for (const o of team.objectives) {
-      objectives.append(
-        el("li", { class: o.committed ? "" : "stretch" }, `${o.description} (${o.plannedValue})`),
-      );
-    }
-    nodes.push(el("div", { class: "team", "data-team": team.id }, el("h2", {}, team.name), objectives));
+    const objectives = team.objectives.map((o) =>
+      `<li${o.committed ? "" : ` class="stretch"`}>${esc(o.description)} (${esc(o.plannedValue)})</li>`);
+    html.push(`<div class="team" data-team="${esc(team.id)}"><h2>${esc(team.name)}</h2>` +
+      `<ul class="objectives">${objectives.join("")}</ul></div>`);
     for (const cell of row.cells) {
       const capacity = cell.capacity == null ? "" : ` / ${cell.capacity}`;
-      const box = el(
-        "div",
-        {
-          class: cell.overloaded ? "cell overloaded" : "cell",
-          "data-team": team.id,
-          "data-iteration": cell.iteration ? cell.iteration.id : "",
-          "data-capacity": cell.capacity == null ? "" : String(cell.capacity),
-        },
-        el("div", { class: "load" }, cell.iteration ? `${cell.load}${capacity} pts` : `${cell.load} pts`),
-      );
+      const load = cell.iteration ? `${cell.load}${capacity} pts` : `${cell.load} pts`;
+      html.push(`<div class="${cell.overloaded ? "cell overloaded" : "cell"}" data-team="${esc(team.id)}" ` +
+        `data-iteration="${cell.iteration ? esc(cell.iteration.id) : ""}" ` +
+        `data-capacity="${cell.capacity == null ? "" : cell.capacity}"><div class="load">${load}</div>`);
       for (const story of cell.stories) {
-        const node = card(story);
+        html.push(cardHtml(story));
         const seen = fingerprint(story, team.id, cell.iteration);
         after.set(story.id, seen);
-        if (before.size && before.get(story.id) !== seen) flash(node);
-        box.append(node);
+        if (before.size && before.get(story.id) !== seen) changed.push(story.id);
       }
-      nodes.push(box);
+      html.push("</div>");
     }
   }
-  boardEl.replaceChildren(...nodes);
+  boardEl.innerHTML = html.join("");
+  state.marks.built ??= performance.now();
+  for (const id of changed) flash(document.getElementById(`card-${id}`));
   state.stories = after;
   state.dependencies = b.dependencies;
   drawLines();
@@ -335,13 +336,15 @@ function anchor(node, side) {
   };
 }
 
+// The lines, as one SVG string. Their text is an attribute that a hover or a
+// tap shows, not a `<title>` element of each.
 function drawLines() {
   const deps = state.dependencies || [];
   linesEl.style.left = `${boardEl.offsetLeft}px`;
   linesEl.style.top = `${boardEl.offsetTop}px`;
   linesEl.setAttribute("width", boardEl.scrollWidth);
   linesEl.setAttribute("height", boardEl.scrollHeight);
-  const ns = "http://www.w3.org/2000/svg";
+  state.marks.laid ??= performance.now();
   const paths = [];
   for (const d of deps) {
     const from = document.getElementById(`card-${d.provider.id}`);
@@ -362,33 +365,31 @@ function drawLines() {
       const dx = from ? 50 : -50;
       path = `M${a.x},${a.y} L${a.x + dx},${a.y - 25}`;
     }
-    const line = document.createElementNS(ns, "path");
-    line.setAttribute("d", path);
-    line.setAttribute("class", from && to ? kind : `${kind} outside`);
-    line.dataset.dependency = d.id;
     const reasons = d.riskReasons.map((r) => REASONS[r] || r);
     const text = `${d.provider.title} → ${d.dependent.title}: ${d.state.toLowerCase()}` +
       (reasons.length ? `; at risk: ${reasons.join(", ")}` : "");
-    line.dataset.reasons = text;
-    const title = document.createElementNS(ns, "title");
-    title.textContent = text;
-    line.append(title);
-    paths.push(line);
+    paths.push(`<path d="${path}" class="${from && to ? kind : `${kind} outside`}" ` +
+      `data-dependency="${esc(d.id)}" data-reasons="${esc(text)}"></path>`);
   }
-  linesEl.replaceChildren(...paths);
+  linesEl.innerHTML = paths.join("");
 }
 
-// A tap on a line shows its reasons (hover shows them as a tooltip).
-linesEl.addEventListener("click", (event) => {
+// Hovering over a line, or tapping it, shows its state and reasons.
+let tipTimer = null;
+function showTip(event) {
   const target = event.target;
-  const tip = $("tip");
   if (!(target instanceof SVGPathElement)) return;
+  const tip = $("tip");
   tip.textContent = target.dataset.reasons;
   tip.style.left = `${event.clientX + 8}px`;
   tip.style.top = `${event.clientY + 8}px`;
   tip.hidden = false;
-  setTimeout(() => { tip.hidden = true; }, 4000);
-});
+  clearTimeout(tipTimer);
+  tipTimer = setTimeout(() => { tip.hidden = true; }, 4000);
+}
+linesEl.addEventListener("click", showTip);
+linesEl.addEventListener("mouseover", showTip);
+linesEl.addEventListener("mouseout", () => { $("tip").hidden = true; });
 
 // The wall screen: shrink the board to fit the screen.
 function fit() {
@@ -511,9 +512,12 @@ $("coordination").addEventListener("submit", async (event) => {
 async function loadBoard() {
   // The coordination view is asked for alongside the board, and shown
   // after it (its commit forms list the board's iterations).
+  // So is the header: the server answers the three at once.
+  const settle = (promise) => promise.then((d) => ({ d }), (e) => ({ e }));
   const coordination = state.me
-    ? gql(COORDINATION, { p: programId, me: state.me.id }).then((d) => ({ d }), (e) => ({ e }))
+    ? settle(gql(COORDINATION, { p: programId, me: state.me.id }))
     : null;
+  const header = settle(gql(HEADER, { p: programId, i: incrementId }));
   const data = await gql(BOARD, { p: programId, i: incrementId });
   state.marks.board ??= performance.now();
   state.loads += 1;
@@ -521,6 +525,9 @@ async function loadBoard() {
   state.lastUpdate = new Date();
   render(data);
   state.marks.drawn ??= performance.now();
+  const counts = await header;
+  if (counts.e) throw counts.e;
+  renderHeader(counts.d.program);
   if (coordination) {
     const { d, e } = await coordination;
     if (e) throw e;

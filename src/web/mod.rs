@@ -3,6 +3,8 @@
 //! program board. No CDN and no build step: the board is hand-written ES
 //! modules and CSS, and talks to the public GraphQL API like any client.
 
+use std::{path::PathBuf, sync::Arc};
+
 use axum::{
     Router,
     extract::Path,
@@ -45,11 +47,23 @@ const ASSETS: &[Asset] = &[
     asset!("vendor/LICENSES.txt", "text/plain; charset=utf-8"),
 ];
 
-/// The routes of the pages and their assets.
-pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+/// The routes of the pages and their assets: the embedded copies, or with
+/// `dir` (`--assets-dir`, for working on the page) the files in that folder.
+pub fn routes<S: Clone + Send + Sync + 'static>(dir: Option<PathBuf>) -> Router<S> {
+    let dir = dir.map(Arc::new);
+    let on_disk = dir.clone();
     Router::new()
-        .route("/board", get(board))
-        .route("/assets/{*path}", get(asset))
+        .route("/board", get(move || board(on_disk.clone())))
+        .route(
+            "/assets/{*path}",
+            get(move |path: Path<String>| asset(path, dir.clone())),
+        )
+}
+
+/// A file of the assets folder, read afresh. Only names of embedded files
+/// are read, so a request cannot reach outside the folder.
+async fn from_disk(dir: &std::path::Path, name: &str) -> Option<Vec<u8>> {
+    tokio::fs::read(dir.join(name)).await.ok()
 }
 
 /// `GET /graphql` from a browser: GraphiQL, served from the binary.
@@ -60,11 +74,16 @@ pub async fn graphiql() -> Response {
 /// `GET /board?program=…&increment=…&kiosk=1#token=…`: the program board.
 /// The page reads its parameters itself; the token stays in the fragment,
 /// which browsers never send, so it reaches no server log.
-async fn board() -> Response {
+async fn board(dir: Option<Arc<PathBuf>>) -> Response {
+    if let Some(dir) = dir
+        && let Some(html) = from_disk(&dir, "board.html").await
+    {
+        return page(String::from_utf8_lossy(&html).into_owned());
+    }
     page(include_str!("board.html"))
 }
 
-fn page(html: &'static str) -> Response {
+fn page(html: impl IntoResponse) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -77,9 +96,13 @@ fn page(html: &'static str) -> Response {
         .into_response()
 }
 
-async fn asset(Path(path): Path<String>) -> Response {
+async fn asset(Path(path): Path<String>, dir: Option<Arc<PathBuf>>) -> Response {
     let Some(found) = ASSETS.iter().find(|a| a.path == path) else {
         return (StatusCode::NOT_FOUND, "no such asset").into_response();
+    };
+    let body = match dir {
+        Some(dir) => from_disk(&dir, found.path).await,
+        None => None,
     };
     // Vendored files change only with the binary; the page's own files are
     // revalidated so that an upgrade shows at once.
@@ -88,7 +111,10 @@ async fn asset(Path(path): Path<String>) -> Response {
     } else {
         "no-cache"
     };
-    let mut response = found.body.into_response();
+    let mut response = match body {
+        Some(body) => body.into_response(),
+        None => found.body.into_response(),
+    };
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(found.mime));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
@@ -102,6 +128,37 @@ async fn asset(Path(path): Path<String>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn body_of(response: Response) -> (StatusCode, Vec<u8>) {
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        (status, bytes.to_vec())
+    }
+
+    #[tokio::test]
+    async fn an_assets_folder_serves_its_files_and_nothing_outside_the_embedded_names() {
+        let dir = tempfile::tempdir().expect("a folder");
+        std::fs::write(dir.path().join("board.css"), "/* edited */").expect("written");
+        std::fs::write(dir.path().join("secret.txt"), "no").expect("written");
+        let dir = Some(Arc::new(dir.path().to_path_buf()));
+
+        let (status, body) = body_of(asset(Path("board.css".into()), dir.clone()).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, b"/* edited */");
+        // Not in the folder: the embedded copy.
+        let (_, body) = body_of(asset(Path("live.js".into()), dir.clone()).await).await;
+        assert_eq!(body, include_bytes!("live.js"));
+        // Only embedded names are read.
+        for name in ["secret.txt", "../Cargo.toml"] {
+            let (status, _) = body_of(asset(Path(name.into()), dir.clone()).await).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{name}");
+        }
+        // Without a folder: the embedded copies.
+        let (_, body) = body_of(asset(Path("board.css".into()), None).await).await;
+        assert_eq!(body, include_bytes!("board.css"));
+    }
 
     #[test]
     fn every_asset_is_named_once_and_pages_name_only_embedded_assets() {
