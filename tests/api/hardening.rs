@@ -499,3 +499,25 @@ async fn plain_lists_count_by_their_bound_in_the_complexity() {
         .await;
     assert!(resp.get("errors").is_none(), "{resp:#}");
 }
+
+/// PostgreSQL's JIT spent ~100 ms compiling a board's read of thousands of
+/// ids that then ran in 20 ms: the server's connections run without it.
+#[tokio::test]
+async fn postgres_connections_run_without_jit() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
+    let conn = store.conn();
+    if conn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return;
+    }
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SHOW jit",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<String>("", "jit").unwrap(), "off");
+}
