@@ -32,9 +32,10 @@ use crate::{
 pub struct Demo {
     pub program_id: i64,
     pub pm_token: String,
-    /// (team name, PO token)
+    /// (team name, PO token), teams by name as `Program.teams` lists them.
     pub po_tokens: Vec<(String, String)>,
-    pub member_token: String,
+    /// (team name, token) of a member of the first of those teams.
+    pub member_token: (String, String),
     pub stories: usize,
     pub dependencies: usize,
     pub clarifications: usize,
@@ -146,11 +147,13 @@ async fn replay(
         }
         staff.push((po.id, po.email, members));
     }
-    let member_token = staff
-        .first()
-        .and_then(|(_, _, members)| members.first())
-        .map(|(_, _, token)| token.clone())
-        .unwrap_or_else(|| pm_token.clone());
+    // A client that takes the first team the API lists and the first PO
+    // printed gets a team and its own PO.
+    let first = (0..staff.len()).min_by_key(|&t| team_name(t));
+    let member_token = first
+        .and_then(|t| Some((team_name(t), staff[t].2.first()?.2.clone())))
+        .unwrap_or_else(|| ("no team".to_owned(), pm_token.clone()));
+    po_tokens.sort_by(|a, b| a.0.cmp(&b.0));
     work.set_time(cal.at(0.5, 1.0, 0, 1));
     let program = programs::create_program(
         work,

@@ -76,7 +76,8 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             for (team, token) in &demo.po_tokens {
                 println!("PO of {team}: {token}");
             }
-            println!("a member of the first team: {}", demo.member_token);
+            let (team, token) = &demo.member_token;
+            println!("a member of {team}: {token}");
             println!("the Product Manager: {}", demo.pm_token);
         }
         Command::User(cmd) => {

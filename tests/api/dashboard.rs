@@ -316,6 +316,54 @@ async fn stories_read_ahead_with_their_page_answer_as_stories_read_alone() {
     assert!(blocked.iter().all(|s| s["blocked"] == json!(true)));
 }
 
+/// Tools take the first team `Program.teams` lists and the first PO token
+/// `portfolio demo` prints (the peer comparison's writer does): they must
+/// be a team and its own PO, who may rank its backlog.
+#[tokio::test]
+async fn the_demo_lists_its_tokens_in_the_apis_team_order() {
+    let app = TestApp::spawn().await;
+    let (demo, program) = demo_program(&app, 4, 4).await;
+    let data = app
+        .data(
+            &demo.pm_token,
+            "query($p: ID!) { program(id: $p) { teams { id name productOwner { name }
+                members { name } backlog(first: 2) { edges { node { id } } } } } }",
+            json!({ "p": program }),
+        )
+        .await;
+    let teams = data["program"]["teams"].as_array().unwrap();
+    let names: Vec<&str> = teams.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let printed: Vec<&str> = demo.po_tokens.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(printed, names);
+    assert_eq!(demo.member_token.0, names[0]);
+    let first = &teams[0];
+    for (token, role) in [
+        (&demo.po_tokens[0].1, "productOwner"),
+        (&demo.member_token.1, "member"),
+    ] {
+        let viewer = app.data(token, "{ viewer { name } }", json!({})).await;
+        let name = viewer["viewer"]["name"].clone();
+        let of_team = match role {
+            "productOwner" => first["productOwner"]["name"] == name,
+            _ => first["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["name"] == name),
+        };
+        assert!(of_team, "{role} token is {name} of {}", names[0]);
+    }
+    let edges = first["backlog"]["edges"].as_array().unwrap();
+    let moved = app
+        .data(
+            &demo.po_tokens[0].1,
+            "mutation($i: RankStoryInput!) { rankStory(input: $i) { story { id } } }",
+            json!({ "i": { "storyId": edges[1]["node"]["id"], "beforeId": edges[0]["node"]["id"] } }),
+        )
+        .await;
+    assert_eq!(moved["rankStory"]["story"]["id"], edges[1]["node"]["id"]);
+}
+
 #[tokio::test]
 async fn the_demo_goes_through_the_use_cases_and_tells_its_history() {
     let app = TestApp::spawn().await;
