@@ -3,5 +3,6 @@
 
 pub mod graphql;
 pub mod lifecycle;
+pub mod packed;
 pub mod service;
 pub mod usecase;

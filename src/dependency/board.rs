@@ -48,12 +48,13 @@ pub async fn load(
         .await?;
     let team_ids: Vec<i64> = teams.iter().map(|t| t.id).collect();
     let iteration_ids: Vec<i64> = iterations.iter().map(|i| i.id).collect();
+    // Thousands of cards: read packed, then put in rank order (byte order,
+    // as the column's collation).
     let planned = story::Entity::find()
         .filter(story::Column::TeamId.is_in(team_ids.clone()))
-        .filter(story::Column::IterationId.is_in(iteration_ids.clone()))
-        .order_by_asc(story::Column::RankKey)
-        .all(conn)
-        .await?;
+        .filter(story::Column::IterationId.is_in(iteration_ids.clone()));
+    let mut planned = crate::backlog::packed::stories(conn, planned).await?;
+    planned.sort_by(|a, b| a.rank_key.cmp(&b.rank_key));
     let targeted = Query::select()
         .column(feature::Column::Id)
         .from(feature::Entity)
@@ -64,9 +65,9 @@ pub async fn load(
         .filter(story::Column::IterationId.is_null())
         .filter(story::Column::FeatureId.in_subquery(targeted))
         .order_by_asc(story::Column::RankKey)
-        .limit(10_000)
-        .all(conn)
-        .await?;
+        .limit(10_000);
+    let mut unplanned = crate::backlog::packed::stories(conn, unplanned).await?;
+    unplanned.sort_by(|a, b| a.rank_key.cmp(&b.rank_key));
     let dependencies = if planned.is_empty() && unplanned.is_empty() {
         Vec::new()
     } else {

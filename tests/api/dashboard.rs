@@ -442,3 +442,39 @@ async fn the_demo_goes_through_the_use_cases_and_tells_its_history() {
         "answered by {answerer}"
     );
 }
+
+/// On SQLite the board reads its cards packed into one JSON value: every
+/// column of every story comes back as a row-by-row read gives it, whatever
+/// the text holds, and an empty read is empty.
+#[tokio::test]
+async fn stories_read_packed_are_the_stories_read_row_by_row() {
+    use entity::story;
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+    let app = TestApp::spawn().await;
+    demo_program(&app, 3, 12).await;
+    let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
+    let conn = store.conn();
+    let some = story::Entity::find().one(conn).await.unwrap().unwrap();
+    let mut awkward: story::ActiveModel = some.into();
+    awkward.title = Set("\"Quoted\" \\ back\\slash, ünïcödé 😀 <b>&amp;</b>".into());
+    awkward.description = Set("two\nlines\tand a tab, 'single' quotes".into());
+    awkward.rejection_reason = Set(Some("[not] {json}".into()));
+    awkward.external_key = Set(Some("PAY-1".into()));
+    awkward.accepted_at = Set(Some(chrono::Utc::now()));
+    awkward.update(conn).await.unwrap();
+
+    let mut plain = story::Entity::find().all(conn).await.unwrap();
+    let mut packed = portfolio::backlog::packed::stories(conn, story::Entity::find())
+        .await
+        .unwrap();
+    plain.sort_by_key(|s| s.id);
+    packed.sort_by_key(|s| s.id);
+    assert_eq!(packed.len(), 36);
+    assert_eq!(packed, plain);
+
+    let none = story::Entity::find().filter(story::Column::Id.eq(-1));
+    let none = portfolio::backlog::packed::stories(conn, none)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}
