@@ -44,13 +44,24 @@ pub async fn stories(
     if backend != DbBackend::Sqlite {
         return select.all(conn).await;
     }
-    let inner = select.build(backend);
+    let rows: Vec<Row> = sqlite_rows(conn, select.build(backend), COLUMNS).await?;
+    rows.into_iter().map(model).collect()
+}
+
+/// The rows of `inner` (a SQLite statement) as one JSON array of arrays of
+/// `columns` (an expression list over its result columns), parsed into
+/// `T`s, in no particular order.
+pub(crate) async fn sqlite_rows<T: serde::de::DeserializeOwned>(
+    conn: &impl ConnectionTrait,
+    inner: Statement,
+    columns: &str,
+) -> Result<Vec<T>, DbErr> {
     let sql = format!(
-        "SELECT json_group_array(json_array({COLUMNS})) FROM ({}) AS packed",
+        "SELECT json_group_array(json_array({columns})) FROM ({}) AS packed",
         inner.sql
     );
     let values = inner.values.map(|v| v.0).unwrap_or_default();
-    let stmt = Statement::from_sql_and_values(backend, sql, values);
+    let stmt = Statement::from_sql_and_values(DbBackend::Sqlite, sql, values);
     let text: Option<String> = match conn.query_one_raw(stmt).await? {
         Some(row) => row.try_get_by_index(0)?,
         None => None,
@@ -58,9 +69,8 @@ pub async fn stories(
     let Some(text) = text else {
         return Ok(Vec::new());
     };
-    let rows: Vec<Row> = serde_json::from_str(&text)
-        .map_err(|e| DbErr::Custom(format!("packed stories are unreadable: {e}")))?;
-    rows.into_iter().map(model).collect()
+    serde_json::from_str(&text)
+        .map_err(|e| DbErr::Custom(format!("packed rows are unreadable: {e}")))
 }
 
 fn model(row: Row) -> Result<story::Model, DbErr> {
@@ -89,13 +99,13 @@ fn model(row: Row) -> Result<story::Model, DbErr> {
 
 /// A time as stored: RFC 3339 (what sqlx writes), else SQLite's own
 /// `YYYY-MM-DD HH:MM:SS` in UTC.
-fn time(text: &str) -> Result<DateTime<Utc>, DbErr> {
+pub(crate) fn time(text: &str) -> Result<DateTime<Utc>, DbErr> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
     NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
         .map(|t| t.and_utc())
-        .map_err(|_| DbErr::Custom(format!("a packed story's time is unreadable: {text:?}")))
+        .map_err(|_| DbErr::Custom(format!("a packed time is unreadable: {text:?}")))
 }
 
 #[cfg(test)]

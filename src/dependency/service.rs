@@ -267,30 +267,141 @@ pub async fn assessed(
     conn: &impl ConnectionTrait,
     filter: &Filter,
 ) -> Result<Vec<Assessed>, sea_orm::DbErr> {
+    if conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        return assessed_packed(conn, filter).await;
+    }
     let rows = conn.query_all(&facts_query(filter)).await?;
     rows.iter()
         .map(|r| {
-            let row = dependency::Model::from_query_result(r, "")?;
-            let state = DependencyState::parse(&row.state).map_err(|_| {
-                sea_orm::DbErr::Custom(format!("unknown dependency state {:?}", row.state))
-            })?;
-            let facts = RiskFacts {
-                state,
-                dependent_start: r.try_get::<Option<NaiveDate>>("", "dependent_start")?,
-                provider_start: r.try_get::<Option<NaiveDate>>("", "provider_start")?,
-                needed_by_start: r.try_get::<Option<NaiveDate>>("", "needed_start")?,
-            };
-            Ok(Assessed {
+            let ends = Ends {
                 dependent_team: r.try_get("", "dependent_team")?,
                 provider_team: r.try_get("", "provider_team")?,
                 dependent_iteration: r.try_get("", "dependent_iteration")?,
                 provider_iteration: r.try_get("", "provider_iteration")?,
-                reasons: assess(&facts),
-                facts,
-                row,
-            })
+                dependent_start: r.try_get("", "dependent_start")?,
+                provider_start: r.try_get("", "provider_start")?,
+                needed_by_start: r.try_get("", "needed_start")?,
+            };
+            ends.assess(dependency::Model::from_query_result(r, "")?)
         })
         .collect()
+}
+
+/// What a dependency's facts read adds to its row.
+struct Ends {
+    dependent_team: i64,
+    provider_team: i64,
+    dependent_iteration: Option<i64>,
+    provider_iteration: Option<i64>,
+    dependent_start: Option<NaiveDate>,
+    provider_start: Option<NaiveDate>,
+    needed_by_start: Option<NaiveDate>,
+}
+
+impl Ends {
+    fn assess(self, row: dependency::Model) -> Result<Assessed, sea_orm::DbErr> {
+        let state = DependencyState::parse(&row.state).map_err(|_| {
+            sea_orm::DbErr::Custom(format!("unknown dependency state {:?}", row.state))
+        })?;
+        let facts = RiskFacts {
+            state,
+            dependent_start: self.dependent_start,
+            provider_start: self.provider_start,
+            needed_by_start: self.needed_by_start,
+        };
+        Ok(Assessed {
+            dependent_team: self.dependent_team,
+            provider_team: self.provider_team,
+            dependent_iteration: self.dependent_iteration,
+            provider_iteration: self.provider_iteration,
+            reasons: assess(&facts),
+            facts,
+            row,
+        })
+    }
+}
+
+/// One dependency as `assessed_packed` reads it: its row, then its ends.
+type PackedRow = (
+    (
+        i64,
+        i64,
+        i64,
+        i64,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        i64,
+        String,
+        String,
+        String,
+    ),
+    (
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ),
+);
+
+/// [`assessed`] on SQLite: the rows packed into one JSON value (see
+/// `backlog::packed`); a board reads thousands.
+async fn assessed_packed(
+    conn: &impl ConnectionTrait,
+    filter: &Filter,
+) -> Result<Vec<Assessed>, sea_orm::DbErr> {
+    use crate::backlog::packed::{sqlite_rows, time};
+    const COLUMNS: &str = "json_array(id, program_id, dependent_story_id, provider_story_id, \
+         state, resolved_from, needed_by_iteration_id, decline_reason, requested_by_id, \
+         at_risk, risk_reasons, created_at, updated_at), \
+         json_array(dependent_team, provider_team, dependent_iteration, provider_iteration, \
+         dependent_start, provider_start, needed_start)";
+    let inner = sea_orm::DbBackend::Sqlite.build(&facts_query(filter));
+    let rows: Vec<PackedRow> = sqlite_rows(conn, inner, COLUMNS).await?;
+    let date = |text: Option<String>| {
+        text.map(|t| {
+            NaiveDate::parse_from_str(&t, "%Y-%m-%d")
+                .map_err(|_| sea_orm::DbErr::Custom(format!("a packed date is unreadable: {t:?}")))
+        })
+        .transpose()
+    };
+    let mut assessed = rows
+        .into_iter()
+        .map(|(d, e)| {
+            let row = dependency::Model {
+                id: d.0,
+                program_id: d.1,
+                dependent_story_id: d.2,
+                provider_story_id: d.3,
+                state: d.4,
+                resolved_from: d.5,
+                needed_by_iteration_id: d.6,
+                decline_reason: d.7,
+                requested_by_id: d.8,
+                at_risk: d.9 != 0,
+                risk_reasons: d.10,
+                created_at: time(&d.11)?,
+                updated_at: time(&d.12)?,
+            };
+            let ends = Ends {
+                dependent_team: e.0,
+                provider_team: e.1,
+                dependent_iteration: e.2,
+                provider_iteration: e.3,
+                dependent_start: date(e.4)?,
+                provider_start: date(e.5)?,
+                needed_by_start: date(e.6)?,
+            };
+            ends.assess(row)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    assessed.sort_by_key(|a| a.row.id);
+    Ok(assessed)
 }
 
 /// Reads "needs" edges from storage, one level at a time.
