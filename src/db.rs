@@ -1,4 +1,5 @@
-//! The store: the connection pool, migrations, and write transactions.
+//! The store: the connection pool, migrations, write transactions, and
+//! SQLite reads of many rows packed into one value.
 //!
 //! SQLite allows one writer at a time. Write transactions there begin
 //! `IMMEDIATE` (so two writers never deadlock on a lock upgrade) and queue on
@@ -14,10 +15,11 @@ use std::{
     time::Duration,
 };
 
+use chrono::{DateTime, NaiveDateTime, Utc};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc::UnboundedSender};
 
@@ -258,5 +260,63 @@ impl Deref for WriteTxn {
     type Target = DatabaseTransaction;
     fn deref(&self) -> &DatabaseTransaction {
         &self.txn
+    }
+}
+
+/// The rows of `inner` (a SQLite statement) as one JSON array of arrays of
+/// `columns` (an expression list over its result columns), parsed into
+/// `T`s, in no particular order. sqlx-sqlite hands each row over from its
+/// worker thread, and SeaORM looks up each column by name: for thousands of
+/// rows (a board's cards and dependencies) that cost more than the read.
+pub(crate) async fn sqlite_packed_rows<T: serde::de::DeserializeOwned>(
+    conn: &impl ConnectionTrait,
+    inner: Statement,
+    columns: &str,
+) -> Result<Vec<T>, DbErr> {
+    let sql = format!(
+        "SELECT json_group_array(json_array({columns})) FROM ({}) AS packed",
+        inner.sql
+    );
+    let values = inner.values.map(|v| v.0).unwrap_or_default();
+    let stmt = Statement::from_sql_and_values(DbBackend::Sqlite, sql, values);
+    let text: Option<String> = match conn.query_one_raw(stmt).await? {
+        Some(row) => row.try_get_by_index(0)?,
+        None => None,
+    };
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    serde_json::from_str(&text)
+        .map_err(|e| DbErr::Custom(format!("packed rows are unreadable: {e}")))
+}
+
+/// A time as stored: RFC 3339 (what sqlx writes), else SQLite's own
+/// `YYYY-MM-DD HH:MM:SS` in UTC.
+pub(crate) fn packed_time(text: &str) -> Result<DateTime<Utc>, DbErr> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+        .map(|t| t.and_utc())
+        .map_err(|_| DbErr::Custom(format!("a packed time is unreadable: {text:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_times_read_in_the_forms_the_stores_write() {
+        let micros = DateTime::parse_from_rfc3339("2026-10-16T18:34:04.804306Z").unwrap();
+        for text in [
+            "2026-10-16T18:34:04.804306+00:00",
+            "2026-10-16T20:34:04.804306+02:00",
+            "2026-10-16 18:34:04.804306",
+        ] {
+            assert_eq!(packed_time(text).unwrap(), micros, "{text}");
+        }
+        let nanos = packed_time("2026-10-16T18:34:04.804306698+00:00").unwrap();
+        assert_eq!(nanos.timestamp_subsec_nanos(), 804_306_698);
+        assert!(packed_time("yesterday").is_err());
     }
 }

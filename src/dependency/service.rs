@@ -350,19 +350,19 @@ type PackedRow = (
 );
 
 /// [`assessed`] on SQLite: the rows packed into one JSON value (see
-/// `backlog::packed`); a board reads thousands.
+/// [`crate::db::sqlite_packed_rows`]); a board reads thousands.
 async fn assessed_packed(
     conn: &impl ConnectionTrait,
     filter: &Filter,
 ) -> Result<Vec<Assessed>, sea_orm::DbErr> {
-    use crate::backlog::packed::{sqlite_rows, time};
+    use crate::db::{packed_time as time, sqlite_packed_rows};
     const COLUMNS: &str = "json_array(id, program_id, dependent_story_id, provider_story_id, \
          state, resolved_from, needed_by_iteration_id, decline_reason, requested_by_id, \
          at_risk, risk_reasons, created_at, updated_at), \
          json_array(dependent_team, provider_team, dependent_iteration, provider_iteration, \
          dependent_start, provider_start, needed_start)";
     let inner = sea_orm::DbBackend::Sqlite.build(&facts_query(filter));
-    let rows: Vec<PackedRow> = sqlite_rows(conn, inner, COLUMNS).await?;
+    let rows: Vec<PackedRow> = sqlite_packed_rows(conn, inner, COLUMNS).await?;
     let date = |text: Option<String>| {
         text.map(|t| {
             NaiveDate::parse_from_str(&t, "%Y-%m-%d")
