@@ -428,6 +428,14 @@ async fn main() -> Result<(), BoxError> {
     // reqwest is built without a TLS provider of its own (the server's
     // webhook client installs ring); the bench's clients need one too.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // In-process benches log what RUST_LOG asks for (for example each SQL
+    // statement and its time: `RUST_LOG=portfolio::sql=trace`).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match cli.command {
         Command::Import {
             rows,

@@ -17,6 +17,7 @@ mod m20261203_000012_board_tokens;
 mod m20261203_000013_webhooks;
 mod m20261204_000014_waits_span_index;
 mod m20261204_000015_external_keys;
+mod m20261204_000016_stories_feature_iteration;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_webhooks::Migration),
             Box::new(m20261204_000014_waits_span_index::Migration),
             Box::new(m20261204_000015_external_keys::Migration),
+            Box::new(m20261204_000016_stories_feature_iteration::Migration),
         ]
     }
 }

@@ -6,7 +6,7 @@
 
 use entity::{feature, increment, iteration, story, team};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::Query,
 };
 
@@ -48,37 +48,46 @@ pub async fn load(
         .await?;
     let team_ids: Vec<i64> = teams.iter().map(|t| t.id).collect();
     let iteration_ids: Vec<i64> = iterations.iter().map(|i| i.id).collect();
-    // Thousands of cards: read packed, then put in rank order (byte order,
-    // as the column's collation).
-    let planned = story::Entity::find()
-        .filter(story::Column::TeamId.is_in(team_ids.clone()))
-        .filter(story::Column::IterationId.is_in(iteration_ids.clone()));
-    let mut planned = crate::backlog::packed::stories(conn, planned).await?;
-    planned.sort_by(|a, b| a.rank_key.cmp(&b.rank_key));
-    let targeted = Query::select()
-        .column(feature::Column::Id)
-        .from(feature::Entity)
-        .and_where(feature::Column::TargetIncrementId.eq(increment.id))
-        .to_owned();
-    // Features are the program's, so their stories are its teams'.
-    let unplanned = story::Entity::find()
-        .filter(story::Column::IterationId.is_null())
-        .filter(story::Column::FeatureId.in_subquery(targeted))
-        .order_by_asc(story::Column::RankKey)
-        .limit(10_000);
-    let mut unplanned = crate::backlog::packed::stories(conn, unplanned).await?;
-    unplanned.sort_by(|a, b| a.rank_key.cmp(&b.rank_key));
-    let dependencies = if planned.is_empty() && unplanned.is_empty() {
-        Vec::new()
-    } else {
-        let filter = Filter {
-            program: Some(program_id),
-            on_board: Some((increment.id, iteration_ids.clone())),
-            ..Default::default()
-        };
-        service::assessed(conn, &filter).await?
+    // The four big reads depend only on the teams and iterations, so they
+    // run at once, each on a connection of its own when `conn` is the pool:
+    // on two cores the 12,500-card board waits for the longest of them
+    // instead of their sum.
+    let planned = async {
+        // Thousands of cards: read packed, then put in rank order (byte
+        // order, as the column's collation).
+        let select = story::Entity::find()
+            .filter(story::Column::TeamId.is_in(team_ids.clone()))
+            .filter(story::Column::IterationId.is_in(iteration_ids.clone()));
+        let mut planned = crate::backlog::packed::stories(conn, select).await?;
+        planned.sort_by(|a, b| a.rank_key.cmp(&b.rank_key));
+        Ok::<_, DbErr>(planned)
     };
-    let capacities = crate::planning::service::capacities(conn, &team_ids, &iteration_ids).await?;
+    let unplanned = async {
+        let targeted = Query::select()
+            .column(feature::Column::Id)
+            .from(feature::Entity)
+            .and_where(feature::Column::TargetIncrementId.eq(increment.id))
+            .to_owned();
+        // Features are the program's, so their stories are its teams'.
+        let select = story::Entity::find()
+            .filter(story::Column::IterationId.is_null())
+            .filter(story::Column::FeatureId.in_subquery(targeted))
+            .order_by_asc(story::Column::RankKey)
+            .limit(10_000);
+        let mut unplanned = crate::backlog::packed::stories(conn, select).await?;
+        unplanned.sort_by(|a, b| a.rank_key.cmp(&b.rank_key));
+        Ok(unplanned)
+    };
+    // Every dependency with an end on the board (none when it has no card).
+    let filter = Filter {
+        program: Some(program_id),
+        on_board: Some((increment.id, iteration_ids.clone())),
+        ..Default::default()
+    };
+    let dependencies = service::assessed(conn, &filter);
+    let capacities = crate::planning::service::capacities(conn, &team_ids, &iteration_ids);
+    let (planned, unplanned, dependencies, capacities) =
+        tokio::try_join!(planned, unplanned, dependencies, capacities)?;
     Ok(BoardData {
         capacities,
         increment,

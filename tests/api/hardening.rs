@@ -521,3 +521,36 @@ async fn postgres_connections_run_without_jit() {
         .unwrap();
     assert_eq!(row.try_get::<String>("", "jit").unwrap(), "off");
 }
+
+/// SQLite copied every page of a board out of the kernel into a 2 MB page
+/// cache per connection: the pool's connections map the file and keep a
+/// larger cache.
+#[tokio::test]
+async fn sqlite_connections_map_the_file() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
+    let conn = store.conn();
+    if conn.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        return;
+    }
+    let pragma = |name: &'static str| async move {
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                format!("PRAGMA {name}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    };
+    assert_eq!(
+        pragma("mmap_size").await,
+        portfolio::db::SQLITE_MMAP_BYTES as i64
+    );
+    assert_eq!(
+        pragma("cache_size").await,
+        -(portfolio::db::SQLITE_CACHE_KIB as i64)
+    );
+}
