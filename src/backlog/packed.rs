@@ -49,6 +49,73 @@ pub async fn stories(
     rows.into_iter().map(model).collect()
 }
 
+/// The columns a board card shows, in the order of [`CardRow`].
+const CARD_COLUMNS: &str = "id, team_id, feature_id, title, points, state, iteration_id, \
+     rank_key, external_key";
+
+/// One packed card.
+type CardRow = (
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    Option<i32>,
+    String,
+    Option<i64>,
+    String,
+    Option<String>,
+);
+
+/// The stories `select` finds as cards: when `light`, without the texts
+/// and times a card does not show (the description, the acceptance
+/// criteria and the rejection reason empty, the times the Unix epoch), so
+/// only for a query that asks none of them; see [`NOT_ON_CARDS`].
+/// A board's 12,500 cards read three times fewer bytes and no times.
+pub async fn cards(
+    conn: &impl ConnectionTrait,
+    select: Select<story::Entity>,
+    light: bool,
+) -> Result<Vec<story::Model>, DbErr> {
+    let backend = conn.get_database_backend();
+    if !light || backend != DbBackend::Sqlite {
+        return stories(conn, select).await;
+    }
+    let rows: Vec<CardRow> = sqlite_packed_rows(conn, select.build(backend), CARD_COLUMNS).await?;
+    let epoch = chrono::DateTime::UNIX_EPOCH;
+    Ok(rows
+        .into_iter()
+        .map(|row| story::Model {
+            id: row.0,
+            team_id: row.1,
+            feature_id: row.2,
+            title: row.3,
+            description: String::new(),
+            acceptance_criteria: String::new(),
+            points: row.4,
+            state: row.5,
+            iteration_id: row.6,
+            rank_key: row.7,
+            rejection_reason: None,
+            ready_at: None,
+            accepted_at: None,
+            created_at: epoch,
+            updated_at: epoch,
+            external_key: row.8,
+        })
+        .collect())
+}
+
+/// The fields of `Story` that answer from what [`cards`] leaves out.
+pub const NOT_ON_CARDS: [&str; 7] = [
+    "description",
+    "acceptanceCriteria",
+    "rejectionReason",
+    "readyAt",
+    "acceptedAt",
+    "createdAt",
+    "updatedAt",
+];
+
 fn model(row: Row) -> Result<story::Model, DbErr> {
     Ok(story::Model {
         id: row.0,

@@ -30,10 +30,14 @@ pub struct BoardData {
 }
 
 /// The board of increment `increment_id` of program `program_id`.
+/// Reads the board; with `light`, its cards as
+/// [`crate::backlog::packed::cards`] reads them (for a query that asks none
+/// of [`crate::backlog::packed::NOT_ON_CARDS`]).
 pub async fn load(
     conn: &impl ConnectionTrait,
     program_id: i64,
     increment_id: IncrementId,
+    light: bool,
 ) -> AppResult<BoardData> {
     let increment = find_in_program(conn, "incrementId", program_id, increment_id.0).await?;
     let iterations = iteration::Entity::find()
@@ -58,7 +62,7 @@ pub async fn load(
         let select = story::Entity::find()
             .filter(story::Column::TeamId.is_in(team_ids.clone()))
             .filter(story::Column::IterationId.is_in(iteration_ids.clone()));
-        let mut planned = crate::backlog::packed::stories(conn, select).await?;
+        let mut planned = crate::backlog::packed::cards(conn, select, light).await?;
         planned.sort_by(|a, b| a.rank_key.cmp(&b.rank_key));
         Ok::<_, DbErr>(planned)
     };
@@ -74,7 +78,7 @@ pub async fn load(
             .filter(story::Column::FeatureId.in_subquery(targeted))
             .order_by_asc(story::Column::RankKey)
             .limit(10_000);
-        let mut unplanned = crate::backlog::packed::stories(conn, select).await?;
+        let mut unplanned = crate::backlog::packed::cards(conn, select, light).await?;
         unplanned.sort_by(|a, b| a.rank_key.cmp(&b.rank_key));
         Ok(unplanned)
     };

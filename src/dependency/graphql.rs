@@ -426,28 +426,40 @@ pub async fn board(
     increment_id: &ID,
 ) -> AppResult<Board> {
     let increment = id::typed("incrementId", increment_id)?;
-    let data = super::board::load(gql::store(ctx)?.conn(), program.id, increment).await?;
-    let cards: Vec<&entity::story::Model> = data.planned.iter().chain(&data.unplanned).collect();
-    // What the query asks of the cards is read for all of them at once
-    // (their features, whether blocked, ...), as a backlog page does.
-    let wants = Wants::of(
-        &ctx.look_ahead()
-            .field("rows")
-            .field("cells")
-            .field("stories"),
-    );
-    let teams = data.teams.iter().map(|t| t.id).collect();
-    let card_pre = preload::read_ahead(ctx, &cards, teams, wants).await?;
-    let card = |row: &entity::story::Model| match &card_pre {
-        Some(pre) => Story::preloaded(row.clone(), pre.clone()),
-        None => Story::from(row.clone()),
-    };
+    let stories = ctx
+        .look_ahead()
+        .field("rows")
+        .field("cells")
+        .field("stories");
     // The dependencies' ends are mostly cards, and their iterations the
     // board's: when the query asks for them, both answer from memory.
     let asked = ctx.look_ahead().field("dependencies");
-    let ends = (asked.field("dependent").exists() || asked.field("provider").exists()).then(|| {
+    let (dependent, provider) = (asked.field("dependent"), asked.field("provider"));
+    let ends_asked = dependent.exists() || provider.exists();
+    // Cards leave out what none of these selections shows.
+    let light = crate::backlog::packed::NOT_ON_CARDS.iter().all(|name| {
+        !stories.field(name).exists()
+            && !dependent.field(name).exists()
+            && !provider.field(name).exists()
+    });
+    let mut data =
+        super::board::load(gql::store(ctx)?.conn(), program.id, increment, light).await?;
+    // What the query asks of the cards is read for all of them at once
+    // (their features, whether blocked, ...), as a backlog page does.
+    let card_pre = {
+        let cards: Vec<&entity::story::Model> =
+            data.planned.iter().chain(&data.unplanned).collect();
+        let teams = data.teams.iter().map(|t| t.id).collect();
+        preload::read_ahead(ctx, &cards, teams, Wants::of(&stories)).await?
+    };
+    let ends = ends_asked.then(|| {
         Arc::new(Preloaded {
-            stories: cards.iter().map(|s| (s.id, (*s).clone())).collect(),
+            stories: data
+                .planned
+                .iter()
+                .chain(&data.unplanned)
+                .map(|s| (s.id, s.clone()))
+                .collect(),
             iterations: data
                 .iterations
                 .iter()
@@ -456,6 +468,10 @@ pub async fn board(
             ..Preloaded::default()
         })
     });
+    let card = |row: entity::story::Model| match &card_pre {
+        Some(pre) => Story::preloaded(row, pre.clone()),
+        None => Story::from(row),
+    };
     let mut columns: Vec<BoardColumn> = data
         .iterations
         .iter()
@@ -469,9 +485,12 @@ pub async fn board(
         title: "Unplanned".to_owned(),
     });
     // Each story in its cell, keeping rank order.
-    let mut by_cell: std::collections::HashMap<(i64, Option<i64>), Vec<&entity::story::Model>> =
+    let mut by_cell: std::collections::HashMap<(i64, Option<i64>), Vec<entity::story::Model>> =
         std::collections::HashMap::new();
-    for s in data.planned.iter().chain(&data.unplanned) {
+    let cards = std::mem::take(&mut data.planned)
+        .into_iter()
+        .chain(std::mem::take(&mut data.unplanned));
+    for s in cards {
         by_cell
             .entry((s.team_id, s.iteration_id))
             .or_default()

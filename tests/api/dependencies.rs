@@ -507,6 +507,84 @@ async fn the_board_shows_teams_by_iteration_with_their_dependencies() {
     );
 }
 
+/// The board reads its cards without the texts and times a card does not
+/// show, unless the query asks for them, on the cards or on the ends of
+/// its dependencies (directly or through a fragment).
+#[tokio::test]
+async fn board_cards_answer_every_field_the_query_asks() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let w = &s.w;
+    let pi = str_at(
+        &app.data(
+            ADMIN,
+            "query($id: ID!) { program(id: $id) { increments { id } } }",
+            json!({ "id": w.program }),
+        )
+        .await,
+        "/program/increments/0/id",
+    );
+    let feature = app
+        .create_feature(&w.program, "Checkout", json!({ "targetIncrementId": pi }))
+        .await;
+    let text = json!({ "featureId": feature, "description": "Card text", "acceptanceCriteria": "Given a cart" });
+    let a1 = app.create_story(&w.team_a, "A1", text.clone()).await;
+    let a2 = app.create_story(&w.team_a, "A2", text).await;
+    let b1 = app
+        .create_story(&w.team_b, "B1", json!({ "description": "Provider text" }))
+        .await;
+    plan(&app, &a1, Some(&s.iterations[1])).await;
+    plan(&app, &b1, Some(&s.iterations[1])).await;
+    app.data(ADMIN, REQUEST, request(&a2, &b1)).await;
+    const FIELDS: &str =
+        "id description acceptanceCriteria rejectionReason readyAt acceptedAt createdAt updatedAt";
+    let node = |id: String| {
+        let app = &app;
+        async move {
+            app.data(
+                ADMIN,
+                &format!("query($id: ID!) {{ node(id: $id) {{ ... on Story {{ {FIELDS} }} }} }}"),
+                json!({ "id": id }),
+            )
+            .await["node"]
+                .clone()
+        }
+    };
+    let (a1, a2, b1) = (node(a1).await, node(a2).await, node(b1).await);
+    assert_eq!(a1["description"], "Card text");
+    let board = |query: String| {
+        let app = &app;
+        let vars = json!({ "id": w.program, "pi": pi });
+        async move { app.data(&w.member_a.token, &query, vars).await["program"]["board"].clone() }
+    };
+    // Asked on the cards.
+    let on_cards = board(format!(
+        "query($id: ID!, $pi: ID!) {{ program(id: $id) {{ board(incrementId: $pi) {{
+            rows {{ cells {{ stories {{ {FIELDS} }} }} }} }} }} }}"
+    ))
+    .await;
+    assert_eq!(on_cards["rows"][0]["cells"][1]["stories"], json!([a1]));
+    assert_eq!(on_cards["rows"][0]["cells"][5]["stories"], json!([a2]));
+    assert_eq!(on_cards["rows"][1]["cells"][1]["stories"], json!([b1]));
+    // Asked only on the dependencies' ends, through a fragment; the cards
+    // then ask only their titles.
+    let on_ends = board(format!(
+        "query($id: ID!, $pi: ID!) {{ program(id: $id) {{ board(incrementId: $pi) {{
+            rows {{ cells {{ stories {{ title }} }} }}
+            dependencies {{ dependent {{ ...F }} provider {{ ...F }} }} }} }} }}
+        fragment F on Story {{ {FIELDS} }}"
+    ))
+    .await;
+    assert_eq!(
+        on_ends["dependencies"],
+        json!([{ "dependent": a2, "provider": b1 }])
+    );
+    assert_eq!(
+        on_ends["rows"][0]["cells"][1]["stories"],
+        json!([{ "title": "A1" }])
+    );
+}
+
 /// Whether every dependency's stored risk is what the rules say now; the
 /// ids of those that differ.
 async fn stored_risk_differs(store: &portfolio::db::Store) -> Vec<i64> {
