@@ -6,8 +6,8 @@
 
 use entity::{feature, increment, iteration, story, team};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Query,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::Query,
 };
 
 use super::service::{self, Assessed, Filter};
@@ -24,20 +24,80 @@ pub struct BoardData {
     pub planned: Vec<story::Model>,
     /// Stories with no iteration whose feature targets the increment.
     pub unplanned: Vec<story::Model>,
-    pub dependencies: Vec<Assessed>,
+    /// Every dependency with an end on the board, still being read when
+    /// asked for; `None` when not.
+    pub dependencies: Option<PendingDependencies>,
     /// Capacities set per (team, iteration).
     pub capacities: std::collections::HashMap<(i64, i64), i32>,
 }
 
-/// The board of increment `increment_id` of program `program_id`.
-/// Reads the board; with `light`, its cards as
+/// The board's dependencies, read on a task of their own while the rest of
+/// the board is answered: on two cores the 12,500 cards' fields resolve
+/// while the database reads the dependencies. Dropped unread, the read is
+/// cancelled.
+pub struct PendingDependencies(tokio::task::JoinHandle<Result<Vec<Assessed>, DbErr>>);
+
+impl PendingDependencies {
+    /// The dependencies, in id order.
+    pub async fn read(mut self) -> AppResult<Vec<Assessed>> {
+        match (&mut self.0).await {
+            Ok(read) => Ok(read?),
+            Err(e) => Err(crate::error::AppError::Internal(Box::new(e))),
+        }
+    }
+}
+
+impl Drop for PendingDependencies {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Most cards of the unplanned column: the first in rank order.
+pub const MOST_UNPLANNED: u64 = 10_000;
+
+/// The stories with no iteration whose feature targets increment
+/// `increment_id` (so of its program's teams), the first `most` in rank
+/// order.
+pub async fn unplanned(
+    conn: &impl ConnectionTrait,
+    increment_id: i64,
+    light: bool,
+    most: u64,
+) -> Result<Vec<story::Model>, DbErr> {
+    let targeted = Query::select()
+        .column(feature::Column::Id)
+        .from(feature::Entity)
+        .and_where(feature::Column::TargetIncrementId.eq(increment_id))
+        .to_owned();
+    let select = story::Entity::find()
+        .filter(story::Column::IterationId.is_null())
+        .filter(story::Column::FeatureId.in_subquery(targeted));
+    // Sorting in the database cost SQLite more than the read (10 of 4 ms
+    // for 3,750 cards): read them unordered, and only when there are more
+    // than `most` read again the first `most` in order.
+    let mut cards =
+        crate::backlog::packed::cards(conn, select.clone().limit(most + 1), light).await?;
+    if cards.len() as u64 > most {
+        let first = select.order_by_asc(story::Column::RankKey).limit(most);
+        cards = crate::backlog::packed::cards(conn, first, light).await?;
+    }
+    // Rank order is byte order, as the column's collation.
+    cards.sort_by(|a, b| a.rank_key.cmp(&b.rank_key));
+    Ok(cards)
+}
+
+/// The board of increment `increment_id` of program `program_id`; with
+/// `light`, its cards as
 /// [`crate::backlog::packed::cards`] reads them (for a query that asks none
 /// of [`crate::backlog::packed::NOT_ON_CARDS`]).
+/// Its dependencies are read only `with_dependencies`.
 pub async fn load(
-    conn: &impl ConnectionTrait,
+    conn: &DatabaseConnection,
     program_id: i64,
     increment_id: IncrementId,
     light: bool,
+    with_dependencies: bool,
 ) -> AppResult<BoardData> {
     let increment = find_in_program(conn, "incrementId", program_id, increment_id.0).await?;
     let iterations = iteration::Entity::find()
@@ -52,46 +112,36 @@ pub async fn load(
         .await?;
     let team_ids: Vec<i64> = teams.iter().map(|t| t.id).collect();
     let iteration_ids: Vec<i64> = iterations.iter().map(|i| i.id).collect();
-    // The four big reads depend only on the teams and iterations, so they
-    // run at once, each on a connection of its own when `conn` is the pool:
-    // on two cores the 12,500-card board waits for the longest of them
-    // instead of their sum.
-    let planned = async {
-        // Thousands of cards: read packed, then put in rank order (byte
-        // order, as the column's collation).
+    // Every dependency with an end on the board (none when it has no card).
+    let dependencies = with_dependencies.then(|| {
+        let filter = Filter {
+            program: Some(program_id),
+            on_board: Some((increment.id, iteration_ids.clone())),
+            ..Default::default()
+        };
+        let conn = conn.clone();
+        PendingDependencies(tokio::spawn(async move {
+            service::assessed(&conn, &filter).await
+        }))
+    });
+    // The other big reads depend only on the teams and iterations too, so
+    // they run at once, each on a connection of its own: on two cores the
+    // board waits for the longest of them instead of their sum.
+    // The planned cards, the most, are read in two halves of the
+    // iterations, so that both cores read them.
+    let halves = iteration_ids.chunks(iteration_ids.len().div_ceil(2).max(1));
+    let planned = futures_util::future::try_join_all(halves.map(|half| {
         let select = story::Entity::find()
             .filter(story::Column::TeamId.is_in(team_ids.clone()))
-            .filter(story::Column::IterationId.is_in(iteration_ids.clone()));
-        let mut planned = crate::backlog::packed::cards(conn, select, light).await?;
-        planned.sort_by(|a, b| a.rank_key.cmp(&b.rank_key));
-        Ok::<_, DbErr>(planned)
-    };
-    let unplanned = async {
-        let targeted = Query::select()
-            .column(feature::Column::Id)
-            .from(feature::Entity)
-            .and_where(feature::Column::TargetIncrementId.eq(increment.id))
-            .to_owned();
-        // Features are the program's, so their stories are its teams'.
-        let select = story::Entity::find()
-            .filter(story::Column::IterationId.is_null())
-            .filter(story::Column::FeatureId.in_subquery(targeted))
-            .order_by_asc(story::Column::RankKey)
-            .limit(10_000);
-        let mut unplanned = crate::backlog::packed::cards(conn, select, light).await?;
-        unplanned.sort_by(|a, b| a.rank_key.cmp(&b.rank_key));
-        Ok(unplanned)
-    };
-    // Every dependency with an end on the board (none when it has no card).
-    let filter = Filter {
-        program: Some(program_id),
-        on_board: Some((increment.id, iteration_ids.clone())),
-        ..Default::default()
-    };
-    let dependencies = service::assessed(conn, &filter);
+            .filter(story::Column::IterationId.is_in(half.to_vec()));
+        crate::backlog::packed::cards(conn, select, light)
+    }));
+    let unplanned = unplanned(conn, increment.id, light, MOST_UNPLANNED);
     let capacities = crate::planning::service::capacities(conn, &team_ids, &iteration_ids);
-    let (planned, unplanned, dependencies, capacities) =
-        tokio::try_join!(planned, unplanned, dependencies, capacities)?;
+    let (planned, unplanned, capacities) = tokio::try_join!(planned, unplanned, capacities)?;
+    // In rank order: byte order, as the column's collation.
+    let mut planned = planned.concat();
+    planned.sort_by(|a, b| a.rank_key.cmp(&b.rank_key));
     Ok(BoardData {
         capacities,
         increment,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{dependency, program};
 
@@ -407,16 +407,56 @@ pub struct BoardCell {
 
 /// The program board of an increment.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Board {
     /// The increment.
     pub increment: Increment,
     /// The iterations in order, then "Unplanned": stories with no iteration
-    /// whose feature targets this increment.
+    /// whose feature targets this increment (the first 10,000 in rank order).
     pub columns: Vec<BoardColumn>,
     /// One row per team of the program, teams by name.
     pub rows: Vec<BoardRow>,
+    /// The dependencies being read (when the query asks for them).
+    #[graphql(skip)]
+    pending: std::sync::Mutex<Option<super::board::PendingDependencies>>,
+    /// Their first answer, for the query's other selections of them.
+    #[graphql(skip)]
+    read: tokio::sync::OnceCell<Vec<Assessed>>,
+    /// The cards and iterations their ends answer from, when asked.
+    #[graphql(skip)]
+    ends: Option<Arc<Preloaded>>,
+}
+
+#[ComplexObject]
+impl Board {
     /// Every dependency whose dependent or provider story is on the board.
-    pub dependencies: Vec<Dependency>,
+    async fn dependencies(&self) -> Result<Vec<Dependency>> {
+        let read = self
+            .read
+            .get_or_try_init(|| async {
+                let pending = self
+                    .pending
+                    .lock()
+                    .map_err(|_| {
+                        crate::error::AppError::Internal("a board's read was poisoned".into())
+                    })?
+                    .take();
+                match pending {
+                    Some(pending) => pending.read().await,
+                    None => Err(crate::error::AppError::Internal(
+                        "a board's dependencies were asked for but not read".into(),
+                    )),
+                }
+            })
+            .await?;
+        Ok(read
+            .iter()
+            .map(|d| match &self.ends {
+                Some(ends) => Dependency::on_board(d.clone(), ends.clone()),
+                None => Dependency::from(d.clone()),
+            })
+            .collect())
+    }
 }
 
 /// `Program.board`.
@@ -442,8 +482,14 @@ pub async fn board(
             && !dependent.field(name).exists()
             && !provider.field(name).exists()
     });
-    let mut data =
-        super::board::load(gql::store(ctx)?.conn(), program.id, increment, light).await?;
+    let mut data = super::board::load(
+        gql::store(ctx)?.conn(),
+        program.id,
+        increment,
+        light,
+        asked.exists(),
+    )
+    .await?;
     // What the query asks of the cards is read for all of them at once
     // (their features, whether blocked, ...), as a backlog page does.
     let card_pre = {
@@ -534,13 +580,8 @@ pub async fn board(
         increment: Increment(data.increment.clone()),
         columns,
         rows,
-        dependencies: data
-            .dependencies
-            .into_iter()
-            .map(|d| match &ends {
-                Some(ends) => Dependency::on_board(d, ends.clone()),
-                None => Dependency::from(d),
-            })
-            .collect(),
+        pending: std::sync::Mutex::new(data.dependencies.take()),
+        read: tokio::sync::OnceCell::new(),
+        ends,
     })
 }

@@ -571,10 +571,16 @@ async fn board_cards_answer_every_field_the_query_asks() {
     let on_ends = board(format!(
         "query($id: ID!, $pi: ID!) {{ program(id: $id) {{ board(incrementId: $pi) {{
             rows {{ cells {{ stories {{ title }} }} }}
-            dependencies {{ dependent {{ ...F }} provider {{ ...F }} }} }} }} }}
+            dependencies {{ dependent {{ ...F }} provider {{ ...F }} }}
+            again: dependencies {{ dependent {{ id }} }} }} }} }}
         fragment F on Story {{ {FIELDS} }}"
     ))
     .await;
+    // Asked twice, the dependencies are read once and answer both.
+    assert_eq!(
+        on_ends["again"],
+        json!([{ "dependent": { "id": a2["id"] } }])
+    );
     assert_eq!(
         on_ends["dependencies"],
         json!([{ "dependent": a2, "provider": b1 }])
@@ -583,6 +589,63 @@ async fn board_cards_answer_every_field_the_query_asks() {
         on_ends["rows"][0]["cells"][1]["stories"],
         json!([{ "title": "A1" }])
     );
+}
+
+/// The unplanned column keeps the first cards in rank order when there are
+/// more than it shows, and all of them, in rank order, when not.
+#[tokio::test]
+async fn the_unplanned_column_keeps_the_first_cards_in_rank_order() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let w = &s.w;
+    let pi = str_at(
+        &app.data(
+            ADMIN,
+            "query($id: ID!) { program(id: $id) { increments { id } } }",
+            json!({ "id": w.program }),
+        )
+        .await,
+        "/program/increments/0/id",
+    );
+    let feature = app
+        .create_feature(&w.program, "Checkout", json!({ "targetIncrementId": pi }))
+        .await;
+    let mut ids = Vec::new();
+    for title in ["U1", "U2", "U3"] {
+        ids.push(
+            app.create_story(&w.team_a, title, json!({ "featureId": feature }))
+                .await,
+        );
+    }
+    let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
+    let increment = portfolio::graphql::id::decode_as(
+        portfolio::graphql::id::Kind::Increment,
+        "pi",
+        &pi.clone().into(),
+    )
+    .unwrap();
+    let read = |most| {
+        let conn = store.conn();
+        async move {
+            portfolio::dependency::board::unplanned(conn, increment, true, most)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.title)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(read(10).await, ["U1", "U2", "U3"]);
+    assert_eq!(read(3).await, ["U1", "U2", "U3"]);
+    assert_eq!(read(2).await, ["U1", "U2"]);
+    // Ranked to the top, the last comes first.
+    app.data(
+        ADMIN,
+        "mutation($input: RankStoryInput!) { rankStory(input: $input) { story { id } } }",
+        json!({ "input": { "storyId": ids[2], "beforeId": ids[0] } }),
+    )
+    .await;
+    assert_eq!(read(2).await, ["U3", "U1"]);
 }
 
 /// Whether every dependency's stored risk is what the rules say now; the
