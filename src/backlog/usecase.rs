@@ -64,7 +64,12 @@ pub async fn update_story(
     let old_feature = story.feature_id;
     let planning = change.iteration_id.is_some() || change.points.is_some();
     let linked = change.feature_id.is_some();
-    let watch = RiskWatch::before_story_change(work, program.id, vec![story.id]).await?;
+    // A dependency's risk turns on its stories' iterations alone
+    // (`risk::RiskFacts`): only a change of plan is watched.
+    let watch = match change.iteration_id {
+        Some(_) => Some(RiskWatch::before_story_change(work, program.id, vec![story.id]).await?),
+        None => None,
+    };
     let story = service::update(work.conn(), work.now(), program.id, story, change).await?;
     let over = if planning {
         over_capacity(work, &story).await?
@@ -86,7 +91,9 @@ pub async fn update_story(
             waits::breakdown(work, program.id, feature, team.id).await?;
         }
     }
-    watch.after(work).await?;
+    if let Some(watch) = watch {
+        watch.after(work).await?;
+    }
     Ok((story, over))
 }
 

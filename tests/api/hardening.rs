@@ -554,3 +554,17 @@ async fn sqlite_connections_map_the_file() {
         -(portfolio::db::SQLITE_CACHE_KIB as i64)
     );
 }
+
+/// SQLite compiles a statement again on each new binding when value
+/// statistics might change its plan; the pool's connections keep one plan.
+#[tokio::test]
+async fn sqlite_connections_keep_one_plan_per_statement() {
+    let app = TestApp::spawn().await;
+    let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
+    let fixed = store.sqlite_plans_fixed().await.unwrap();
+    if store.conn().get_database_backend() == sea_orm::DbBackend::Sqlite {
+        assert_eq!(fixed, Some(true));
+    } else {
+        assert_eq!(fixed, None);
+    }
+}
