@@ -13,7 +13,7 @@ use super::{
     usecase::{self, Request},
 };
 use crate::{
-    backlog::graphql::Story,
+    backlog::{cards::Cards, graphql::Story},
     error::AppResult,
     graphql::{
         self as gql,
@@ -395,7 +395,7 @@ pub struct BoardCell {
     /// The column's iteration; null in the unplanned column.
     pub iteration: Option<Iteration>,
     /// The stories.
-    pub stories: Vec<Story>,
+    pub stories: Cards,
     /// The team's capacity in the iteration; null when not set, and in the
     /// unplanned column.
     pub capacity: Option<i32>,
@@ -554,7 +554,7 @@ pub async fn board(
         };
         BoardCell {
             iteration: iteration.cloned().map(Iteration),
-            stories: stories.into_iter().map(card).collect(),
+            stories: Cards(stories.into_iter().map(card).collect()),
             capacity: load.capacity,
             load: load.load,
             overloaded: load.overloaded(),

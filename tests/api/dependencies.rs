@@ -591,6 +591,87 @@ async fn board_cards_answer_every_field_the_query_asks() {
     );
 }
 
+/// Cards whose query asks only their own scalar fields are answered in one
+/// pass; the answer is the executor's, field for field, with aliases, a
+/// field asked twice and `__typename`, as through a fragment (which always
+/// goes the executor's way).
+#[tokio::test]
+async fn board_cards_answer_in_one_pass_as_the_executor_would() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let w = &s.w;
+    let pi = str_at(
+        &app.data(
+            ADMIN,
+            "query($id: ID!) { program(id: $id) { increments { id } } }",
+            json!({ "id": w.program }),
+        )
+        .await,
+        "/program/increments/0/id",
+    );
+    let feature = app
+        .create_feature(&w.program, "Checkout", json!({ "targetIncrementId": pi }))
+        .await;
+    let ready = app
+        .create_story(
+            &w.team_a,
+            "Ready",
+            json!({ "featureId": feature, "points": 5, "acceptanceCriteria": "Given a cart" }),
+        )
+        .await;
+    let resp = app.set_story_state_as(ADMIN, &ready, "READY").await;
+    assert_eq!(resp["data"]["setStoryState"]["story"]["state"], "READY");
+    plan(&app, &ready, Some(&s.iterations[1])).await;
+    app.create_story(&w.team_a, "Draft", json!({ "featureId": feature }))
+        .await;
+    let b = app
+        .create_story(&w.team_b, "B", json!({ "featureId": feature, "points": 3 }))
+        .await;
+    plan(&app, &b, Some(&s.iterations[0])).await;
+    const FIELDS: &str = "__typename id title points state externalKey key: id again: title title";
+    let vars = json!({ "id": w.program, "pi": pi });
+    // The raw body, to see the fields' order too.
+    let body = |query: String| {
+        let (app, vars) = (&app, vars.clone());
+        async move {
+            app.client
+                .post(&app.url)
+                .bearer_auth(&w.member_a.token)
+                .json(&json!({ "query": query, "variables": vars }))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let direct = body(format!(
+        "query($id: ID!, $pi: ID!) {{ program(id: $id) {{ board(incrementId: $pi) {{
+            rows {{ cells {{ stories {{ {FIELDS} }} }} }} }} }} }}"
+    ))
+    .await;
+    let through_fragment = body(format!(
+        "query($id: ID!, $pi: ID!) {{ program(id: $id) {{ board(incrementId: $pi) {{
+            rows {{ cells {{ stories {{ ...Card }} }} }} }} }} }}
+        fragment Card on Story {{ {FIELDS} }}"
+    ))
+    .await;
+    assert_eq!(direct, through_fragment);
+    let expected = format!(
+        r#"{{"__typename":"Story","id":"{ready}","title":"Ready","points":5,"state":"READY","externalKey":null,"key":"{ready}","again":"Ready"}}"#
+    );
+    assert!(
+        direct.contains(&format!(r#""stories":[{expected}]"#)),
+        "{direct}"
+    );
+    let direct: Value = serde_json::from_str(&direct).unwrap();
+    let direct = &direct["data"]["program"]["board"]["rows"];
+    assert_eq!(direct[0]["cells"][5]["stories"][0]["state"], "DRAFT");
+    assert_eq!(direct[0]["cells"][5]["stories"][0]["points"], Value::Null);
+    assert_eq!(direct[1]["cells"][0]["stories"][0]["points"], 3);
+}
+
 /// The unplanned column keeps the first cards in rank order when there are
 /// more than it shows, and all of them, in rank order, when not.
 #[tokio::test]
