@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{
+    Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Value,
+    resolver_utils::enum_value,
+};
 use chrono::{DateTime, Utc};
 use entity::{story, team};
 
@@ -23,6 +26,7 @@ use crate::{
             BacklogPage, ClarificationsOfStory, DependenciesOfStory, DependentsOfStory,
             FeatureById, IterationById, StoryBlocked, StoryPosition, TeamById,
         },
+        one_pass::Plain,
         pagination::{KeyedConnection, Page, connection_by_position},
         preload::{self, Preloaded, Wants},
     },
@@ -82,6 +86,47 @@ impl Story {
             pre: Some(pre),
             position: None,
         }
+    }
+}
+
+/// A story field answered from its row alone (see [`OnePass`]).
+#[derive(Clone, Copy, Debug)]
+pub enum PlainStoryField {
+    Id,
+    Title,
+    ExternalKey,
+    Points,
+    State,
+}
+
+impl Plain for Story {
+    type Field = PlainStoryField;
+
+    fn plain(name: &str) -> Option<PlainStoryField> {
+        Some(match name {
+            "id" => PlainStoryField::Id,
+            "title" => PlainStoryField::Title,
+            "externalKey" => PlainStoryField::ExternalKey,
+            "points" => PlainStoryField::Points,
+            "state" => PlainStoryField::State,
+            _ => return None,
+        })
+    }
+
+    fn value(&self, field: PlainStoryField) -> Option<Value> {
+        let row = &self.row;
+        Some(match field {
+            PlainStoryField::Id => Value::String(encode(Kind::Story, row.id).0),
+            PlainStoryField::Title => Value::String(row.title.clone()),
+            PlainStoryField::ExternalKey => row
+                .external_key
+                .as_ref()
+                .map_or(Value::Null, |key| Value::String(key.clone())),
+            PlainStoryField::Points => row.points.map_or(Value::Null, Value::from),
+            PlainStoryField::State => enum_value(StoryState::from(
+                lifecycle::StoryState::parse(&row.state).ok()?,
+            )),
+        })
     }
 }
 

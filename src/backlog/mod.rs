@@ -1,7 +1,6 @@
 //! Team backlogs: stories, their lifecycle and the definition of ready, the
 //! PO's rank, acceptance.
 
-pub mod cards;
 pub mod graphql;
 pub mod lifecycle;
 pub mod packed;

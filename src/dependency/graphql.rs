@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject, Value,
+    resolver_utils::enum_value,
+};
 use chrono::{DateTime, Utc};
 use entity::{dependency, program};
 
@@ -13,12 +16,13 @@ use super::{
     usecase::{self, Request},
 };
 use crate::{
-    backlog::{cards::Cards, graphql::Story},
+    backlog::graphql::Story,
     error::AppResult,
     graphql::{
         self as gql,
         id::{self, Kind, decode_as, encode},
         loaders::{AssessedDependency, IterationById, StoryById, UserById},
+        one_pass::{OnePass, Plain},
         pagination::{KeyedConnection, Page, connection},
         preload::{self, Preloaded, Wants},
     },
@@ -83,6 +87,53 @@ impl From<Assessed> for Dependency {
             assessed: Some(Box::new(assessed)),
             pre: None,
         }
+    }
+}
+
+/// A dependency field answered from its row alone (see [`OnePass`]).
+#[derive(Clone, Copy, Debug)]
+pub enum PlainDependencyField {
+    Id,
+    State,
+    AtRisk,
+    RiskReasons,
+    DeclineReason,
+}
+
+impl Plain for Dependency {
+    type Field = PlainDependencyField;
+
+    fn plain(name: &str) -> Option<PlainDependencyField> {
+        Some(match name {
+            "id" => PlainDependencyField::Id,
+            "state" => PlainDependencyField::State,
+            "atRisk" => PlainDependencyField::AtRisk,
+            "riskReasons" => PlainDependencyField::RiskReasons,
+            "declineReason" => PlainDependencyField::DeclineReason,
+            _ => return None,
+        })
+    }
+
+    fn value(&self, field: PlainDependencyField) -> Option<Value> {
+        let row = &self.row;
+        Some(match field {
+            PlainDependencyField::Id => Value::String(encode(Kind::Dependency, row.id).0),
+            PlainDependencyField::State => enum_value(DependencyState::from(
+                risk::DependencyState::parse(&row.state).ok()?,
+            )),
+            PlainDependencyField::AtRisk => Value::Boolean(row.at_risk),
+            PlainDependencyField::RiskReasons => Value::List(
+                risk::RiskReason::split(&row.risk_reasons)
+                    .ok()?
+                    .into_iter()
+                    .map(|reason| enum_value(RiskReason::from(reason)))
+                    .collect(),
+            ),
+            PlainDependencyField::DeclineReason => row
+                .decline_reason
+                .as_ref()
+                .map_or(Value::Null, |reason| Value::String(reason.clone())),
+        })
     }
 }
 
@@ -395,7 +446,7 @@ pub struct BoardCell {
     /// The column's iteration; null in the unplanned column.
     pub iteration: Option<Iteration>,
     /// The stories.
-    pub stories: Cards,
+    pub stories: OnePass<Story>,
     /// The team's capacity in the iteration; null when not set, and in the
     /// unplanned column.
     pub capacity: Option<i32>,
@@ -430,7 +481,7 @@ pub struct Board {
 #[ComplexObject]
 impl Board {
     /// Every dependency whose dependent or provider story is on the board.
-    async fn dependencies(&self) -> Result<Vec<Dependency>> {
+    async fn dependencies(&self) -> Result<OnePass<Dependency>> {
         let read = self
             .read
             .get_or_try_init(|| async {
@@ -449,13 +500,14 @@ impl Board {
                 }
             })
             .await?;
-        Ok(read
-            .iter()
-            .map(|d| match &self.ends {
-                Some(ends) => Dependency::on_board(d.clone(), ends.clone()),
-                None => Dependency::from(d.clone()),
-            })
-            .collect())
+        Ok(OnePass(
+            read.iter()
+                .map(|d| match &self.ends {
+                    Some(ends) => Dependency::on_board(d.clone(), ends.clone()),
+                    None => Dependency::from(d.clone()),
+                })
+                .collect(),
+        ))
     }
 }
 
@@ -554,7 +606,7 @@ pub async fn board(
         };
         BoardCell {
             iteration: iteration.cloned().map(Iteration),
-            stories: Cards(stories.into_iter().map(card).collect()),
+            stories: OnePass(stories.into_iter().map(card).collect()),
             capacity: load.capacity,
             load: load.load,
             overloaded: load.overloaded(),

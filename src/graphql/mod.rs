@@ -8,6 +8,7 @@ pub mod id;
 pub mod loaders;
 pub mod node;
 pub mod observe;
+pub mod one_pass;
 pub mod pagination;
 pub mod preload;
 pub mod scalars;

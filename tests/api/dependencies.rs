@@ -591,12 +591,12 @@ async fn board_cards_answer_every_field_the_query_asks() {
     );
 }
 
-/// Cards whose query asks only their own scalar fields are answered in one
-/// pass; the answer is the executor's, field for field, with aliases, a
-/// field asked twice and `__typename`, as through a fragment (which always
-/// goes the executor's way).
+/// Cards and dependencies whose query asks only their own scalar fields are
+/// answered in one pass; the answer is the executor's, field for field, with
+/// aliases, a field asked twice and `__typename`, as through a fragment
+/// (which always goes the executor's way).
 #[tokio::test]
-async fn board_cards_answer_in_one_pass_as_the_executor_would() {
+async fn board_lists_answer_in_one_pass_as_the_executor_would() {
     let app = TestApp::spawn().await;
     let s = setup(&app).await;
     let w = &s.w;
@@ -628,7 +628,9 @@ async fn board_cards_answer_in_one_pass_as_the_executor_would() {
         .create_story(&w.team_b, "B", json!({ "featureId": feature, "points": 3 }))
         .await;
     plan(&app, &b, Some(&s.iterations[0])).await;
+    app.data(ADMIN, REQUEST, request(&ready, &b)).await;
     const FIELDS: &str = "__typename id title points state externalKey key: id again: title title";
+    const DEPENDENCY: &str = "__typename id state atRisk riskReasons declineReason key: id";
     let vars = json!({ "id": w.program, "pi": pi });
     // The raw body, to see the fields' order too.
     let body = |query: String| {
@@ -648,13 +650,16 @@ async fn board_cards_answer_in_one_pass_as_the_executor_would() {
     };
     let direct = body(format!(
         "query($id: ID!, $pi: ID!) {{ program(id: $id) {{ board(incrementId: $pi) {{
-            rows {{ cells {{ stories {{ {FIELDS} }} }} }} }} }} }}"
+            rows {{ cells {{ stories {{ {FIELDS} }} }} }}
+            dependencies {{ {DEPENDENCY} }} }} }} }}"
     ))
     .await;
     let through_fragment = body(format!(
         "query($id: ID!, $pi: ID!) {{ program(id: $id) {{ board(incrementId: $pi) {{
-            rows {{ cells {{ stories {{ ...Card }} }} }} }} }} }}
-        fragment Card on Story {{ {FIELDS} }}"
+            rows {{ cells {{ stories {{ ...Card }} }} }}
+            dependencies {{ ...Dependency }} }} }} }}
+        fragment Card on Story {{ {FIELDS} }}
+        fragment Dependency on Dependency {{ {DEPENDENCY} }}"
     ))
     .await;
     assert_eq!(direct, through_fragment);
@@ -666,6 +671,10 @@ async fn board_cards_answer_in_one_pass_as_the_executor_would() {
         "{direct}"
     );
     let direct: Value = serde_json::from_str(&direct).unwrap();
+    assert_eq!(
+        direct["data"]["program"]["board"]["dependencies"][0]["riskReasons"],
+        json!(["NOT_COMMITTED"])
+    );
     let direct = &direct["data"]["program"]["board"]["rows"];
     assert_eq!(direct[0]["cells"][5]["stories"][0]["state"], "DRAFT");
     assert_eq!(direct[0]["cells"][5]["stories"][0]["points"], Value::Null);
