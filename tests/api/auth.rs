@@ -210,7 +210,7 @@ async fn ws_init(app: &TestApp, payload: Value) -> Option<String> {
         ))
         .await
         .unwrap();
-    let reply = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(60), socket.next())
         .await
         .expect("the server answers connection_init");
     match reply {
@@ -260,7 +260,7 @@ async fn close_code_after(app: &TestApp, messages: &[Value]) -> Option<u16> {
         socket.send(Message::text(text)).await.unwrap();
     }
     loop {
-        let next = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+        let next = tokio::time::timeout(std::time::Duration::from_secs(60), socket.next())
             .await
             .expect("the server answers in time");
         match next {

@@ -4,7 +4,10 @@
 
 use serde_json::{Value, json};
 
-use crate::{browser::Browser, helpers::*};
+use crate::{
+    browser::{Browser, PATIENCE},
+    helpers::*,
+};
 
 const UPDATE: &str =
     "mutation($input: UpdateStoryInput!) { updateStory(input: $input) { story { title } } }";
@@ -96,7 +99,7 @@ async fn the_board_shows_every_team_iteration_and_risk_and_graphiql_loads_offlin
         .goto(&board_url(&app, &program, &increment, &pm))
         .await;
     browser
-        .wait_for("document.body.dataset.ready === '1'", 30.0)
+        .wait_for("document.body.dataset.ready === '1'", PATIENCE)
         .await;
     let teams = browser
         .eval("[...document.querySelectorAll('.team h2')].map(e => e.textContent)")
@@ -184,7 +187,7 @@ async fn the_board_shows_every_team_iteration_and_risk_and_graphiql_loads_offlin
     browser
         .wait_for(
             "document.body.classList.contains('kiosk') && document.body.dataset.ready === '1' && document.getElementById('status').dataset.state === 'live'",
-            30.0,
+            PATIENCE,
         )
         .await;
     assert_eq!(
@@ -205,7 +208,7 @@ async fn the_board_shows_every_team_iteration_and_risk_and_graphiql_loads_offlin
     browser
         .wait_for(
             "document.querySelector('.graphiql-container') && window.portfolioGraphiQL",
-            30.0,
+            PATIENCE,
         )
         .await;
     browser
@@ -214,7 +217,7 @@ async fn the_board_shows_every_team_iteration_and_risk_and_graphiql_loads_offlin
     browser
         .wait_for(
             "document.querySelector('.graphiql-doc-explorer') && document.querySelector('.graphiql-doc-explorer').textContent.includes('Query')",
-            30.0,
+            PATIENCE,
         )
         .await;
     let cursor = board(&app, &program, &increment).await["program"]["lastEventCursor"].clone();
@@ -253,7 +256,7 @@ async fn the_board_applies_changes_live_and_after_a_reconnect_once_each() {
     browser
         .wait_for(
             "document.body.dataset.ready === '1' && document.getElementById('status').dataset.state === 'live'",
-            30.0,
+            PATIENCE,
         )
         .await;
 
@@ -262,11 +265,11 @@ async fn the_board_applies_changes_live_and_after_a_reconnect_once_each() {
     let loads = browser.eval("window.portfolioBoard.state.loads").await;
     rename(&app, &stories[0], "Renamed while watching").await;
     let took = browser
-        .wait_for(&has_title("Renamed while watching"), 10.0)
+        .wait_for(&has_title("Renamed while watching"), PATIENCE)
         .await;
     eprintln!("a change showed on the board after {took:?}");
     browser
-        .wait_for("!window.portfolioBoard.state.refreshing", 10.0)
+        .wait_for("!window.portfolioBoard.state.refreshing", PATIENCE)
         .await;
     assert_eq!(
         browser.eval("window.portfolioBoard.state.loads").await,
@@ -278,7 +281,7 @@ async fn the_board_applies_changes_live_and_after_a_reconnect_once_each() {
     browser
         .wait_for(
             "document.getElementById('status').dataset.state === 'reconnecting'",
-            10.0,
+            PATIENCE,
         )
         .await;
     let status = browser
@@ -305,7 +308,7 @@ async fn the_board_applies_changes_live_and_after_a_reconnect_once_each() {
                 has_title("Changed while away, 1"),
                 has_title("Changed while away, 2")
             ),
-            10.0,
+            PATIENCE,
         )
         .await;
     let head = board(&app, &program, &increment).await["program"]["lastEventCursor"].clone();
@@ -314,7 +317,7 @@ async fn the_board_applies_changes_live_and_after_a_reconnect_once_each() {
             &format!(
                 "window.portfolioBoard.state.cursor === {head} && !window.portfolioBoard.state.refreshing"
             ),
-            10.0,
+            PATIENCE,
         )
         .await;
     let applied = browser.eval("window.portfolioBoard.state.applied").await;
@@ -377,7 +380,7 @@ async fn a_po_commits_from_the_coordination_view_and_another_board_shows_it() {
     browser
         .wait_for(
             &format!("document.getElementById('status').dataset.state === 'live' && {line}"),
-            30.0,
+            PATIENCE,
         )
         .await;
     assert_eq!(
@@ -394,7 +397,7 @@ async fn a_po_commits_from_the_coordination_view_and_another_board_shows_it() {
     browser
         .wait_for(
             &format!("document.getElementById('status').dataset.state === 'live' && {item}"),
-            30.0,
+            PATIENCE,
         )
         .await;
     browser.screenshot("coordination.png").await;
@@ -408,7 +411,7 @@ async fn a_po_commits_from_the_coordination_view_and_another_board_shows_it() {
             &format!(
                 "document.getElementById('coordination-result').textContent === 'Done: commit.' && !{item}"
             ),
-            10.0,
+            PATIENCE,
         )
         .await;
 
@@ -417,7 +420,7 @@ async fn a_po_commits_from_the_coordination_view_and_another_board_shows_it() {
     browser
         .wait_for(
             &format!("{line}.dataset.reasons.includes(': committed')"),
-            10.0,
+            PATIENCE,
         )
         .await;
     let stored = app

@@ -18,6 +18,12 @@ use tokio::{
 };
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
 
+/// How many seconds a page test waits for what it expects, and for
+/// Chromium to answer. Far longer than it takes (a page test runs in about
+/// 3 s on two idle cores): a CI machine running the whole suite may be five
+/// times slower, and a longer wait only delays a failure.
+pub const PATIENCE: f64 = 120.0;
+
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// One headless Chromium with one page.
@@ -77,7 +83,7 @@ impl Browser {
             .expect("Chromium starts");
         let stderr = child.stderr.take().expect("piped stderr");
         let mut lines = BufReader::new(stderr).lines();
-        let endpoint = tokio::time::timeout(Duration::from_secs(30), async {
+        let endpoint = tokio::time::timeout(Duration::from_secs_f64(PATIENCE), async {
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Some(at) = line.find("ws://") {
                     return Some(line[at..].trim().to_owned());
@@ -104,11 +110,17 @@ impl Browser {
         Some(browser)
     }
 
-    /// Opens another page and makes it the current one; answers the page
-    /// that was current, for [`Browser::switch_to`].
+    /// Opens another page, in a window of its own (as another screen would
+    /// show it, so it is never a hidden background tab that Chromium
+    /// throttles), and makes it the current one; answers the page that was
+    /// current, for [`Browser::switch_to`].
     pub async fn open_page(&mut self) -> String {
         let target = self
-            .call(None, "Target.createTarget", json!({ "url": "about:blank" }))
+            .call(
+                None,
+                "Target.createTarget",
+                json!({ "url": "about:blank", "newWindow": true }),
+            )
             .await;
         let attached = self
             .call(
@@ -141,7 +153,7 @@ impl Browser {
             .await
             .expect("DevTools accepts the command");
         loop {
-            let reply = tokio::time::timeout(Duration::from_secs(30), self.socket.next())
+            let reply = tokio::time::timeout(Duration::from_secs_f64(PATIENCE), self.socket.next())
                 .await
                 .expect("DevTools answers within 30 s")
                 .expect("the DevTools socket stays open")

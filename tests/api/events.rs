@@ -460,7 +460,7 @@ async fn next_of(
     stream: &mut futures_util::stream::BoxStream<'static, async_graphql::Response>,
 ) -> Option<Value> {
     use futures_util::StreamExt;
-    let resp = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(60), stream.next())
         .await
         .expect("the stream answers within 10 s")?;
     Some(serde_json::to_value(&resp).expect("response serializes"))

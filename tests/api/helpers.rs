@@ -524,7 +524,7 @@ impl WsClient {
             ))
             .await
             .expect("init sent");
-        let ack = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+        let ack = tokio::time::timeout(std::time::Duration::from_secs(60), socket.next())
             .await
             .expect("ack in time");
         match ack {
@@ -597,7 +597,7 @@ impl WsClient {
 
     /// The next message, which must come within 10 seconds.
     pub async fn next(&mut self) -> Value {
-        self.next_within(10.0).await.expect("a message within 10 s")
+        self.next_within(60.0).await.expect("a message within 60 s")
     }
 
     /// Closes the connection.

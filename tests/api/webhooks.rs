@@ -159,9 +159,9 @@ impl Receiver {
     }
 
     pub async fn next(&mut self) -> Received {
-        self.next_within(10.0)
+        self.next_within(60.0)
             .await
-            .expect("the receiver gets a request within 10 s")
+            .expect("the receiver gets a request within 60 s")
     }
 
     fn most_in_flight(&self) -> usize {
