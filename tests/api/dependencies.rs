@@ -507,6 +507,23 @@ async fn the_board_shows_teams_by_iteration_with_their_dependencies() {
     );
 }
 
+/// The program's first increment, and a new feature "Checkout" targeting it.
+async fn targeted_feature(app: &TestApp, program: &str) -> (String, String) {
+    let pi = str_at(
+        &app.data(
+            ADMIN,
+            "query($id: ID!) { program(id: $id) { increments { id } } }",
+            json!({ "id": program }),
+        )
+        .await,
+        "/program/increments/0/id",
+    );
+    let feature = app
+        .create_feature(program, "Checkout", json!({ "targetIncrementId": pi }))
+        .await;
+    (pi, feature)
+}
+
 /// The board reads its cards without the texts and times a card does not
 /// show, unless the query asks for them, on the cards or on the ends of
 /// its dependencies (directly or through a fragment).
@@ -515,18 +532,7 @@ async fn board_cards_answer_every_field_the_query_asks() {
     let app = TestApp::spawn().await;
     let s = setup(&app).await;
     let w = &s.w;
-    let pi = str_at(
-        &app.data(
-            ADMIN,
-            "query($id: ID!) { program(id: $id) { increments { id } } }",
-            json!({ "id": w.program }),
-        )
-        .await,
-        "/program/increments/0/id",
-    );
-    let feature = app
-        .create_feature(&w.program, "Checkout", json!({ "targetIncrementId": pi }))
-        .await;
+    let (pi, feature) = targeted_feature(&app, &w.program).await;
     let text = json!({ "featureId": feature, "description": "Card text", "acceptanceCriteria": "Given a cart" });
     let a1 = app.create_story(&w.team_a, "A1", text.clone()).await;
     let a2 = app.create_story(&w.team_a, "A2", text).await;
@@ -600,18 +606,7 @@ async fn board_lists_answer_in_one_pass_as_the_executor_would() {
     let app = TestApp::spawn().await;
     let s = setup(&app).await;
     let w = &s.w;
-    let pi = str_at(
-        &app.data(
-            ADMIN,
-            "query($id: ID!) { program(id: $id) { increments { id } } }",
-            json!({ "id": w.program }),
-        )
-        .await,
-        "/program/increments/0/id",
-    );
-    let feature = app
-        .create_feature(&w.program, "Checkout", json!({ "targetIncrementId": pi }))
-        .await;
+    let (pi, feature) = targeted_feature(&app, &w.program).await;
     let ready = app
         .create_story(
             &w.team_a,
@@ -688,18 +683,7 @@ async fn the_unplanned_column_keeps_the_first_cards_in_rank_order() {
     let app = TestApp::spawn().await;
     let s = setup(&app).await;
     let w = &s.w;
-    let pi = str_at(
-        &app.data(
-            ADMIN,
-            "query($id: ID!) { program(id: $id) { increments { id } } }",
-            json!({ "id": w.program }),
-        )
-        .await,
-        "/program/increments/0/id",
-    );
-    let feature = app
-        .create_feature(&w.program, "Checkout", json!({ "targetIncrementId": pi }))
-        .await;
+    let (pi, feature) = targeted_feature(&app, &w.program).await;
     let mut ids = Vec::new();
     for title in ["U1", "U2", "U3"] {
         ids.push(
