@@ -370,6 +370,31 @@ pub(crate) async fn sqlite_packed_rows<T: serde::de::DeserializeOwned>(
         .map_err(|e| DbErr::Custom(format!("packed rows are unreadable: {e}")))
 }
 
+/// PostgreSQL: `columns` of the rows statement `inner` finds (in its
+/// order, when it has one), each row decoded by position with `decode`:
+/// straight from sqlx's rows, without SeaORM's lookup of every column by
+/// name and the error message it formats for every NULL it reads.
+pub(crate) async fn postgres_rows<T>(
+    conn: &impl ConnectionTrait,
+    inner: Statement,
+    columns: &str,
+    decode: impl Fn(&sea_orm::sqlx::postgres::PgRow) -> Result<T, sea_orm::sqlx::Error>,
+) -> Result<Vec<T>, DbErr> {
+    let sql = format!("SELECT {columns} FROM ({}) AS selected", inner.sql);
+    let values = inner.values.map(|v| v.0).unwrap_or_default();
+    let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+    conn.query_all_raw(stmt)
+        .await?
+        .iter()
+        .map(|row| {
+            let row = row
+                .try_as_pg_row()
+                .ok_or_else(|| DbErr::Custom("a PostgreSQL row was expected".into()))?;
+            decode(row).map_err(|e| DbErr::Custom(format!("a row is unreadable: {e}")))
+        })
+        .collect()
+}
+
 /// A time as stored: RFC 3339 (what sqlx writes), else SQLite's own
 /// `YYYY-MM-DD HH:MM:SS` in UTC.
 pub(crate) fn packed_time(text: &str) -> Result<DateTime<Utc>, DbErr> {

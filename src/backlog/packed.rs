@@ -4,12 +4,18 @@
 //! up each column by name, which for the thousands of cards of a board cost
 //! more than reading them (the 12,500-card board went from 116 to 76 ms).
 //! PostgreSQL's rows are cheap to take, and packing them there measured
-//! slower (`json_agg`: 82 to 86-89 ms), so it reads them row by row.
+//! slower (`json_agg`: 82 to 86-89 ms), so it reads them row by row; but
+//! by position, straight from sqlx's rows: SeaORM looks each column up by
+//! name, and formats an error message for every NULL it reads, which was
+//! most of the PostgreSQL board's 56 ms (see [`crate::db::postgres_rows`]).
 
 use entity::story;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryTrait, Select};
+use sea_orm::{
+    ConnectionTrait, DbBackend, DbErr, QueryTrait, Select,
+    sqlx::{Row as _, postgres::PgRow},
+};
 
-use crate::db::{packed_time as time, sqlite_packed_rows};
+use crate::db::{packed_time as time, postgres_rows as pg_rows, sqlite_packed_rows};
 
 /// The columns of `story::Model`, in the order of [`Row`].
 const COLUMNS: &str = "id, team_id, feature_id, title, description, acceptance_criteria, \
@@ -42,11 +48,14 @@ pub async fn stories(
     select: Select<story::Entity>,
 ) -> Result<Vec<story::Model>, DbErr> {
     let backend = conn.get_database_backend();
-    if backend != DbBackend::Sqlite {
-        return select.all(conn).await;
+    match backend {
+        DbBackend::Sqlite => {
+            let rows: Vec<Row> = sqlite_packed_rows(conn, select.build(backend), COLUMNS).await?;
+            rows.into_iter().map(model).collect()
+        }
+        DbBackend::Postgres => pg_rows(conn, select.build(backend), COLUMNS, pg_model).await,
+        _ => select.all(conn).await,
     }
-    let rows: Vec<Row> = sqlite_packed_rows(conn, select.build(backend), COLUMNS).await?;
-    rows.into_iter().map(model).collect()
 }
 
 /// The columns a board card shows, in the order of [`CardRow`].
@@ -77,32 +86,78 @@ pub async fn cards(
     light: bool,
 ) -> Result<Vec<story::Model>, DbErr> {
     let backend = conn.get_database_backend();
-    if !light || backend != DbBackend::Sqlite {
+    if !light {
         return stories(conn, select).await;
     }
-    let rows: Vec<CardRow> = sqlite_packed_rows(conn, select.build(backend), CARD_COLUMNS).await?;
+    match backend {
+        DbBackend::Sqlite => {
+            let rows: Vec<CardRow> =
+                sqlite_packed_rows(conn, select.build(backend), CARD_COLUMNS).await?;
+            Ok(rows.into_iter().map(card).collect())
+        }
+        DbBackend::Postgres => {
+            pg_rows(conn, select.build(backend), CARD_COLUMNS, |row| {
+                Ok(card((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                    row.try_get(4)?,
+                    row.try_get(5)?,
+                    row.try_get(6)?,
+                    row.try_get(7)?,
+                    row.try_get(8)?,
+                )))
+            })
+            .await
+        }
+        _ => stories(conn, select).await,
+    }
+}
+
+/// A story with only what a card shows; see [`cards`].
+fn card(row: CardRow) -> story::Model {
     let epoch = chrono::DateTime::UNIX_EPOCH;
-    Ok(rows
-        .into_iter()
-        .map(|row| story::Model {
-            id: row.0,
-            team_id: row.1,
-            feature_id: row.2,
-            title: row.3,
-            description: String::new(),
-            acceptance_criteria: String::new(),
-            points: row.4,
-            state: row.5,
-            iteration_id: row.6,
-            rank_key: row.7,
-            rejection_reason: None,
-            ready_at: None,
-            accepted_at: None,
-            created_at: epoch,
-            updated_at: epoch,
-            external_key: row.8,
-        })
-        .collect())
+    story::Model {
+        id: row.0,
+        team_id: row.1,
+        feature_id: row.2,
+        title: row.3,
+        description: String::new(),
+        acceptance_criteria: String::new(),
+        points: row.4,
+        state: row.5,
+        iteration_id: row.6,
+        rank_key: row.7,
+        rejection_reason: None,
+        ready_at: None,
+        accepted_at: None,
+        created_at: epoch,
+        updated_at: epoch,
+        external_key: row.8,
+    }
+}
+
+/// A whole story from a row of [`COLUMNS`].
+fn pg_model(row: &PgRow) -> Result<story::Model, sea_orm::sqlx::Error> {
+    Ok(story::Model {
+        id: row.try_get(0)?,
+        team_id: row.try_get(1)?,
+        feature_id: row.try_get(2)?,
+        title: row.try_get(3)?,
+        description: row.try_get(4)?,
+        acceptance_criteria: row.try_get(5)?,
+        points: row.try_get(6)?,
+        state: row.try_get(7)?,
+        iteration_id: row.try_get(8)?,
+        rank_key: row.try_get(9)?,
+        rejection_reason: row.try_get(10)?,
+        ready_at: row.try_get(11)?,
+        accepted_at: row.try_get(12)?,
+        created_at: row.try_get(13)?,
+        updated_at: row.try_get(14)?,
+        external_key: row.try_get(15)?,
+    })
 }
 
 /// The fields of `Story` that answer from what [`cards`] leaves out.

@@ -9,8 +9,8 @@ use entity::{dependency, feature, increment, iteration, story};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel, ModelTrait,
-    QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter,
+    QueryOrder,
     sea_query::{Alias, Asterisk, Expr, ExprTrait, JoinType, Query, SelectStatement},
 };
 
@@ -267,24 +267,63 @@ pub async fn assessed(
     conn: &impl ConnectionTrait,
     filter: &Filter,
 ) -> Result<Vec<Assessed>, sea_orm::DbErr> {
-    if conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
-        return assessed_packed(conn, filter).await;
+    match conn.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => assessed_packed(conn, filter).await,
+        _ => assessed_by_position(conn, filter).await,
     }
-    let rows = conn.query_all(&facts_query(filter)).await?;
-    rows.iter()
-        .map(|r| {
-            let ends = Ends {
-                dependent_team: r.try_get("", "dependent_team")?,
-                provider_team: r.try_get("", "provider_team")?,
-                dependent_iteration: r.try_get("", "dependent_iteration")?,
-                provider_iteration: r.try_get("", "provider_iteration")?,
-                dependent_start: r.try_get("", "dependent_start")?,
-                provider_start: r.try_get("", "provider_start")?,
-                needed_by_start: r.try_get("", "needed_start")?,
-            };
-            ends.assess(dependency::Model::from_query_result(r, "")?)
-        })
-        .collect()
+}
+
+/// The columns of a dependency's facts, in the order [`assessed_packed`]
+/// and [`assessed_by_position`] read them: its row, then its ends.
+const ROW_COLUMNS: &str = "id, program_id, dependent_story_id, provider_story_id, \
+     state, resolved_from, needed_by_iteration_id, decline_reason, requested_by_id, \
+     at_risk, risk_reasons, created_at, updated_at";
+const END_COLUMNS: &str = "dependent_team, provider_team, dependent_iteration, \
+     provider_iteration, dependent_start, provider_start, needed_start";
+
+/// [`assessed`] on PostgreSQL: each row decoded by position (see
+/// [`crate::db::postgres_rows`]); a board reads thousands.
+async fn assessed_by_position(
+    conn: &impl ConnectionTrait,
+    filter: &Filter,
+) -> Result<Vec<Assessed>, sea_orm::DbErr> {
+    use sea_orm::sqlx::Row as _;
+    let inner = conn.get_database_backend().build(&facts_query(filter));
+    let columns = format!("{ROW_COLUMNS}, {END_COLUMNS}");
+    let read = crate::db::postgres_rows(conn, inner, &columns, |r| {
+        let row = dependency::Model {
+            id: r.try_get(0)?,
+            program_id: r.try_get(1)?,
+            dependent_story_id: r.try_get(2)?,
+            provider_story_id: r.try_get(3)?,
+            state: r.try_get(4)?,
+            resolved_from: r.try_get(5)?,
+            needed_by_iteration_id: r.try_get(6)?,
+            decline_reason: r.try_get(7)?,
+            requested_by_id: r.try_get(8)?,
+            at_risk: r.try_get(9)?,
+            risk_reasons: r.try_get(10)?,
+            created_at: r.try_get(11)?,
+            updated_at: r.try_get(12)?,
+        };
+        let ends = Ends {
+            dependent_team: r.try_get(13)?,
+            provider_team: r.try_get(14)?,
+            dependent_iteration: r.try_get(15)?,
+            provider_iteration: r.try_get(16)?,
+            dependent_start: r.try_get(17)?,
+            provider_start: r.try_get(18)?,
+            needed_by_start: r.try_get(19)?,
+        };
+        Ok((row, ends))
+    })
+    .await?;
+    let mut assessed = read
+        .into_iter()
+        .map(|(row, ends)| ends.assess(row))
+        .collect::<Result<Vec<_>, _>>()?;
+    assessed.sort_by_key(|a| a.row.id);
+    Ok(assessed)
 }
 
 /// What a dependency's facts read adds to its row.
@@ -356,13 +395,9 @@ async fn assessed_packed(
     filter: &Filter,
 ) -> Result<Vec<Assessed>, sea_orm::DbErr> {
     use crate::db::{packed_time as time, sqlite_packed_rows};
-    const COLUMNS: &str = "json_array(id, program_id, dependent_story_id, provider_story_id, \
-         state, resolved_from, needed_by_iteration_id, decline_reason, requested_by_id, \
-         at_risk, risk_reasons, created_at, updated_at), \
-         json_array(dependent_team, provider_team, dependent_iteration, provider_iteration, \
-         dependent_start, provider_start, needed_start)";
+    let columns = format!("json_array({ROW_COLUMNS}), json_array({END_COLUMNS})");
     let inner = sea_orm::DbBackend::Sqlite.build(&facts_query(filter));
-    let rows: Vec<PackedRow> = sqlite_packed_rows(conn, inner, COLUMNS).await?;
+    let rows: Vec<PackedRow> = sqlite_packed_rows(conn, inner, &columns).await?;
     let date = |text: Option<String>| {
         text.map(|t| {
             NaiveDate::parse_from_str(&t, "%Y-%m-%d")

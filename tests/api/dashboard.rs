@@ -443,9 +443,10 @@ async fn the_demo_goes_through_the_use_cases_and_tells_its_history() {
     );
 }
 
-/// On SQLite the board reads its cards packed into one JSON value: every
-/// column of every story comes back as a row-by-row read gives it, whatever
-/// the text holds, and an empty read is empty.
+/// The board reads its cards packed into one JSON value on SQLite, and by
+/// column position on PostgreSQL: every column of every story comes back as
+/// SeaORM's row-by-row read gives it, whatever the text holds, cards keep
+/// every field a card shows, and an empty read is empty.
 #[tokio::test]
 async fn stories_read_packed_are_the_stories_read_row_by_row() {
     use entity::story;
@@ -471,6 +472,28 @@ async fn stories_read_packed_are_the_stories_read_row_by_row() {
     packed.sort_by_key(|s| s.id);
     assert_eq!(packed.len(), 36);
     assert_eq!(packed, plain);
+    let mut cards = portfolio::backlog::packed::cards(conn, story::Entity::find(), true)
+        .await
+        .unwrap();
+    cards.sort_by_key(|s| s.id);
+    let shown = |s: &story::Model| {
+        (
+            s.id,
+            s.team_id,
+            s.feature_id,
+            s.title.clone(),
+            s.points,
+            s.state.clone(),
+            s.iteration_id,
+            s.rank_key.clone(),
+            s.external_key.clone(),
+        )
+    };
+    assert_eq!(
+        cards.iter().map(shown).collect::<Vec<_>>(),
+        plain.iter().map(shown).collect::<Vec<_>>()
+    );
+    assert!(cards.iter().all(|c| c.description.is_empty()));
 
     let none = story::Entity::find().filter(story::Column::Id.eq(-1));
     let none = portfolio::backlog::packed::stories(conn, none)
