@@ -238,11 +238,6 @@ pub async fn page(
     Ok((rows, total))
 }
 
-/// The event with row id `id`, if any.
-pub async fn find(conn: &impl ConnectionTrait, id: i64) -> AppResult<Option<event::Model>> {
-    Ok(event::Entity::find_by_id(id).one(conn).await?)
-}
-
 /// The teams of an event, from their stored form.
 pub fn teams_of(row: &event::Model) -> Vec<i64> {
     row.team_ids

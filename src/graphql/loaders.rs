@@ -6,8 +6,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_graphql::dataloader::Loader;
 use entity::{
-    clarification, clarification_message, dependency, feature, increment, iteration, objective,
-    program, story, team, team_member, user,
+    clarification, clarification_message, dependency, event, feature, increment, iteration,
+    objective, program, story, team, team_member, user,
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
@@ -99,6 +99,12 @@ by_id_loader!(IterationById, iteration);
 by_id_loader!(FeatureById, feature);
 by_id_loader!(StoryById, story);
 by_id_loader!(ClarificationById, clarification);
+by_id_loader!(EventById, event);
+
+/// An event by row id (a webhook renders its events as aliased `node`s, in
+/// one read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EventById(pub i64);
 
 /// A clarification by id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -7,7 +7,8 @@ use super::{
     self as gql,
     id::{Kind, decode},
     loaders::{
-        FeatureById, IncrementById, IterationById, ProgramById, StoryById, TeamById, UserById,
+        EventById, FeatureById, IncrementById, IterationById, ProgramById, StoryById, TeamById,
+        UserById,
     },
 };
 
@@ -140,7 +141,7 @@ pub async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             }
             _ => None,
         },
-        Kind::Event => match crate::events::log::find(gql::store(ctx)?.conn(), n).await? {
+        Kind::Event => match gql::load_one(ctx, EventById(n)).await? {
             Some(e) if readable(ctx, actor, e.program_id).await? => {
                 Some(Node::Event(Event(std::sync::Arc::new(e))))
             }

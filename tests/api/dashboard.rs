@@ -501,3 +501,61 @@ async fn stories_read_packed_are_the_stories_read_row_by_row() {
         .unwrap();
     assert!(none.is_empty());
 }
+
+/// Events asked as several `node`s of one query (as the webhook deliverer
+/// renders a batch of them) are read together: ten cost the statements of
+/// one.
+#[tokio::test]
+async fn events_asked_as_nodes_are_read_together() {
+    let app = TestApp::spawn_with(|s| {
+        s.event_poll_ms = 3_600_000;
+        s.webhook_poll_ms = 3_600_000;
+        s.loader_delay_us = 20_000;
+        s.response_cache_entries = 0;
+    })
+    .await;
+    let (demo, program) = demo_program(&app, 3, 5).await;
+    let page = app
+        .data(
+            &demo.pm_token,
+            "query($p: ID!) { program(id: $p) { events(first: 10) { nodes { id sequence } } } }",
+            json!({ "p": program }),
+        )
+        .await;
+    let events = page["program"]["events"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(events.len(), 10);
+    let query = |events: &[Value]| {
+        let nodes: String = events
+            .iter()
+            .enumerate()
+            .map(|(n, e)| {
+                format!(
+                    " e{n}: node(id: {}) {{ ... on Event {{ sequence }} }}",
+                    e["id"]
+                )
+            })
+            .collect();
+        format!("query {{{nodes} }}")
+    };
+    let cost = |events: Vec<Value>| {
+        let (app, token, query) = (&app, demo.pm_token.clone(), query(&events));
+        async move {
+            let mut fewest = u64::MAX;
+            for _ in 0..3 {
+                let before = statements(app).await;
+                let data = app.data(&token, &query, json!({})).await;
+                fewest = fewest.min(statements(app).await - before);
+                for (n, e) in events.iter().enumerate() {
+                    assert_eq!(data[format!("e{n}")]["sequence"], e["sequence"]);
+                }
+            }
+            fewest
+        }
+    };
+    let one = cost(events[..1].to_vec()).await;
+    let ten = cost(events.clone()).await;
+    assert_eq!(one, ten, "statements: {one} for one event, {ten} for ten");
+}
