@@ -48,14 +48,11 @@ pub async fn stories(
     select: Select<story::Entity>,
 ) -> Result<Vec<story::Model>, DbErr> {
     let backend = conn.get_database_backend();
-    match backend {
-        DbBackend::Sqlite => {
-            let rows: Vec<Row> = sqlite_packed_rows(conn, select.build(backend), COLUMNS).await?;
-            rows.into_iter().map(model).collect()
-        }
-        DbBackend::Postgres => pg_rows(conn, select.build(backend), COLUMNS, pg_model).await,
-        _ => select.all(conn).await,
+    if backend != DbBackend::Sqlite {
+        return pg_rows(conn, select.build(backend), COLUMNS, pg_model).await;
     }
+    let rows: Vec<Row> = sqlite_packed_rows(conn, select.build(backend), COLUMNS).await?;
+    rows.into_iter().map(model).collect()
 }
 
 /// The columns a board card shows, in the order of [`CardRow`].
@@ -89,30 +86,24 @@ pub async fn cards(
     if !light {
         return stories(conn, select).await;
     }
-    match backend {
-        DbBackend::Sqlite => {
-            let rows: Vec<CardRow> =
-                sqlite_packed_rows(conn, select.build(backend), CARD_COLUMNS).await?;
-            Ok(rows.into_iter().map(card).collect())
-        }
-        DbBackend::Postgres => {
-            pg_rows(conn, select.build(backend), CARD_COLUMNS, |row| {
-                Ok(card((
-                    row.try_get(0)?,
-                    row.try_get(1)?,
-                    row.try_get(2)?,
-                    row.try_get(3)?,
-                    row.try_get(4)?,
-                    row.try_get(5)?,
-                    row.try_get(6)?,
-                    row.try_get(7)?,
-                    row.try_get(8)?,
-                )))
-            })
-            .await
-        }
-        _ => stories(conn, select).await,
+    if backend != DbBackend::Sqlite {
+        return pg_rows(conn, select.build(backend), CARD_COLUMNS, |row| {
+            Ok(card((
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+                row.try_get(4)?,
+                row.try_get(5)?,
+                row.try_get(6)?,
+                row.try_get(7)?,
+                row.try_get(8)?,
+            )))
+        })
+        .await;
     }
+    let rows: Vec<CardRow> = sqlite_packed_rows(conn, select.build(backend), CARD_COLUMNS).await?;
+    Ok(rows.into_iter().map(card).collect())
 }
 
 /// A story with only what a card shows; see [`cards`].
