@@ -16,6 +16,7 @@ use std::{
 };
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use entity::event;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
@@ -32,7 +33,7 @@ pub struct Store {
     sqlite_writer: Option<Arc<Mutex<()>>>,
     stats: Arc<StatementCounts>,
     /// Wakes this process's event dispatcher after a commit that wrote events.
-    waker: Arc<std::sync::OnceLock<UnboundedSender<i64>>>,
+    waker: Arc<std::sync::OnceLock<UnboundedSender<Committed>>>,
     /// The PostgreSQL NOTIFY channel of this database and schema.
     channel: Arc<str>,
 }
@@ -73,11 +74,25 @@ impl StatementCounts {
 pub struct WriteTxn {
     txn: DatabaseTransaction,
     _writer: Option<OwnedMutexGuard<()>>,
-    /// Programs this transaction wrote events for.
-    touched: std::sync::Mutex<Vec<i64>>,
-    waker: Option<UnboundedSender<i64>>,
+    /// What this transaction wrote to each program's event log.
+    touched: std::sync::Mutex<Vec<Committed>>,
+    waker: Option<UnboundedSender<Committed>>,
     channel: Arc<str>,
 }
+
+/// Events one commit wrote to a program's log, announced to this process's
+/// event dispatcher after the commit.
+#[derive(Debug)]
+pub struct Committed {
+    pub program_id: i64,
+    /// The events as stored, in sequence order, so the dispatcher need not
+    /// read them back; `None` when there were more than [`CARRIED`] (then
+    /// it reads them from the log).
+    pub events: Option<Vec<event::Model>>,
+}
+
+/// Most events of one program a commit hands to the dispatcher itself.
+pub const CARRIED: usize = 500;
 
 /// How much of an SQLite file each connection maps (`PRAGMA mmap_size`).
 pub const SQLITE_MMAP_BYTES: u64 = 1 << 30;
@@ -244,7 +259,7 @@ impl Store {
     }
 
     /// Sets where committed events are announced (once, by the event bus).
-    pub fn set_waker(&self, waker: UnboundedSender<i64>) {
+    pub fn set_waker(&self, waker: UnboundedSender<Committed>) {
         let _ = self.waker.set(waker);
     }
 
@@ -301,8 +316,9 @@ impl Store {
 }
 
 impl WriteTxn {
-    /// Commits, then wakes the event dispatcher for the programs that got
-    /// events; the writer lock is released afterwards.
+    /// Commits, then hands the events it wrote to the event dispatcher; the
+    /// writer lock is released afterwards, so on SQLite the dispatcher gets
+    /// commits in sequence order.
     pub async fn commit(self) -> AppResult<()> {
         self.txn.commit().await?;
         let touched = std::mem::take(
@@ -312,8 +328,8 @@ impl WriteTxn {
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
         if let Some(waker) = &self.waker {
-            for program in touched {
-                let _ = waker.send(program);
+            for committed in touched {
+                let _ = waker.send(committed);
             }
         }
         Ok(())
@@ -324,14 +340,31 @@ impl WriteTxn {
         &self.channel
     }
 
-    /// Notes that this transaction wrote events of `program_id`.
-    pub fn touch(&self, program_id: i64) {
+    /// Notes events this transaction wrote to `program_id`'s log.
+    pub fn touch(&self, program_id: i64, events: Vec<event::Model>) {
         let mut touched = self
             .touched
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !touched.contains(&program_id) {
-            touched.push(program_id);
+        let committed = match touched.iter_mut().find(|c| c.program_id == program_id) {
+            Some(c) => c,
+            None => {
+                touched.push(Committed {
+                    program_id,
+                    events: Some(Vec::new()),
+                });
+                let last = touched.len() - 1;
+                &mut touched[last]
+            }
+        };
+        if let Some(carried) = &mut committed.events {
+            if carried.len() + events.len() > CARRIED {
+                committed.events = None;
+            } else {
+                carried.extend(events);
+                // RETURNING promises no order.
+                carried.sort_by_key(|e| e.sequence);
+            }
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The per-process event dispatcher and the subscriptions' streams.
 //!
-//! The dispatcher is the only reader of new events: woken by local commits
-//! (and, on PostgreSQL, by NOTIFY from any process, and by a periodic check
-//! after a lost connection), it reads each program's events after the last
-//! one it saw from the log, in sequence order, and broadcasts them. Each
+//! The dispatcher broadcasts each program's events in sequence order. A
+//! local commit hands it the events it wrote, which it broadcasts as they
+//! are when they follow the last one it broadcast; otherwise (and when
+//! woken on PostgreSQL by NOTIFY from any process, or by a periodic check
+//! after a lost connection) it reads the events after the last one it saw
+//! from the log. Each
 //! subscription keeps the sequence it last delivered: it skips what it has,
 //! reads any gap back from the log, and so never misses nor doubles an
 //! event. The broadcast buffer is bounded; a subscriber that falls behind it
@@ -17,7 +19,11 @@ use sea_orm::DbBackend;
 use tokio::sync::{broadcast, mpsc};
 
 use super::log;
-use crate::{db::Store, error::AppError, page::cursor};
+use crate::{
+    db::{Committed, Store},
+    error::AppError,
+    page::cursor,
+};
 
 /// Events read per query.
 const PAGE: u64 = 500;
@@ -90,7 +96,7 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
-    async fn run(mut self, mut wake: mpsc::UnboundedReceiver<i64>) {
+    async fn run(mut self, mut wake: mpsc::UnboundedReceiver<Committed>) {
         let mut tick = tokio::time::interval(self.poll);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut listener = None;
@@ -99,10 +105,23 @@ impl Dispatcher {
         }
         loop {
             tokio::select! {
-                woken = wake.recv() => match woken {
-                    Some(program) => self.catch_up(program).await,
-                    None => return,
-                },
+                woken = wake.recv() => {
+                    let Some(first) = woken else { return };
+                    // Commits that came meanwhile are served in the same
+                    // turn; a program found behind is read once, at the end.
+                    let mut behind: Vec<i64> = Vec::new();
+                    let mut next = Some(first);
+                    while let Some(committed) = next {
+                        let program = committed.program_id;
+                        if !behind.contains(&program) && !self.publish(committed) {
+                            behind.push(program);
+                        }
+                        next = wake.try_recv().ok();
+                    }
+                    for program in behind {
+                        self.catch_up(program).await;
+                    }
+                }
                 note = async {
                     match listener.as_mut() {
                         Some(l) => l.try_recv().await,
@@ -147,6 +166,23 @@ impl Dispatcher {
         }
     }
 
+    /// Broadcasts the events a commit handed over, when they follow the last
+    /// one broadcast; false when they do not (another process's events, or
+    /// a commit that carried none), so the log must be read.
+    fn publish(&mut self, committed: Committed) -> bool {
+        let program = committed.program_id;
+        let last = self.last.get(&program).copied().unwrap_or(0);
+        let Some(fresh) = committed.events.and_then(|events| following(last, events)) else {
+            return false;
+        };
+        for e in fresh {
+            self.last.insert(program, e.sequence);
+            // No receiver is fine: nobody is listening right now.
+            let _ = self.tx.send(Arc::new(e));
+        }
+        true
+    }
+
     async fn catch_up_all(&mut self) {
         match log::heads(self.store.conn()).await {
             Ok(heads) => {
@@ -181,6 +217,17 @@ impl Dispatcher {
             }
         }
     }
+}
+
+/// Of a commit's events (in sequence order), those after `last`, when they
+/// follow it with no gap; `None` when some event in between is missing.
+fn following(last: i64, events: Vec<event::Model>) -> Option<Vec<event::Model>> {
+    let fresh: Vec<event::Model> = events.into_iter().filter(|e| e.sequence > last).collect();
+    let contiguous = fresh
+        .iter()
+        .zip(last + 1..)
+        .all(|(e, expected)| e.sequence == expected);
+    contiguous.then_some(fresh)
 }
 
 /// One subscription's position in its program's log.
@@ -250,5 +297,44 @@ impl Follow {
     fn end(mut self) -> Self {
         self.done = true;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(sequences: &[i64]) -> Vec<event::Model> {
+        sequences
+            .iter()
+            .map(|&sequence| event::Model {
+                id: sequence * 10,
+                program_id: 1,
+                sequence,
+                kind: "STORY_UPDATED".into(),
+                subject_type: "Story".into(),
+                subject_id: 1,
+                team_ids: ",".into(),
+                actor_id: None,
+                at: chrono::Utc::now(),
+                payload: "{}".into(),
+            })
+            .collect()
+    }
+
+    fn sequences(found: Option<Vec<event::Model>>) -> Option<Vec<i64>> {
+        found.map(|events| events.iter().map(|e| e.sequence).collect())
+    }
+
+    #[test]
+    fn a_commit_is_broadcast_as_carried_only_when_it_follows_the_last() {
+        assert_eq!(sequences(following(4, events(&[5, 6]))), Some(vec![5, 6]));
+        assert_eq!(sequences(following(0, events(&[1]))), Some(vec![1]));
+        // Already broadcast (read from the log before the hand-over came).
+        assert_eq!(sequences(following(6, events(&[5, 6]))), Some(vec![]));
+        assert_eq!(sequences(following(5, events(&[5, 6]))), Some(vec![6]));
+        // Another process committed 5: read the log instead.
+        assert_eq!(sequences(following(4, events(&[6, 7]))), None);
+        assert_eq!(sequences(following(4, events(&[5, 7]))), None);
     }
 }

@@ -134,14 +134,23 @@ pub async fn record(txn: &WriteTxn, events: Vec<Recorded>) -> AppResult<()> {
             ))
             .await?;
         }
-        txn.touch(program_id);
     }
+    // The rows as stored go to the event dispatcher at commit.
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<event::ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
-        event::Entity::insert_many(chunk)
-            .exec_without_returning(conn)
+        let stored = event::Entity::insert_many(chunk)
+            .exec_with_returning(conn)
             .await?;
+        let mut stored = stored.into_iter().peekable();
+        while let Some(first) = stored.next() {
+            let program_id = first.program_id;
+            let mut run = vec![first];
+            while let Some(next) = stored.next_if(|e| e.program_id == program_id) {
+                run.push(next);
+            }
+            txn.touch(program_id, run);
+        }
     }
     Ok(())
 }

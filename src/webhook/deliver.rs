@@ -432,10 +432,11 @@ async fn send_batch(shared: &Shared, id: i64) -> AppResult<bool> {
             return Ok(false);
         }
     };
+    let target = Target::new(shared, &row);
     let mut confirmations = Vec::with_capacity(batch.len());
     let mut stopped = false;
     for (event, body) in batch.iter().zip(&bodies) {
-        let outcome = attempt(shared, &row, event, body).await;
+        let outcome = attempt(shared, &target, event, body).await;
         if !outcome.delivered() {
             // What went before is confirmed first, so the failure is
             // recorded against the cursor it really follows.
@@ -496,7 +497,7 @@ async fn redeliver(shared: &Shared, row: &webhook::Model, sequence: i64) -> AppR
         return Ok(true);
     };
     let outcome = match bodies(shared, std::slice::from_ref(&event)).await {
-        Ok(bodies) => attempt(shared, row, &event, &bodies[0]).await,
+        Ok(bodies) => attempt(shared, &Target::new(shared, row), &event, &bodies[0]).await,
         Err(err) => {
             tracing::error!(error = ?err, webhook = row.id, sequence, "cannot render a webhook event");
             Outcome::failed(None, 0, "the server could not render this event".into())
@@ -614,19 +615,70 @@ pub fn signature(
     timestamp: i64,
     body: &str,
 ) -> AppResult<String> {
-    let sign = |secret: &str| -> AppResult<String> {
-        standardwebhooks::Webhook::new(secret)
-            .and_then(|w| w.sign(id, timestamp, body.as_bytes()))
-            .map_err(|err| AppError::Internal(format!("cannot sign: {err}").into()))
-    };
-    let mut header = sign(&row.secret)?;
-    if let (Some(old), Some(until)) = (&row.previous_secret, row.previous_secret_until)
-        && until > now
-    {
-        header.push(' ');
-        header.push_str(&sign(old)?);
+    Signer::new(row, now)?.sign(id, timestamp, body)
+}
+
+/// An endpoint's signing keys, decoded once for a batch of POSTs.
+struct Signer {
+    current: standardwebhooks::Webhook,
+    /// The previous secret, while a rotation keeps it signing.
+    previous: Option<standardwebhooks::Webhook>,
+}
+
+impl Signer {
+    fn new(row: &webhook::Model, now: DateTime<Utc>) -> AppResult<Self> {
+        let key = |secret: &str| {
+            standardwebhooks::Webhook::new(secret)
+                .map_err(|err| AppError::Internal(format!("cannot sign: {err}").into()))
+        };
+        let previous = match (&row.previous_secret, row.previous_secret_until) {
+            (Some(old), Some(until)) if until > now => Some(key(old)?),
+            _ => None,
+        };
+        Ok(Self {
+            current: key(&row.secret)?,
+            previous,
+        })
     }
-    Ok(header)
+
+    fn sign(&self, id: &str, timestamp: i64, body: &str) -> AppResult<String> {
+        let sign = |key: &standardwebhooks::Webhook| {
+            key.sign(id, timestamp, body.as_bytes())
+                .map_err(|err| AppError::Internal(format!("cannot sign: {err}").into()))
+        };
+        let mut header = sign(&self.current)?;
+        if let Some(previous) = &self.previous {
+            header.push(' ');
+            header.push_str(&sign(previous)?);
+        }
+        Ok(header)
+    }
+}
+
+/// What the POSTs of one batch to an endpoint share, prepared once: its
+/// URL, checked, and its signing keys; or why nothing can be sent.
+struct Target {
+    prepared: Result<(reqwest::Url, Signer), String>,
+}
+
+impl Target {
+    fn new(shared: &Shared, row: &webhook::Model) -> Self {
+        let prepared = (|| {
+            let url = reqwest::Url::parse(&row.url)
+                .map_err(|err| format!("the URL is not valid: {err}"))?;
+            if !guard::literal_allowed(&url, shared.allow) {
+                return Err(
+                    "the URL's address is loopback, private, link-local or metadata".to_owned(),
+                );
+            }
+            let signer = Signer::new(row, shared.clock.now()).map_err(|err| {
+                tracing::error!(error = ?err, webhook = row.id, "cannot sign a webhook body");
+                "the server could not sign this event".to_owned()
+            })?;
+            Ok((url, signer))
+        })();
+        Self { prepared }
+    }
 }
 
 /// What an attempt came to.
@@ -655,13 +707,8 @@ impl Outcome {
 }
 
 /// One attempt, counted in the metrics.
-async fn attempt(
-    shared: &Shared,
-    row: &webhook::Model,
-    event: &event::Model,
-    body: &str,
-) -> Outcome {
-    let outcome = post(shared, row, event, body).await;
+async fn attempt(shared: &Shared, target: &Target, event: &event::Model, body: &str) -> Outcome {
+    let outcome = post(shared, target, event, body).await;
     let delay = (shared.clock.now() - event.at).num_milliseconds();
     #[allow(clippy::cast_precision_loss)]
     shared
@@ -671,32 +718,25 @@ async fn attempt(
 }
 
 /// POSTs an event to the endpoint, signed.
-async fn post(shared: &Shared, row: &webhook::Model, event: &event::Model, body: &str) -> Outcome {
-    let url = match reqwest::Url::parse(&row.url) {
-        Ok(url) => url,
-        Err(err) => return Outcome::failed(None, 0, format!("the URL is not valid: {err}")),
+async fn post(shared: &Shared, target: &Target, event: &event::Model, body: &str) -> Outcome {
+    let (url, signer) = match &target.prepared {
+        Ok(prepared) => prepared,
+        Err(why) => return Outcome::failed(None, 0, why.clone()),
     };
-    if !guard::literal_allowed(&url, shared.allow) {
-        return Outcome::failed(
-            None,
-            0,
-            "the URL's address is loopback, private, link-local or metadata".into(),
-        );
-    }
     let now = shared.clock.now();
     let id = message_id(event.program_id, event.sequence);
     let timestamp = now.timestamp();
-    let signature = match signature(row, now, &id, timestamp, body) {
+    let signature = match signer.sign(&id, timestamp, body) {
         Ok(s) => s,
         Err(err) => {
-            tracing::error!(error = ?err, webhook = row.id, "cannot sign a webhook body");
+            tracing::error!(error = ?err, "cannot sign a webhook body");
             return Outcome::failed(None, 0, "the server could not sign this event".into());
         }
     };
     let started = Instant::now();
     let sent = shared
         .client
-        .post(url)
+        .post(url.clone())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header("webhook-id", &id)
         .header("webhook-timestamp", timestamp.to_string())
