@@ -25,8 +25,10 @@ use async_graphql::Request;
 use chrono::{DateTime, Utc};
 use entity::{event, user, webhook, webhook_delivery, webhook_requeue};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{CaseStatement, Condition, Expr},
 };
 use tokio::{
     sync::{Notify, mpsc},
@@ -1061,13 +1063,31 @@ async fn record_group(
             .exec_without_returning(&*txn)
             .await?;
     }
+    // Every endpoint's cursor in one statement: moved to its last event
+    // where it still is where its first one found it.
+    let mut found = Condition::any();
+    let mut cursor: Option<CaseStatement> = None;
+    for (id, after, last) in spans.into_iter().filter(|s| existing.contains(&s.0)) {
+        found = found.add(
+            Condition::all()
+                .add(webhook::Column::Id.eq(id))
+                .add(webhook::Column::LastSequence.eq(after)),
+        );
+        let this = webhook::Column::Id.eq(id);
+        cursor = Some(match cursor {
+            None => Expr::case(this, last),
+            Some(cases) => cases.case(this, last),
+        });
+    }
     let mut applied = HashSet::new();
-    for (id, after, last) in spans {
-        if !existing.contains(&id) {
-            continue;
-        }
+    if let Some(cursor) = cursor {
         let moved = webhook::Entity::update_many()
-            .col_expr(webhook::Column::LastSequence, Expr::value(last))
+            .col_expr(
+                webhook::Column::LastSequence,
+                cursor
+                    .finally(Expr::col(webhook::Column::LastSequence))
+                    .into(),
+            )
             .col_expr(webhook::Column::Failures, Expr::value(0))
             .col_expr(
                 webhook::Column::NextAttemptAt,
@@ -1077,14 +1097,11 @@ async fn record_group(
                 webhook::Column::FailingSince,
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
-            .filter(webhook::Column::Id.eq(id))
-            .filter(webhook::Column::LastSequence.eq(after))
             .filter(webhook::Column::Enabled.eq(true))
-            .exec(&*txn)
+            .filter(found)
+            .exec_with_returning(&*txn)
             .await?;
-        if moved.rows_affected == 1 {
-            applied.insert(id);
-        }
+        applied.extend(moved.into_iter().map(|w| w.id));
     }
     txn.commit().await?;
     Ok(applied)
