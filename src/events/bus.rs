@@ -5,11 +5,10 @@
 //! are when they follow the last one it broadcast; otherwise (and when
 //! woken on PostgreSQL by NOTIFY from any process, or by a periodic check
 //! after a lost connection) it reads the events after the last one it saw
-//! from the log. Each
-//! subscription keeps the sequence it last delivered: it skips what it has,
-//! reads any gap back from the log, and so never misses nor doubles an
-//! event. The broadcast buffer is bounded; a subscriber that falls behind it
-//! ends with an error that says which cursor to resume from.
+//! from the log. Each subscription keeps the sequence it last delivered: it
+//! skips what it has, reads any gap back from the log, and so never misses
+//! nor doubles an event. The broadcast buffer is bounded; a subscriber that
+//! falls behind it ends with an error that says which cursor to resume from.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 

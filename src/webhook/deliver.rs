@@ -434,7 +434,7 @@ async fn send_batch(shared: &Shared, id: i64) -> AppResult<bool> {
             return Ok(false);
         }
     };
-    let target = Target::new(shared, &row);
+    let target = target(shared, &row);
     let mut confirmations = Vec::with_capacity(batch.len());
     let mut stopped = false;
     for (event, body) in batch.iter().zip(&bodies) {
@@ -499,7 +499,7 @@ async fn redeliver(shared: &Shared, row: &webhook::Model, sequence: i64) -> AppR
         return Ok(true);
     };
     let outcome = match bodies(shared, std::slice::from_ref(&event)).await {
-        Ok(bodies) => attempt(shared, &Target::new(shared, row), &event, &bodies[0]).await,
+        Ok(bodies) => attempt(shared, &target(shared, row), &event, &bodies[0]).await,
         Err(err) => {
             tracing::error!(error = ?err, webhook = row.id, sequence, "cannot render a webhook event");
             Outcome::failed(None, 0, "the server could not render this event".into())
@@ -608,18 +608,6 @@ async fn bodies(shared: &Shared, events: &[event::Model]) -> AppResult<Vec<Arc<s
         .collect()
 }
 
-/// The `webhook-signature` header: the current secret's signature, and
-/// during a rotation the previous one's beside it.
-pub fn signature(
-    row: &webhook::Model,
-    now: DateTime<Utc>,
-    id: &str,
-    timestamp: i64,
-    body: &str,
-) -> AppResult<String> {
-    Signer::new(row, now)?.sign(id, timestamp, body)
-}
-
 /// An endpoint's signing keys, decoded once for a batch of POSTs.
 struct Signer {
     current: standardwebhooks::Webhook,
@@ -659,28 +647,19 @@ impl Signer {
 
 /// What the POSTs of one batch to an endpoint share, prepared once: its
 /// URL, checked, and its signing keys; or why nothing can be sent.
-struct Target {
-    prepared: Result<(reqwest::Url, Signer), String>,
-}
+type Target = Result<(reqwest::Url, Signer), String>;
 
-impl Target {
-    fn new(shared: &Shared, row: &webhook::Model) -> Self {
-        let prepared = (|| {
-            let url = reqwest::Url::parse(&row.url)
-                .map_err(|err| format!("the URL is not valid: {err}"))?;
-            if !guard::literal_allowed(&url, shared.allow) {
-                return Err(
-                    "the URL's address is loopback, private, link-local or metadata".to_owned(),
-                );
-            }
-            let signer = Signer::new(row, shared.clock.now()).map_err(|err| {
-                tracing::error!(error = ?err, webhook = row.id, "cannot sign a webhook body");
-                "the server could not sign this event".to_owned()
-            })?;
-            Ok((url, signer))
-        })();
-        Self { prepared }
+fn target(shared: &Shared, row: &webhook::Model) -> Target {
+    let url =
+        reqwest::Url::parse(&row.url).map_err(|err| format!("the URL is not valid: {err}"))?;
+    if !guard::literal_allowed(&url, shared.allow) {
+        return Err("the URL's address is loopback, private, link-local or metadata".to_owned());
     }
+    let signer = Signer::new(row, shared.clock.now()).map_err(|err| {
+        tracing::error!(error = ?err, webhook = row.id, "cannot sign a webhook body");
+        "the server could not sign this event".to_owned()
+    })?;
+    Ok((url, signer))
 }
 
 /// What an attempt came to.
@@ -721,7 +700,7 @@ async fn attempt(shared: &Shared, target: &Target, event: &event::Model, body: &
 
 /// POSTs an event to the endpoint, signed.
 async fn post(shared: &Shared, target: &Target, event: &event::Model, body: &str) -> Outcome {
-    let (url, signer) = match &target.prepared {
+    let (url, signer) = match target {
         Ok(prepared) => prepared,
         Err(why) => return Outcome::failed(None, 0, why.clone()),
     };
