@@ -205,7 +205,7 @@ pub async fn dependency(
 pub struct Server {
     child: tokio::process::Child,
     pub base: String,
-    pid: u32,
+    pub pid: u32,
 }
 
 impl Drop for Server {

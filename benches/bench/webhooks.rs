@@ -147,6 +147,7 @@ pub async fn webhooks(
         .await?,
     );
 
+    let cpu_before = cpu_seconds(server.pid);
     let started = Instant::now();
     let period = Duration::from_secs_f64(writers as f64 / rate);
     let tasks: Vec<_> = stories
@@ -157,18 +158,28 @@ pub async fn webhooks(
             let base = server.base.clone();
             let client = client.clone();
             tokio::spawn(async move {
+                // Each writer's k-th write is due at a fixed time; one that
+                // is late is sent at once, so a slow answer does not lower
+                // the rate asked (a writer falling behind shows in `late`).
                 let offset = Duration::from_secs_f64(w as f64 / rate);
                 let mut tick = tokio::time::interval_at(
                     tokio::time::Instant::from_std(started + offset),
                     period,
                 );
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                let (mut done, mut failed) = (0u64, 0u64);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                let mut outcome = Writer::default();
                 let mut k = 0u64;
-                while started.elapsed() < Duration::from_secs(seconds) {
-                    tick.tick().await;
+                loop {
+                    let due = tick.tick().await;
+                    if started.elapsed() >= Duration::from_secs(seconds) {
+                        break;
+                    }
+                    if due.elapsed() > period {
+                        outcome.late += 1;
+                    }
                     k += 1;
                     let input = json!({ "input": { "storyId": story, "title": format!("Story {w}.{k}") } });
+                    let sent = Instant::now();
                     match gql(
                         &client,
                         &base,
@@ -178,20 +189,28 @@ pub async fn webhooks(
                     )
                     .await
                     {
-                        Ok(_) => done += 1,
-                        Err(_) => failed += 1,
+                        Ok(_) => {
+                            outcome.done += 1;
+                            outcome.ms.push(sent.elapsed().as_secs_f64() * 1000.0);
+                        }
+                        Err(_) => outcome.failed += 1,
                     }
                 }
-                (done, failed)
+                outcome
             })
         })
         .collect();
-    let (mut written, mut failed) = (0u64, 0u64);
+    let mut all_writes = Writer::default();
     for t in tasks {
-        let (d, f) = t.await?;
-        written += d;
-        failed += f;
+        let w = t.await?;
+        all_writes.done += w.done;
+        all_writes.failed += w.failed;
+        all_writes.late += w.late;
+        all_writes.ms.extend(w.ms);
     }
+    let (written, failed) = (all_writes.done, all_writes.failed);
+    let mut write_ms = all_writes.ms;
+    write_ms.sort_by(f64::total_cmp);
     let writing = started.elapsed().as_secs_f64();
     let end_head = head(
         gql(
@@ -219,6 +238,7 @@ pub async fn webhooks(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let drained = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(server.pid) - cpu_before;
     let all = receipts
         .0
         .lock()
@@ -258,6 +278,12 @@ pub async fn webhooks(
         events as f64 / writing
     );
     println!(
+        "writes: p50 {:.1} ms, p99 {:.1} ms; {} sent late (over a period behind)",
+        percentile(&write_ms, 50.0),
+        percentile(&write_ms, 99.0),
+        all_writes.late
+    );
+    println!(
         "deliveries {} of {expected} expected, all in by {drained:.1} s; lost {lost}, duplicates {duplicates}, out of order {out_of_order}",
         seen.len()
     );
@@ -267,5 +293,48 @@ pub async fn webhooks(
         percentile(&latencies, 99.0),
         latencies.last().copied().unwrap_or(f64::NAN)
     );
+    println!(
+        "server CPU {cpu:.1} s until all were in: {:.0} µs per event written and delivered {endpoints} times",
+        cpu * 1e6 / events.max(1) as f64
+    );
     Ok(())
+}
+
+/// What one writer did.
+#[derive(Default)]
+struct Writer {
+    done: u64,
+    failed: u64,
+    /// Writes sent more than a period after they were due.
+    late: u64,
+    /// Each successful write's round trip.
+    ms: Vec<f64>,
+}
+
+/// CPU time (user and system) a process has used so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
+    // Fields after the command name, which is in parentheses and may hold spaces;
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    ticks / clock_ticks()
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux when it cannot be asked).
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
 }
