@@ -171,6 +171,9 @@ async fn run(
     // new events cost nothing (a new endpoint wakes the deliverer itself,
     // or, made by another process, is found at the next tick).
     let mut enabled = usize::MAX;
+    // The programs those endpoints follow, whose new events are rendered as
+    // they arrive.
+    let mut followed: HashSet<i64> = HashSet::new();
     let mut prune = Prune {
         keep: chrono::Duration::days(i64::from(settings.log_days.max(1))),
         last: None,
@@ -178,11 +181,16 @@ async fn run(
     loop {
         tokio::select! {
             got = events.recv() => {
-                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = got {
-                    return;
-                }
+                let mut arrived = match got {
+                    Ok(event) => vec![event],
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Vec::new(),
+                };
                 // Take whatever else is waiting: one scan serves them all.
-                while events.try_recv().is_ok() {}
+                while let Ok(event) = events.try_recv() {
+                    arrived.push(event);
+                }
+                render_ahead(&shared, &followed, arrived).await;
                 // None enabled, or all busy (they read on by themselves).
                 if enabled == 0 || busy.len() >= enabled {
                     continue;
@@ -206,8 +214,9 @@ async fn run(
         }
         prune.run(&shared).await;
         let due = match due_endpoints(&shared).await {
-            Ok((due, count)) => {
+            Ok((due, count, programs)) => {
                 enabled = count;
+                followed = programs;
                 due
             }
             Err(err) => {
@@ -322,10 +331,31 @@ impl Locks {
     }
 }
 
+/// Renders newly committed events of the programs that enabled endpoints
+/// follow, a program's at once, so the endpoints' tasks find them rendered:
+/// endpoints that keep up read a few events at a time, and each small batch
+/// would otherwise be one more GraphQL execution. A failure is left to the
+/// endpoints' own rendering, which records it.
+async fn render_ahead(shared: &Shared, followed: &HashSet<i64>, arrived: Vec<Arc<event::Model>>) {
+    let mut arrived: Vec<event::Model> = arrived
+        .into_iter()
+        .filter(|e| followed.contains(&e.program_id))
+        .map(Arc::unwrap_or_clone)
+        .collect();
+    arrived.sort_by_key(|e| (e.program_id, e.sequence));
+    for program in arrived.chunk_by(|a, b| a.program_id == b.program_id) {
+        for chunk in program.chunks(BATCH as usize) {
+            if let Err(err) = bodies(shared, chunk).await {
+                tracing::debug!(error = ?err, "cannot render events ahead of delivery");
+            }
+        }
+    }
+}
+
 /// Enabled endpoints with something to send now (events after their cursor
-/// or queued redeliveries, and no retry waiting), and how many endpoints
-/// are enabled in all.
-async fn due_endpoints(shared: &Shared) -> AppResult<(Vec<i64>, usize)> {
+/// or queued redeliveries, and no retry waiting), how many endpoints are
+/// enabled in all, and the programs they follow.
+async fn due_endpoints(shared: &Shared) -> AppResult<(Vec<i64>, usize, HashSet<i64>)> {
     let conn = shared.store.conn();
     let now = shared.clock.now();
     let endpoints = webhook::Entity::find()
@@ -333,7 +363,7 @@ async fn due_endpoints(shared: &Shared) -> AppResult<(Vec<i64>, usize)> {
         .all(conn)
         .await?;
     if endpoints.is_empty() {
-        return Ok((Vec::new(), 0));
+        return Ok((Vec::new(), 0, HashSet::new()));
     }
     let heads: HashMap<i64, i64> = log::heads(conn).await?.into_iter().collect();
     let queued: HashSet<i64> = webhook_requeue::Entity::find()
@@ -346,6 +376,7 @@ async fn due_endpoints(shared: &Shared) -> AppResult<(Vec<i64>, usize)> {
         .into_iter()
         .collect();
     let count = endpoints.len();
+    let programs = endpoints.iter().map(|w| w.program_id).collect();
     let due = endpoints
         .into_iter()
         .filter(|w| w.next_attempt_at.is_none_or(|at| at <= now))
@@ -355,42 +386,145 @@ async fn due_endpoints(shared: &Shared) -> AppResult<(Vec<i64>, usize)> {
         })
         .map(|w| w.id)
         .collect();
-    Ok((due, count))
+    Ok((due, count, programs))
 }
 
 /// Events read (and rendered) at once for one endpoint.
 const BATCH: u64 = 100;
 
-/// Sends to one endpoint until it has nothing due or an attempt fails.
+/// Sends to one endpoint until it has nothing due or an attempt fails, and
+/// waits until every success it sent is recorded (so whoever takes the
+/// endpoint next reads its cursor as it is).
 async fn send_while_due(shared: &Shared, id: i64) {
+    let mut sent = Unconfirmed::default();
     loop {
-        match send_batch(shared, id).await {
-            Ok(true) => {}
-            Ok(false) => return,
+        let read = tokio::time::Instant::now();
+        match send_batch(shared, id, &mut sent).await {
+            Ok(Then::Next) => {}
+            Ok(Then::Linger) => tokio::time::sleep_until(read + LINGER).await,
+            Ok(Then::Stop) => break,
             Err(err) => {
                 tracing::warn!(error = ?err, webhook = id, "webhook delivery failed");
-                return;
+                break;
             }
         }
+    }
+    sent.settle().await;
+}
+
+/// What to do after a batch.
+enum Then {
+    /// Read the next batch now.
+    Next,
+    /// Read the next batch [`LINGER`] after this one was read: it was not
+    /// full, so the endpoint has caught up with the log.
+    Linger,
+    /// Stop sending to the endpoint for now.
+    Stop,
+}
+
+/// How often an endpoint that keeps up with a steady stream of events reads
+/// the log: the events of that time go out as one batch, so a busy program
+/// costs each endpoint a few reads per [`LINGER`], not a few per event. An
+/// endpoint that finds nothing new stops; the next event starts it at once.
+const LINGER: Duration = Duration::from_millis(10);
+
+/// Most successes of one endpoint sent on before the recorder confirms them.
+const UNCONFIRMED: usize = 4 * BATCH as usize;
+
+/// Successes of one endpoint handed to the recorder and not yet confirmed,
+/// oldest first. Sending goes on meanwhile: the recorder's transactions
+/// queue for SQLite's one writer behind the program's own writes, and
+/// waiting for each batch's would hold every endpoint to the write rate's
+/// queue. Each success moves the cursor only from the one before it, so a
+/// success not recorded (the endpoint replayed, edited or deleted meanwhile,
+/// or the store failing) makes every later one fail too, and the endpoint
+/// stops at the first confirmation that comes back false.
+#[derive(Default)]
+struct Unconfirmed {
+    waiting: std::collections::VecDeque<tokio::sync::oneshot::Receiver<bool>>,
+    /// The endpoint's cursor once they are all recorded.
+    cursor: Option<i64>,
+    /// Whether one came back false.
+    refused: bool,
+}
+
+impl Unconfirmed {
+    fn push(&mut self, rx: tokio::sync::oneshot::Receiver<bool>, sequence: i64) {
+        self.waiting.push_back(rx);
+        self.cursor = Some(sequence);
+    }
+
+    /// Takes the confirmations already in, and waits for the oldest while
+    /// more than `most` are out; whether all taken so far moved the cursor.
+    async fn collect(&mut self, most: usize) -> bool {
+        loop {
+            let over = self.waiting.len() > most;
+            let Some(front) = self.waiting.front_mut() else {
+                break;
+            };
+            let moved = if over {
+                front.await.unwrap_or(false)
+            } else {
+                match front.try_recv() {
+                    Ok(moved) => moved,
+                    Err(tokio::sync::oneshot::error::TryRecvError::Empty) => break,
+                    Err(tokio::sync::oneshot::error::TryRecvError::Closed) => false,
+                }
+            };
+            self.waiting.pop_front();
+            self.refused |= !moved;
+        }
+        if self.waiting.is_empty() {
+            self.cursor = None;
+        }
+        !self.refused
+    }
+
+    /// Waits for them all; whether every one moved the cursor.
+    async fn settle(&mut self) -> bool {
+        self.collect(0).await
     }
 }
 
 /// Sends the next queued redelivery, or the next events after the cursor
 /// (up to [`BATCH`]). Successes are recorded by the recorder, grouped with
-/// other endpoints' in one transaction each, while the next event is sent;
-/// all are confirmed before the batch ends, and a failure waits for them
-/// before it is recorded. Whether to go on.
-async fn send_batch(shared: &Shared, id: i64) -> AppResult<bool> {
+/// other endpoints' in one transaction each, while sending goes on (see
+/// [`Unconfirmed`]); a failure, a redelivery or moving the cursor past
+/// events of other kinds waits for them first, so it is recorded against
+/// the cursor it really follows. Whether to go on.
+async fn send_batch(shared: &Shared, id: i64, sent: &mut Unconfirmed) -> AppResult<Then> {
+    if !sent.collect(UNCONFIRMED).await {
+        return Ok(Then::Stop);
+    }
     let now = shared.clock.now();
     let conn = shared.store.conn();
     let Some(mut row) = service::find(conn, id).await? else {
-        return Ok(false);
+        return Ok(Then::Stop);
     };
     if !row.enabled || row.next_attempt_at.is_some_and(|at| at > now) {
-        return Ok(false);
+        return Ok(Then::Stop);
+    }
+    if let Some(cursor) = sent.cursor {
+        // Where the successes not yet recorded leave it.
+        row.last_sequence = cursor;
+        row.failures = 0;
+        row.failing_since = None;
     }
     if let Some(queued) = service::requeued(conn, row.id).await? {
-        return redeliver(shared, &row, queued.sequence).await;
+        if sent.cursor.is_some() {
+            // Read the endpoint again once what was sent is recorded.
+            return Ok(if sent.settle().await {
+                Then::Next
+            } else {
+                Then::Stop
+            });
+        }
+        return Ok(if redeliver(shared, &row, queued.sequence).await? {
+            Then::Next
+        } else {
+            Then::Stop
+        });
     }
     // The head first: every event up to it is committed (sequences follow
     // commit order), so the events read below are all there is up to it,
@@ -413,7 +547,7 @@ async fn send_batch(shared: &Shared, id: i64) -> AppResult<bool> {
     if batch.is_empty() {
         // Nothing of its kinds up to the head: the endpoint is done with
         // those events.
-        if head > row.last_sequence {
+        if head > row.last_sequence && sent.settle().await {
             let txn = shared.store.begin_write().await?;
             webhook::Entity::update_many()
                 .col_expr(webhook::Column::LastSequence, Expr::value(head))
@@ -423,30 +557,28 @@ async fn send_batch(shared: &Shared, id: i64) -> AppResult<bool> {
                 .await?;
             txn.commit().await?;
         }
-        return Ok(false);
+        return Ok(Then::Stop);
     }
     let bodies = match bodies(shared, &batch).await {
         Ok(bodies) => bodies,
         Err(err) => {
             tracing::error!(error = ?err, webhook = id, "cannot render webhook events");
-            let outcome = Outcome::failed(None, 0, "the server could not render this event".into());
-            record(shared, &row, &batch[0], false, outcome).await?;
-            return Ok(false);
+            if sent.settle().await {
+                let outcome =
+                    Outcome::failed(None, 0, "the server could not render this event".into());
+                record(shared, &row, &batch[0], false, outcome).await?;
+            }
+            return Ok(Then::Stop);
         }
     };
     let target = target(shared, &row);
-    let mut confirmations = Vec::with_capacity(batch.len());
-    let mut stopped = false;
     for (event, body) in batch.iter().zip(&bodies) {
         let outcome = attempt(shared, &target, event, body).await;
         if !outcome.delivered() {
-            // What went before is confirmed first, so the failure is
-            // recorded against the cursor it really follows.
-            if !confirmed(confirmations).await {
-                return Ok(false);
+            if sent.settle().await {
+                record(shared, &row, event, false, outcome).await?;
             }
-            record(shared, &row, event, false, outcome).await?;
-            return Ok(false);
+            return Ok(Then::Stop);
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
         let success = Success {
@@ -459,25 +591,18 @@ async fn send_batch(shared: &Shared, id: i64) -> AppResult<bool> {
             at: shared.clock.now(),
         };
         if shared.recorder.send((success, tx)).is_err() {
-            stopped = true;
-            break;
+            return Ok(Then::Stop);
         }
-        confirmations.push(rx);
+        sent.push(rx, event.sequence);
         row.last_sequence = event.sequence;
         row.failures = 0;
         row.failing_since = None;
     }
-    Ok(confirmed(confirmations).await && !stopped)
-}
-
-/// Whether every success sent to the recorder was recorded and moved the
-/// cursor (false: the endpoint changed meanwhile, or the store failed).
-async fn confirmed(confirmations: Vec<tokio::sync::oneshot::Receiver<bool>>) -> bool {
-    let mut all = true;
-    for rx in confirmations {
-        all &= rx.await.unwrap_or(false);
-    }
-    all
+    Ok(if batch.len() < BATCH as usize {
+        Then::Linger
+    } else {
+        Then::Next
+    })
 }
 
 /// Sends one event again (`redeliverWebhookEvent`), and records it.
@@ -964,7 +1089,14 @@ struct Success {
 }
 
 /// Most successes recorded in one transaction.
-const GROUP: usize = 500;
+const GROUP: usize = 1000;
+
+/// Least time between two of the recorder's transactions. Each one takes
+/// the store's writer (SQLite has one) from the program's own writes, and
+/// the endpoints do not wait for it (see [`Unconfirmed`]): ten endpoints
+/// keeping up with a busy program would otherwise record a few deliveries
+/// at a time, hundreds of times a second.
+const RECORD_EVERY: Duration = Duration::from_millis(50);
 
 /// Records successful deliveries as they come, grouping those waiting into
 /// one transaction: the attempts, and each endpoint's cursor moved to its
@@ -974,7 +1106,12 @@ async fn record_successes(
     store: Store,
     mut successes: mpsc::UnboundedReceiver<(Success, tokio::sync::oneshot::Sender<bool>)>,
 ) {
+    let mut last: Option<tokio::time::Instant> = None;
     while let Some(first) = successes.recv().await {
+        if let Some(last) = last {
+            tokio::time::sleep_until(last + RECORD_EVERY).await;
+        }
+        last = Some(tokio::time::Instant::now());
         let mut group = vec![first];
         while group.len() < GROUP {
             match successes.try_recv() {
@@ -1117,5 +1254,36 @@ mod tests {
             Some(chrono::Duration::seconds(120))
         );
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[tokio::test]
+    async fn unconfirmed_successes_keep_the_cursor_until_recorded_and_stop_at_a_refusal() {
+        let mut sent = Unconfirmed::default();
+        let (first, rx) = tokio::sync::oneshot::channel();
+        sent.push(rx, 7);
+        let (second, rx) = tokio::sync::oneshot::channel();
+        sent.push(rx, 8);
+        // Nothing confirmed yet, two allowed out: no wait, the cursor is the last sent.
+        assert!(sent.collect(2).await);
+        assert_eq!(sent.cursor, Some(8));
+        // One allowed out: waits for the oldest.
+        first.send(true).unwrap();
+        assert!(sent.collect(1).await);
+        assert_eq!((sent.waiting.len(), sent.cursor), (1, Some(8)));
+        // All recorded: the store's cursor is the one to read again.
+        second.send(true).unwrap();
+        assert!(sent.settle().await);
+        assert_eq!(sent.cursor, None);
+
+        // A refusal (the endpoint replayed meanwhile) stops it for good; a
+        // recorder gone counts as one.
+        let (refused, rx) = tokio::sync::oneshot::channel();
+        sent.push(rx, 9);
+        let (dropped, rx) = tokio::sync::oneshot::channel::<bool>();
+        sent.push(rx, 10);
+        refused.send(false).unwrap();
+        drop(dropped);
+        assert!(!sent.settle().await);
+        assert!(!sent.collect(usize::MAX).await);
     }
 }
