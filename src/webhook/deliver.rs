@@ -119,6 +119,72 @@ struct Shared {
     rendering: tokio::sync::Mutex<()>,
     /// Records successful deliveries, grouped.
     recorder: mpsc::UnboundedSender<(Success, tokio::sync::oneshot::Sender<bool>)>,
+    /// The latest events of the programs followed, as broadcast.
+    recent: Mutex<Recent>,
+}
+
+/// Events most recently broadcast, per program followed: without gaps and in
+/// sequence order, as the event bus sends them. Endpoints that keep up read
+/// their next events here rather than each reading the log for itself;
+/// one further behind, or finding a gap, reads the log.
+#[derive(Default)]
+struct Recent {
+    programs: HashMap<i64, std::collections::VecDeque<Arc<event::Model>>>,
+}
+
+/// Most events kept per program in [`Recent`].
+const RECENT: usize = 1024;
+
+impl Recent {
+    /// Keeps `arrived` of the programs `followed`, and forgets the others.
+    fn keep(&mut self, followed: &HashSet<i64>, arrived: &[Arc<event::Model>]) {
+        self.programs
+            .retain(|program, _| followed.contains(program));
+        for e in arrived.iter().filter(|e| followed.contains(&e.program_id)) {
+            let kept = self.programs.entry(e.program_id).or_default();
+            if kept
+                .back()
+                .is_some_and(|last| last.sequence + 1 != e.sequence)
+            {
+                // A gap (this receiver lagged): start again from here.
+                kept.clear();
+            }
+            if kept.len() == RECENT {
+                kept.pop_front();
+            }
+            kept.push_back(e.clone());
+        }
+    }
+
+    /// The events after `cursor` (at most `most`, of `kinds` when not empty)
+    /// and the sequence read up to, when every event after `cursor` up to the
+    /// latest broadcast is here; `None` when the log must be read.
+    fn after(
+        &self,
+        program: i64,
+        cursor: i64,
+        kinds: &[EventKind],
+        most: usize,
+    ) -> Option<(i64, Vec<event::Model>)> {
+        let kept = self.programs.get(&program)?;
+        let first = kept.front()?.sequence;
+        if cursor + 1 < first {
+            return None;
+        }
+        let skip = usize::try_from(cursor + 1 - first).ok()?;
+        let mut head = cursor;
+        let mut batch = Vec::new();
+        for e in kept.iter().skip(skip) {
+            if batch.len() == most {
+                break;
+            }
+            head = e.sequence;
+            if kinds.is_empty() || kinds.iter().any(|k| k.as_str() == e.kind) {
+                batch.push(event::Model::clone(e));
+            }
+        }
+        Some((head, batch))
+    }
 }
 
 /// Starts the deliverer; it runs until the returned task is aborted.
@@ -145,6 +211,7 @@ pub fn start(
         rendered: Mutex::new(lru::LruCache::new(
             NonZeroUsize::new(4096).unwrap_or(NonZeroUsize::MIN),
         )),
+        recent: Mutex::new(Recent::default()),
     });
     let events = bus.watch();
     Ok(tokio::spawn(run(shared, events, wake, settings)))
@@ -190,6 +257,11 @@ async fn run(
                 while let Ok(event) = events.try_recv() {
                     arrived.push(event);
                 }
+                shared
+                    .recent
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .keep(&followed, &arrived);
                 render_ahead(&shared, &followed, arrived).await;
                 // None enabled, or all busy (they read on by themselves).
                 if enabled == 0 || busy.len() >= enabled {
@@ -526,24 +598,19 @@ async fn send_batch(shared: &Shared, id: i64, sent: &mut Unconfirmed) -> AppResu
             Then::Stop
         });
     }
-    // The head first: every event up to it is committed (sequences follow
-    // commit order), so the events read below are all there is up to it,
-    // and the cursor may skip to it when none is of the endpoint's kinds.
-    // (Read after, it could pass events committed in between.)
-    let head = log::head(conn, row.program_id).await?;
+    // The events after the cursor as broadcast, or else from the log; with
+    // the sequence read up to, which the cursor may skip to when none is of
+    // the endpoint's kinds.
     let kinds = service::kinds_of(&row);
-    let mut query = event::Entity::find()
-        .filter(event::Column::ProgramId.eq(row.program_id))
-        .filter(event::Column::Sequence.gt(row.last_sequence))
-        .filter(event::Column::Sequence.lte(head));
-    if !kinds.is_empty() {
-        query = query.filter(event::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
-    }
-    let batch = query
-        .order_by_asc(event::Column::Sequence)
-        .limit(BATCH)
-        .all(conn)
-        .await?;
+    let recent = shared
+        .recent
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .after(row.program_id, row.last_sequence, &kinds, BATCH as usize);
+    let (head, batch) = match recent {
+        Some(found) => found,
+        None => read_after(conn, &row, &kinds).await?,
+    };
     if batch.is_empty() {
         // Nothing of its kinds up to the head: the endpoint is done with
         // those events.
@@ -603,6 +670,32 @@ async fn send_batch(shared: &Shared, id: i64, sent: &mut Unconfirmed) -> AppResu
     } else {
         Then::Next
     })
+}
+
+/// The log after the endpoint's cursor: the head read up to, and the
+/// endpoint's events up to it (at most [`BATCH`]).
+async fn read_after(
+    conn: &sea_orm::DatabaseConnection,
+    row: &webhook::Model,
+    kinds: &[EventKind],
+) -> AppResult<(i64, Vec<event::Model>)> {
+    // The head first: every event up to it is committed (sequences follow
+    // commit order), so the events read below are all there is up to it.
+    // (Read after, it could pass events committed in between.)
+    let head = log::head(conn, row.program_id).await?;
+    let mut query = event::Entity::find()
+        .filter(event::Column::ProgramId.eq(row.program_id))
+        .filter(event::Column::Sequence.gt(row.last_sequence))
+        .filter(event::Column::Sequence.lte(head));
+    if !kinds.is_empty() {
+        query = query.filter(event::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
+    }
+    let batch = query
+        .order_by_asc(event::Column::Sequence)
+        .limit(BATCH)
+        .all(conn)
+        .await?;
+    Ok((head, batch))
 }
 
 /// Sends one event again (`redeliverWebhookEvent`), and records it.
@@ -1254,6 +1347,58 @@ mod tests {
             Some(chrono::Duration::seconds(120))
         );
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    fn event(program_id: i64, sequence: i64, kind: EventKind) -> Arc<event::Model> {
+        Arc::new(event::Model {
+            id: program_id * 1000 + sequence,
+            program_id,
+            sequence,
+            kind: kind.as_str().to_owned(),
+            subject_type: "Story".to_owned(),
+            subject_id: 1,
+            team_ids: ",".to_owned(),
+            actor_id: None,
+            at: Utc::now(),
+            payload: "{}".to_owned(),
+        })
+    }
+
+    #[test]
+    fn recent_events_serve_an_endpoint_only_when_nothing_after_its_cursor_is_missing() {
+        let followed: HashSet<i64> = [1].into();
+        let mut recent = Recent::default();
+        let arrived: Vec<_> = (5..=8)
+            .map(|n| event(1, n, EventKind::StoryUpdated))
+            .chain([event(2, 1, EventKind::StoryUpdated)])
+            .collect();
+        recent.keep(&followed, &arrived);
+        let sequences = |found: Option<(i64, Vec<event::Model>)>| {
+            found.map(|(head, batch)| (head, batch.iter().map(|e| e.sequence).collect::<Vec<_>>()))
+        };
+        assert_eq!(
+            sequences(recent.after(1, 4, &[], 100)),
+            Some((8, vec![5, 6, 7, 8]))
+        );
+        assert_eq!(sequences(recent.after(1, 6, &[], 1)), Some((7, vec![7])));
+        // Caught up: nothing new, no read.
+        assert_eq!(sequences(recent.after(1, 8, &[], 100)), Some((8, vec![])));
+        // Event 4 is not here: the log must be read.
+        assert_eq!(sequences(recent.after(1, 3, &[], 100)), None);
+        // A program not followed is not kept.
+        assert_eq!(sequences(recent.after(2, 0, &[], 100)), None);
+        // Other kinds are passed over, up to the last event read.
+        assert_eq!(
+            sequences(recent.after(1, 4, &[EventKind::StoryCreated], 100)),
+            Some((8, vec![]))
+        );
+        // A gap (a lagging receiver) starts the kept events again.
+        recent.keep(&followed, &[event(1, 10, EventKind::StoryUpdated)]);
+        assert_eq!(sequences(recent.after(1, 8, &[], 100)), None);
+        assert_eq!(
+            sequences(recent.after(1, 9, &[], 100)),
+            Some((10, vec![10]))
+        );
     }
 
     #[tokio::test]
