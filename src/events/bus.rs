@@ -198,7 +198,7 @@ impl Dispatcher {
     async fn catch_up(&mut self, program: i64) {
         loop {
             let after = self.last.get(&program).copied().unwrap_or(0);
-            let rows = match log::read(self.store.conn(), program, after, None, PAGE).await {
+            let rows = match log::read(self.store.conn(), program, after, None, &[], PAGE).await {
                 Ok(rows) => rows,
                 Err(err) => {
                     tracing::warn!(error = %err, program, "cannot read events");
@@ -259,6 +259,7 @@ impl Follow {
                     self.program_id,
                     self.last,
                     None,
+                    &[],
                     PAGE,
                 ));
                 match read.await {

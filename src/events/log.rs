@@ -184,12 +184,14 @@ fn row_of(e: &Recorded, sequence: i64) -> event::ActiveModel {
     }
 }
 
-/// Events of a program with sequence in (after, until], oldest first, at most `limit`.
+/// Events of a program with sequence in (after, until], of `kinds` (empty:
+/// every kind), oldest first, at most `limit`.
 pub async fn read(
     conn: &impl ConnectionTrait,
     program_id: i64,
     after: i64,
     until: Option<i64>,
+    kinds: &[EventKind],
     limit: u64,
 ) -> Result<Vec<event::Model>, sea_orm::DbErr> {
     let mut query = event::Entity::find()
@@ -197,6 +199,9 @@ pub async fn read(
         .filter(event::Column::Sequence.gt(after));
     if let Some(until) = until {
         query = query.filter(event::Column::Sequence.lte(until));
+    }
+    if !kinds.is_empty() {
+        query = query.filter(event::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
     }
     query
         .order_by_asc(event::Column::Sequence)

@@ -27,7 +27,7 @@ use entity::{event, user, webhook, webhook_delivery, webhook_requeue};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{CaseStatement, Condition, Expr},
 };
 use tokio::{
@@ -514,17 +514,21 @@ const UNCONFIRMED: usize = 4 * BATCH as usize;
 /// stops at the first confirmation that comes back false.
 #[derive(Default)]
 struct Unconfirmed {
-    waiting: std::collections::VecDeque<tokio::sync::oneshot::Receiver<bool>>,
-    /// The endpoint's cursor once they are all recorded.
-    cursor: Option<i64>,
+    /// Each with the sequence of the event it delivered.
+    waiting: std::collections::VecDeque<(tokio::sync::oneshot::Receiver<bool>, i64)>,
     /// Whether one came back false.
     refused: bool,
 }
 
 impl Unconfirmed {
     fn push(&mut self, rx: tokio::sync::oneshot::Receiver<bool>, sequence: i64) {
-        self.waiting.push_back(rx);
-        self.cursor = Some(sequence);
+        self.waiting.push_back((rx, sequence));
+    }
+
+    /// The endpoint's cursor once they are all recorded; `None` when none is
+    /// waiting (the stored cursor is the one).
+    fn cursor(&self) -> Option<i64> {
+        self.waiting.back().map(|(_, sequence)| *sequence)
     }
 
     /// Takes the confirmations already in, and waits for the oldest while
@@ -532,7 +536,7 @@ impl Unconfirmed {
     async fn collect(&mut self, most: usize) -> bool {
         loop {
             let over = self.waiting.len() > most;
-            let Some(front) = self.waiting.front_mut() else {
+            let Some((front, _)) = self.waiting.front_mut() else {
                 break;
             };
             let moved = if over {
@@ -546,9 +550,6 @@ impl Unconfirmed {
             };
             self.waiting.pop_front();
             self.refused |= !moved;
-        }
-        if self.waiting.is_empty() {
-            self.cursor = None;
         }
         !self.refused
     }
@@ -577,14 +578,14 @@ async fn send_batch(shared: &Shared, id: i64, sent: &mut Unconfirmed) -> AppResu
     if !row.enabled || row.next_attempt_at.is_some_and(|at| at > now) {
         return Ok(Then::Stop);
     }
-    if let Some(cursor) = sent.cursor {
+    if let Some(cursor) = sent.cursor() {
         // Where the successes not yet recorded leave it.
         row.last_sequence = cursor;
         row.failures = 0;
         row.failing_since = None;
     }
     if let Some(queued) = service::requeued(conn, row.id).await? {
-        if sent.cursor.is_some() {
+        if sent.cursor().is_some() {
             // Read the endpoint again once what was sent is recorded.
             return Ok(if sent.settle().await {
                 Then::Next
@@ -683,18 +684,15 @@ async fn read_after(
     // commit order), so the events read below are all there is up to it.
     // (Read after, it could pass events committed in between.)
     let head = log::head(conn, row.program_id).await?;
-    let mut query = event::Entity::find()
-        .filter(event::Column::ProgramId.eq(row.program_id))
-        .filter(event::Column::Sequence.gt(row.last_sequence))
-        .filter(event::Column::Sequence.lte(head));
-    if !kinds.is_empty() {
-        query = query.filter(event::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
-    }
-    let batch = query
-        .order_by_asc(event::Column::Sequence)
-        .limit(BATCH)
-        .all(conn)
-        .await?;
+    let batch = log::read(
+        conn,
+        row.program_id,
+        row.last_sequence,
+        Some(head),
+        kinds,
+        BATCH,
+    )
+    .await?;
     Ok((head, batch))
 }
 
@@ -1410,15 +1408,15 @@ mod tests {
         sent.push(rx, 8);
         // Nothing confirmed yet, two allowed out: no wait, the cursor is the last sent.
         assert!(sent.collect(2).await);
-        assert_eq!(sent.cursor, Some(8));
+        assert_eq!(sent.cursor(), Some(8));
         // One allowed out: waits for the oldest.
         first.send(true).unwrap();
         assert!(sent.collect(1).await);
-        assert_eq!((sent.waiting.len(), sent.cursor), (1, Some(8)));
+        assert_eq!((sent.waiting.len(), sent.cursor()), (1, Some(8)));
         // All recorded: the store's cursor is the one to read again.
         second.send(true).unwrap();
         assert!(sent.settle().await);
-        assert_eq!(sent.cursor, None);
+        assert_eq!(sent.cursor(), None);
 
         // A refusal (the endpoint replayed meanwhile) stops it for good; a
         // recorder gone counts as one.
