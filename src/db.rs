@@ -136,6 +136,43 @@ fn fix_plans(
     }
 }
 
+/// Puts an SQLite database file in WAL journaling (readers beside the one
+/// writer), once: a file already in WAL, as every file after its first
+/// start, is only asked, which takes no lock. One connection, closed after.
+async fn ensure_wal(url: &str) -> Result<(), DbErr> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(1)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::from_secs(30)));
+    let db = Database::connect(opts).await?;
+    let backend = db.get_database_backend();
+    let mode = |row: Option<sea_orm::QueryResult>| -> Result<String, DbErr> {
+        match row {
+            Some(row) => row.try_get_by_index::<String>(0),
+            None => Ok(String::new()),
+        }
+    };
+    let now = mode(
+        db.query_one_raw(Statement::from_string(backend, "PRAGMA journal_mode"))
+            .await?,
+    )?;
+    // An in-memory database answers "memory" and keeps it; that is fine.
+    if !now.eq_ignore_ascii_case("wal") && !now.eq_ignore_ascii_case("memory") {
+        let set = mode(
+            db.query_one_raw(Statement::from_string(backend, "PRAGMA journal_mode = WAL"))
+                .await?,
+        )?;
+        if !set.eq_ignore_ascii_case("wal") {
+            return Err(DbErr::Custom(format!(
+                "SQLite kept journal mode {set} where WAL was asked"
+            )));
+        }
+    }
+    db.close().await
+}
+
 impl Store {
     /// Connects with the settings' URL; for SQLite, turns on WAL journaling.
     pub async fn connect(settings: &Settings) -> Result<Self, DbErr> {
@@ -154,9 +191,14 @@ impl Store {
         // long enough to repay it.
         opts.map_sqlx_postgres_opts(|o| o.options([("jit", "off")]));
         opts.map_sqlx_sqlite_opts(|o| {
+            // No journal mode here: WAL is a property of the file, set once
+            // by `ensure_wal` below. Asking for it on every new connection
+            // needs a lock that the busy timeout does not wait for, so a
+            // connection opened while another process checkpoints or writes
+            // could fail at once with "database is locked" (a CLI command
+            // beside a running server did).
             o.busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
-                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 // A board reads tens of thousands of pages. Without a map
                 // every page is copied out of the kernel with pread into a
@@ -189,6 +231,9 @@ impl Store {
                 .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{ident}\""))
                 .await?;
             bootstrap.close().await?;
+        }
+        if settings.database_url.starts_with("sqlite") {
+            ensure_wal(&settings.database_url).await?;
         }
         let mut db = Database::connect(opts).await?;
         let stats = Arc::new(StatementCounts::default());

@@ -555,6 +555,42 @@ async fn sqlite_connections_map_the_file() {
     );
 }
 
+/// A new SQLite database file is put in WAL journaling once; the pool's
+/// connections do not ask for it again (that takes a lock the busy timeout
+/// does not wait for), so a second process opens the file while the first
+/// holds a write transaction, as `portfolio user revoke` does beside a
+/// running server.
+#[tokio::test]
+async fn sqlite_files_are_in_wal_and_a_second_process_opens_one_mid_write() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let server = portfolio::db::Store::connect(&app.settings).await.unwrap();
+    if server.conn().get_database_backend() != sea_orm::DbBackend::Sqlite {
+        return;
+    }
+    let mode = |store: portfolio::db::Store| async move {
+        let row = store
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "PRAGMA journal_mode",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<String>(0).unwrap()
+    };
+    assert_eq!(mode(server.clone()).await, "wal");
+    let writing = server.begin_write().await.unwrap();
+    writing
+        .execute_unprepared("UPDATE users SET name = name")
+        .await
+        .unwrap();
+    let other = portfolio::db::Store::connect(&app.settings).await.unwrap();
+    assert_eq!(mode(other).await, "wal");
+    writing.commit().await.unwrap();
+}
+
 /// SQLite compiles a statement again on each new binding when value
 /// statistics might change its plan; the pool's connections keep one plan.
 #[tokio::test]
