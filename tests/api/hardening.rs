@@ -527,32 +527,37 @@ async fn postgres_connections_run_without_jit() {
 /// larger cache.
 #[tokio::test]
 async fn sqlite_connections_map_the_file() {
-    use sea_orm::ConnectionTrait;
     let app = TestApp::spawn().await;
     let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
     let conn = store.conn();
     if conn.get_database_backend() != sea_orm::DbBackend::Sqlite {
         return;
     }
-    let pragma = |name: &'static str| async move {
-        let row = conn
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Sqlite,
-                format!("PRAGMA {name}"),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get_by_index::<i64>(0).unwrap()
-    };
     assert_eq!(
-        pragma("mmap_size").await,
+        sqlite_pragma::<i64>(conn, "mmap_size").await,
         portfolio::db::SQLITE_MMAP_BYTES as i64
     );
     assert_eq!(
-        pragma("cache_size").await,
+        sqlite_pragma::<i64>(conn, "cache_size").await,
         -(portfolio::db::SQLITE_CACHE_KIB as i64)
     );
+}
+
+/// The value of an SQLite pragma, as one of the pool's connections has it.
+async fn sqlite_pragma<T: sea_orm::TryGetable>(
+    conn: &sea_orm::DatabaseConnection,
+    name: &str,
+) -> T {
+    use sea_orm::ConnectionTrait;
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            format!("PRAGMA {name}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<T>(0).unwrap()
 }
 
 /// A new SQLite database file is put in WAL journaling once; the pool's
@@ -568,26 +573,17 @@ async fn sqlite_files_are_in_wal_and_a_second_process_opens_one_mid_write() {
     if server.conn().get_database_backend() != sea_orm::DbBackend::Sqlite {
         return;
     }
-    let mode = |store: portfolio::db::Store| async move {
-        let row = store
-            .conn()
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Sqlite,
-                "PRAGMA journal_mode",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get_by_index::<String>(0).unwrap()
+    let mode = async |store: &portfolio::db::Store| {
+        sqlite_pragma::<String>(store.conn(), "journal_mode").await
     };
-    assert_eq!(mode(server.clone()).await, "wal");
+    assert_eq!(mode(&server).await, "wal");
     let writing = server.begin_write().await.unwrap();
     writing
         .execute_unprepared("UPDATE users SET name = name")
         .await
         .unwrap();
     let other = portfolio::db::Store::connect(&app.settings).await.unwrap();
-    assert_eq!(mode(other).await, "wal");
+    assert_eq!(mode(&other).await, "wal");
     writing.commit().await.unwrap();
 }
 
