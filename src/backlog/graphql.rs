@@ -323,6 +323,7 @@ pub async fn team_backlog(
         blocked,
         offset: u64::try_from(page.after.unwrap_or(0)).unwrap_or(0),
         limit: page.fetch(),
+        count: ctx.look_ahead().field("totalCount").exists(),
     };
     let unfiltered = key.states.is_none() && key.blocked.is_none();
     let (rows, total) = gql::load_one(ctx, key).await?.unwrap_or_default();

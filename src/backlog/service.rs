@@ -330,7 +330,8 @@ pub async fn rank(
 }
 
 /// Pages of several team backlogs in rank order (rows `offset+1` to
-/// `offset+limit` of each), and each team's filtered total, in two statements.
+/// `offset+limit` of each), and, when `count`, each team's filtered total
+/// (else 0): two statements, or one.
 pub async fn pages(
     conn: &impl ConnectionTrait,
     teams: &[i64],
@@ -338,6 +339,7 @@ pub async fn pages(
     blocked: Option<bool>,
     offset: u64,
     limit: u64,
+    count: bool,
 ) -> Result<HashMap<i64, (Vec<story::Model>, u64)>, sea_orm::DbErr> {
     let mut out: HashMap<i64, (Vec<story::Model>, u64)> =
         teams.iter().map(|t| (*t, (Vec::new(), 0))).collect();
@@ -401,7 +403,13 @@ pub async fn pages(
     };
     // The totals and the pages, side by side.
     let (counts, rows) = futures_util::try_join!(
-        conn.query_all_raw(Statement::from_string(backend, counts)),
+        async {
+            if !count {
+                return Ok(Vec::new());
+            }
+            conn.query_all_raw(Statement::from_string(backend, counts))
+                .await
+        },
         conn.query_all_raw(Statement::from_string(backend, rows)),
     )?;
     for row in counts {

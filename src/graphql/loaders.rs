@@ -315,6 +315,9 @@ pub struct BacklogPage {
     pub blocked: Option<bool>,
     pub offset: u64,
     pub limit: u64,
+    /// Whether to count the filtered backlog (the query asks `totalCount`);
+    /// when not, the count is 0 and one statement fewer is sent.
+    pub count: bool,
 }
 
 impl Loader<BacklogPage> for AppLoader {
@@ -340,6 +343,7 @@ impl Loader<BacklogPage> for AppLoader {
                 shape.blocked,
                 shape.offset,
                 shape.limit,
+                shape.count,
             )
             .await?;
             for (team, page) in pages {

@@ -98,6 +98,34 @@ async fn the_dashboard_costs_the_same_statements_at_any_size() {
     assert!(small <= 20, "{small} statements");
 }
 
+/// Backlog pages count their team's stories only when the query asks
+/// `totalCount`: one statement fewer without it, and the right totals with.
+#[tokio::test]
+async fn backlogs_count_their_stories_only_when_asked() {
+    let app = counting_app().await;
+    let (demo, program) = demo_program(&app, 3, 20).await;
+    let vars = json!({ "programId": program });
+    let pages = "query($programId: ID!) { program(id: $programId) { teams { \
+                 backlog(first: 5) { edges { node { id } } } } } }";
+    let counted = "query($programId: ID!) { program(id: $programId) { teams { \
+                   backlog(first: 5) { totalCount edges { node { id } } } } } }";
+    app.data(&demo.pm_token, pages, vars.clone()).await;
+    let (without, _) = fewest_statements(&app, &demo.pm_token, pages, vars.clone()).await;
+    let (with, mut answers) = fewest_statements(&app, &demo.pm_token, counted, vars).await;
+    assert_eq!(
+        with,
+        without + 1,
+        "{with} statements with totalCount, {without} without"
+    );
+    let data = answers.pop().unwrap_or_default();
+    let teams = data["program"]["teams"].as_array().unwrap();
+    assert_eq!(teams.len(), 3);
+    for team in teams {
+        assert_eq!(team["backlog"]["totalCount"], 20, "{team:#}");
+        assert_eq!(team["backlog"]["edges"].as_array().unwrap().len(), 5);
+    }
+}
+
 async fn cached_count(app: &TestApp) -> u64 {
     let text = app.metrics_text().await;
     text.lines()
