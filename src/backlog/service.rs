@@ -373,9 +373,6 @@ pub async fn pages(
     }
     let filter = format!("{team_filter}{also}");
     let backend = conn.get_database_backend();
-    let counts = format!(
-        "SELECT stories.team_id AS team_id, COUNT(*) AS n FROM stories WHERE {filter} GROUP BY stories.team_id"
-    );
     let rows = match backend {
         // Per team, the index on (team_id, rank_key) gives the page directly.
         sea_orm::DatabaseBackend::Postgres => {
@@ -407,6 +404,9 @@ pub async fn pages(
             if !count {
                 return Ok(Vec::new());
             }
+            let counts = format!(
+                "SELECT stories.team_id AS team_id, COUNT(*) AS n FROM stories WHERE {filter} GROUP BY stories.team_id"
+            );
             conn.query_all_raw(Statement::from_string(backend, counts))
                 .await
         },
