@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{
     Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Value,
-    resolver_utils::enum_value,
+    parser::types::SelectionSet, resolver_utils::enum_value,
 };
 use chrono::{DateTime, Utc};
 use entity::{story, team};
@@ -26,7 +26,7 @@ use crate::{
             BacklogPage, ClarificationsOfStory, DependenciesOfStory, DependentsOfStory,
             FeatureById, IterationById, StoryBlocked, StoryPosition, TeamById,
         },
-        one_pass::Plain,
+        one_pass::{Answer, Answered, Plain, answer, answer_all},
         pagination::{KeyedConnection, Page, connection_by_position},
         preload::{self, Preloaded, Wants},
     },
@@ -127,6 +127,44 @@ impl Plain for Story {
                 lifecycle::StoryState::parse(&row.state).ok()?,
             )),
         })
+    }
+}
+
+/// Its own fields, and what its page read ahead: a backlog page's stories
+/// answer a dashboard's whole selection from memory.
+impl Answer for Story {
+    fn field(&self, name: &str, set: &SelectionSet) -> Option<Value> {
+        if let Some(plain) = Self::plain(name) {
+            return self.value(plain);
+        }
+        let row = &self.row;
+        if name == "position" {
+            return self.position.map(Value::from);
+        }
+        let pre = self.pre()?;
+        match name {
+            "blocked" => pre.blocked.get(&row.id).copied().map(Value::Boolean),
+            "team" => answer(&Team(pre.teams.get(&row.team_id)?.clone()), set),
+            "feature" => match row.feature_id {
+                Some(id) => answer(&Feature(pre.features.get(&id)?.clone()), set),
+                None => Some(Value::Null),
+            },
+            "dependencies" => answer_all(
+                pre.dependencies
+                    .get(&row.id)?
+                    .iter()
+                    .map(|d| Dependency::preloaded(d.clone(), pre.clone())),
+                set,
+            ),
+            "clarifications" => answer_all(
+                pre.clarifications
+                    .get(&row.id)?
+                    .iter()
+                    .map(|c| Clarification(c.clone())),
+                set,
+            ),
+            _ => None,
+        }
     }
 }
 
@@ -306,7 +344,7 @@ pub async fn team_backlog(
     blocked: Option<bool>,
     first: Option<i32>,
     after: Option<String>,
-) -> AppResult<KeyedConnection<Story>> {
+) -> AppResult<KeyedConnection<Answered<Story>>> {
     let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
     let states = states.map(|s| {
         let mut names: Vec<&'static str> = s
@@ -338,12 +376,12 @@ pub async fn team_backlog(
         rows,
         total,
         |(row, position)| {
-            Story {
+            Answered(Story {
                 row,
                 pre: pre.clone(),
                 // Without filters, a page's order is the backlog's.
                 position: unfiltered.then_some(position),
-            }
+            })
         },
     ))
 }

@@ -1,6 +1,9 @@
 //! The `Clarification` type, its lists, and the clarification mutations.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Union};
+use async_graphql::{
+    Context, ID, InputObject, Object, Result, SimpleObject, Union, Value,
+    parser::types::SelectionSet, resolver_utils::enum_value,
+};
 use chrono::{DateTime, Utc};
 use entity::{clarification, clarification_message};
 
@@ -17,6 +20,7 @@ use crate::{
         self as gql,
         id::{self, Kind, encode},
         loaders::{FeatureById, MessagesOfClarification, StoryById, UserById},
+        one_pass::Answer,
         pagination::{KeyedConnection, Page, connection},
     },
     user::graphql::User,
@@ -48,6 +52,22 @@ gql::mirror_enum! {
 
 /// Wraps the stored row; see the `#[Object]` impl for the API.
 pub struct Clarification(pub clarification::Model);
+
+/// Its own fields, from its row.
+impl Answer for Clarification {
+    fn field(&self, name: &str, _: &SelectionSet) -> Option<Value> {
+        let row = &self.0;
+        Some(match name {
+            "id" => Value::String(encode(Kind::Clarification, row.id).0),
+            "question" => Value::String(row.question.clone()),
+            "status" => enum_value(ClarificationStatus::from(
+                status::ClarificationStatus::parse(&row.status).ok()?,
+            )),
+            "blocking" => Value::Boolean(row.blocking),
+            _ => return None,
+        })
+    }
+}
 
 /// What a clarification is about.
 #[derive(Union)]

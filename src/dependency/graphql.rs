@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::{
     ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject, Value,
-    resolver_utils::enum_value,
+    parser::types::SelectionSet, resolver_utils::enum_value,
 };
 use chrono::{DateTime, Utc};
 use entity::{dependency, program};
@@ -22,7 +22,7 @@ use crate::{
         self as gql,
         id::{self, Kind, decode_as, encode},
         loaders::{AssessedDependency, IterationById, StoryById, UserById},
-        one_pass::{OnePass, Plain},
+        one_pass::{Answer, OnePass, Plain, answer},
         pagination::{KeyedConnection, Page, connection},
         preload::{self, Preloaded, Wants},
     },
@@ -134,6 +134,25 @@ impl Plain for Dependency {
                 .as_ref()
                 .map_or(Value::Null, |reason| Value::String(reason.clone())),
         })
+    }
+}
+
+/// Its own fields, and its ends when their page read them ahead.
+impl Answer for Dependency {
+    fn field(&self, name: &str, set: &SelectionSet) -> Option<Value> {
+        if let Some(plain) = Self::plain(name) {
+            return self.value(plain);
+        }
+        let id = match name {
+            "provider" => self.row.provider_story_id,
+            "dependent" => self.row.dependent_story_id,
+            _ => return None,
+        };
+        let pre = self.pre.as_ref()?;
+        answer(
+            &Story::preloaded(pre.stories.get(&id)?.clone(), pre.clone()),
+            set,
+        )
     }
 }
 

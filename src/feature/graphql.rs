@@ -1,7 +1,10 @@
 //! The `Feature` type, the program backlog, the roadmap, and the feature
 //! mutations.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{
+    Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Value,
+    parser::types::SelectionSet, resolver_utils::enum_value,
+};
 use chrono::{DateTime, Utc};
 use entity::{feature, feature_allocation, program};
 
@@ -21,6 +24,7 @@ use crate::{
             AllocationsOfFeature, ClarificationsOfFeature, FeatureById, IncrementById,
             IncrementsByProgram, ProgramById, StoriesByFeature, TeamById, UserById,
         },
+        one_pass::{Answer, answer},
         pagination::{KeyedConnection, Page, connection_by_position},
     },
     increment::graphql::Increment,
@@ -60,6 +64,50 @@ gql::mirror_enum! {
 
 /// Wraps the stored row; see the `#[Object]` impl for the API.
 pub struct Feature(pub feature::Model);
+
+/// Its own fields, from its row.
+impl Answer for Feature {
+    fn field(&self, name: &str, set: &SelectionSet) -> Option<Value> {
+        let row = &self.0;
+        let int = |n: Option<i32>| n.map_or(Value::Null, Value::from);
+        Some(match name {
+            "id" => Value::String(encode(Kind::Feature, row.id).0),
+            "title" => Value::String(row.title.clone()),
+            "externalKey" => row
+                .external_key
+                .as_ref()
+                .map_or(Value::Null, |key| Value::String(key.clone())),
+            "description" => Value::String(row.description.clone()),
+            "state" => enum_value(FeatureState::from(
+                state::FeatureState::parse(&row.state).ok()?,
+            )),
+            "businessValue" => int(row.business_value),
+            "timeCriticality" => int(row.time_criticality),
+            "riskReduction" => int(row.risk_reduction),
+            "jobSize" => int(row.job_size),
+            "wsjf" => match wsjf(row) {
+                Some(score) => answer(&score, set)?,
+                None => Value::Null,
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// The feature's WSJF score, when all four inputs are set.
+fn wsjf(row: &feature::Model) -> Option<WsjfScore> {
+    Wsjf::from_parts(
+        row.business_value,
+        row.time_criticality,
+        row.risk_reduction,
+        row.job_size,
+    )
+    .map(|w| WsjfScore {
+        score: w.score(),
+        cost_of_delay: w.cost_of_delay(),
+        job_size: w.job_size,
+    })
+}
 
 /// A feature in the program backlog: a piece of value the teams deliver,
 /// estimated with WSJF and planned into an increment.
@@ -113,17 +161,7 @@ impl Feature {
 
     /// Weighted Shortest Job First; null until all four inputs are set.
     async fn wsjf(&self) -> Option<WsjfScore> {
-        Wsjf::from_parts(
-            self.0.business_value,
-            self.0.time_criticality,
-            self.0.risk_reduction,
-            self.0.job_size,
-        )
-        .map(|w| WsjfScore {
-            score: w.score(),
-            cost_of_delay: w.cost_of_delay(),
-            job_size: w.job_size,
-        })
+        wsjf(&self.0)
     }
 
     /// The increment the feature is planned for, if any.
@@ -259,6 +297,17 @@ pub struct WsjfScore {
     pub cost_of_delay: i32,
     /// Job size.
     pub job_size: i32,
+}
+
+impl Answer for WsjfScore {
+    fn field(&self, name: &str, _: &SelectionSet) -> Option<Value> {
+        Some(match name {
+            "score" => Value::from(self.score),
+            "costOfDelay" => Value::from(self.cost_of_delay),
+            "jobSize" => Value::from(self.job_size),
+            _ => return None,
+        })
+    }
 }
 
 /// The program's roadmap: features grouped by the increment they target.

@@ -1,6 +1,9 @@
 //! The `Team` type and the team mutations.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{
+    Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Value,
+    parser::types::SelectionSet,
+};
 use chrono::{DateTime, Utc};
 use entity::team;
 
@@ -18,6 +21,7 @@ use crate::{
         self as gql,
         id::{self, Kind, decode_as, encode},
         loaders::{MembersByTeam, ObjectivesOfTeam, ProgramById, UserById},
+        one_pass::{Answer, Answered},
     },
     ids::IncrementId,
     increment::service::find_in_program,
@@ -30,6 +34,16 @@ use crate::{
 
 /// Wraps the stored row; see the `#[Object]` impl for the API.
 pub struct Team(pub team::Model);
+
+impl Answer for Team {
+    fn field(&self, name: &str, _: &SelectionSet) -> Option<Value> {
+        match name {
+            "id" => Some(Value::String(encode(Kind::Team, self.0.id).0)),
+            "name" => Some(Value::String(self.0.name.clone())),
+            _ => None,
+        }
+    }
+}
 
 /// A team of a program, with one Product Owner who ranks its backlog.
 #[Object]
@@ -120,7 +134,7 @@ impl Team {
         blocked: Option<bool>,
         #[graphql(desc = "Page size: default 50, at most 100 (settings).")] first: Option<i32>,
         #[graphql(desc = "Return stories after this cursor.")] after: Option<String>,
-    ) -> Result<KeyedConnection<Story>> {
+    ) -> Result<KeyedConnection<Answered<Story>>> {
         Ok(backlog::graphql::team_backlog(ctx, &self.0, states, blocked, first, after).await?)
     }
 

@@ -360,6 +360,85 @@ async fn stories_read_ahead_with_their_page_answer_as_stories_read_alone() {
     assert!(blocked.iter().all(|s| s["blocked"] == json!(true)));
 }
 
+/// Backlog pages answer their stories' whole selection from memory when
+/// they can (`one_pass::Answered`); an inline fragment sends the same
+/// selection through the executor, and both answers are the same to the
+/// byte: aliases, `__typename`, nulls, enums, lists, floats and text with
+/// quotes included.
+#[tokio::test]
+async fn stories_answered_from_memory_are_the_executors_answer() {
+    use entity::{feature, story};
+    use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
+    let app = TestApp::spawn().await;
+    let (demo, program) = demo_program(&app, 3, 12).await;
+    let store = portfolio::db::Store::connect(&app.settings).await.unwrap();
+    let conn = store.conn();
+    // An imported story with awkward text, and a feature not fully estimated.
+    let first = story::Entity::find()
+        .order_by_asc(story::Column::Id)
+        .one(conn)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut imported: story::ActiveModel = first.into();
+    imported.title = Set("\"Quoted\" \\ ünïcödé 😀".into());
+    imported.external_key = Set(Some("PAY-1".into()));
+    imported.update(conn).await.unwrap();
+    let some = feature::Entity::find()
+        .order_by_asc(feature::Column::Id)
+        .one(conn)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut unestimated: feature::ActiveModel = some.into();
+    unestimated.job_size = Set(None);
+    unestimated.update(conn).await.unwrap();
+
+    let fields = "__typename key: id id title externalKey points state position blocked
+        team { __typename id name }
+        feature { __typename id title externalKey description state businessValue
+            timeCriticality riskReduction jobSize wsjf { score costOfDelay jobSize } }
+        dependencies { __typename id state atRisk riskReasons declineReason
+            provider { id title points state blocked team { id name } } }
+        clarifications { __typename id question blocking status }";
+    let query = |node: &str| {
+        format!(
+            "query($p: ID!) {{ program(id: $p) {{ teams {{ backlog(first: 12) {{ edges {{ node {{ {node} }} }} }} }} }} }}"
+        )
+    };
+    let vars = json!({ "p": program });
+    let answered = app.data(&demo.pm_token, &query(fields), vars.clone()).await;
+    let executed = app
+        .data(
+            &demo.pm_token,
+            &query(&format!("... on Story {{ {fields} }}")),
+            vars,
+        )
+        .await;
+    assert_eq!(answered.to_string(), executed.to_string());
+
+    // The comparison covered what it names.
+    let stories: Vec<&Value> = answered["program"]["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["backlog"]["edges"].as_array().unwrap())
+        .map(|e| &e["node"])
+        .collect();
+    assert_eq!(stories.len(), 36);
+    let any = |f: &dyn Fn(&Value) -> bool| stories.iter().any(|s| f(s));
+    assert!(any(&|s| s["externalKey"] == json!("PAY-1")));
+    assert!(any(&|s| s["feature"].is_null()), "an enabler");
+    assert!(any(&|s| s["feature"]["wsjf"].is_null()));
+    assert!(any(&|s| s["feature"]["wsjf"]["score"].is_f64()));
+    assert!(any(&|s| !s["dependencies"].as_array().unwrap().is_empty()));
+    assert!(any(&|s| !s["clarifications"]
+        .as_array()
+        .unwrap()
+        .is_empty()));
+    assert!(any(&|s| s["blocked"] == json!(true)));
+}
+
 /// Tools take the first team `Program.teams` lists and the first PO token
 /// `portfolio demo` prints (the peer comparison's writer does): they must
 /// be a team and its own PO, who may rank its backlog.
