@@ -367,7 +367,9 @@ pub async fn team_backlog(
     let (rows, total) = gql::load_one(ctx, key).await?.unwrap_or_default();
     // What the query asks of the stories is read for all pages at once.
     let wants = Wants::of(&ctx.look_ahead().field("edges").field("node"));
-    let stories: Vec<&story::Model> = rows.iter().collect();
+    // Not the row read past the page to learn whether more follow.
+    let shown = usize::try_from(page.limit).unwrap_or(usize::MAX);
+    let stories: Vec<&story::Model> = rows.iter().take(shown).collect();
     let pre = preload::read_ahead(ctx, &stories, vec![team.id], wants).await?;
     let start = page.after.unwrap_or(0);
     let rows: Vec<_> = rows.into_iter().zip(start + 1..).collect();
