@@ -158,7 +158,7 @@ impl Loader<PagePreload> for AppLoader {
             Query::select()
                 .column(dependency::Column::ProviderStoryId)
                 .from(dependency::Entity)
-                .and_where(dependency::Column::DependentStoryId.is_in(stories.clone()))
+                .and_where(self.one_of(dependency::Column::DependentStoryId, stories.clone()))
                 .to_owned()
         };
         let (features, dependencies, clarifications, blocked, providers, teams) = futures_util::try_join!(
@@ -194,8 +194,7 @@ impl Loader<PagePreload> for AppLoader {
                     .to_owned();
                 team::Entity::find()
                     .filter(
-                        team::Column::Id
-                            .is_in(teams.clone())
+                        self.one_of(team::Column::Id, teams.clone())
                             .or(team::Column::Id.in_subquery(provider_teams)),
                     )
                     .all(db)
