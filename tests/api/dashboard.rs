@@ -394,12 +394,15 @@ async fn stories_answered_from_memory_are_the_executors_answer() {
     unestimated.job_size = Set(None);
     unestimated.update(conn).await.unwrap();
 
+    // Nothing asked of a provider here needs a read (its `blocked` or
+    // `position` would, unless it is on a page too), so stories with
+    // dependencies answer from memory too.
     let fields = "__typename key: id id title externalKey points state position blocked
         team { __typename id name }
         feature { __typename id title externalKey description state businessValue
             timeCriticality riskReduction jobSize wsjf { score costOfDelay jobSize } }
         dependencies { __typename id state atRisk riskReasons declineReason
-            provider { id title points state blocked team { id name } } }
+            provider { id title points state team { id name } } }
         clarifications { __typename id question blocking status }";
     let query = |node: &str| {
         format!(
