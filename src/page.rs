@@ -48,6 +48,11 @@ impl Page {
     pub fn fetch(&self) -> u64 {
         self.limit + 1
     }
+
+    /// How many of the fetched rows the page shows.
+    pub fn shown(&self) -> usize {
+        usize::try_from(self.limit).unwrap_or(usize::MAX)
+    }
 }
 
 /// The opaque cursor of the item with key `key`.

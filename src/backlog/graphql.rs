@@ -368,8 +368,7 @@ pub async fn team_backlog(
     // What the query asks of the stories is read for all pages at once.
     let wants = Wants::of(&ctx.look_ahead().field("edges").field("node"));
     // Not the row read past the page to learn whether more follow.
-    let shown = usize::try_from(page.limit).unwrap_or(usize::MAX);
-    let stories: Vec<&story::Model> = rows.iter().take(shown).collect();
+    let stories: Vec<&story::Model> = rows.iter().take(page.shown()).collect();
     let pre = preload::read_ahead(ctx, &stories, vec![team.id], wants).await?;
     let start = page.after.unwrap_or(0);
     let rows: Vec<_> = rows.into_iter().zip(start + 1..).collect();

@@ -30,7 +30,7 @@ where
     T: async_graphql::OutputType,
 {
     let has_next = rows.len() as u64 > page.limit;
-    rows.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
+    rows.truncate(page.shown());
     let mut conn = Connection::with_additional_fields(
         page.after.is_some(),
         has_next,
@@ -55,7 +55,7 @@ where
     T: async_graphql::OutputType,
 {
     let has_next = rows.len() as u64 > page.limit;
-    rows.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
+    rows.truncate(page.shown());
     let start = page.after.unwrap_or(0);
     let mut conn =
         Connection::with_additional_fields(start > 0, has_next, ConnectionTotals { total_count });
