@@ -40,6 +40,19 @@ pub trait Plain: OutputType + Sync {
     fn value(&self, field: Self::Field) -> Option<Value>;
 }
 
+/// The field a selection is, when it is a bare one: no fragment,
+/// directive or argument.
+fn bare(selection: &Positioned<Selection>) -> Option<&Field> {
+    match &selection.node {
+        Selection::Field(field)
+            if field.node.directives.is_empty() && field.node.arguments.is_empty() =>
+        {
+            Some(&field.node)
+        }
+        _ => None,
+    }
+}
+
 /// What to answer for each item, in order: its response key and either
 /// `__typename` (`None`) or a plain field.
 type Plan<F> = Vec<(Name, Option<F>)>;
@@ -55,19 +68,13 @@ impl<T: Plain> OnePass<T> {
             .node
             .items
             .iter()
-            .map(|selection| match &selection.node {
-                Selection::Field(field)
-                    if field.node.directives.is_empty()
-                        && field.node.arguments.is_empty()
-                        && field.node.selection_set.node.items.is_empty() =>
-                {
-                    let key = field.node.response_key().node.clone();
-                    match field.node.name.node.as_str() {
-                        "__typename" => Some((key, None)),
-                        name => T::plain(name).map(|plain| (key, Some(plain))),
-                    }
+            .map(|selection| {
+                let field = bare(selection).filter(|f| f.selection_set.node.items.is_empty())?;
+                let key = field.response_key().node.clone();
+                match field.name.node.as_str() {
+                    "__typename" => Some((key, None)),
+                    name => T::plain(name).map(|plain| (key, Some(plain))),
                 }
-                _ => None,
             })
             .collect::<Option<Plan<T::Field>>>()?;
         (!plan.is_empty()).then_some(plan)
@@ -132,13 +139,7 @@ pub trait Answer: OutputType {
 pub fn answer<T: Answer>(item: &T, set: &SelectionSet) -> Option<Value> {
     let mut object = IndexMap::with_capacity(set.items.len());
     for selection in &set.items {
-        let Selection::Field(field) = &selection.node else {
-            return None;
-        };
-        let field = &field.node;
-        if !field.directives.is_empty() || !field.arguments.is_empty() {
-            return None;
-        }
+        let field = bare(selection)?;
         let value = match field.name.node.as_str() {
             "__typename" => Value::String(T::type_name().into_owned()),
             name => item.field(name, &field.selection_set.node)?,
