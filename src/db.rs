@@ -189,7 +189,21 @@ impl Store {
         // such as a read of a whole board by thousands of ids: 100 ms of
         // compiling for a statement that runs in 20. No statement here runs
         // long enough to repay it.
-        opts.map_sqlx_postgres_opts(|o| o.options([("jit", "off")]));
+        //
+        // A database on this machine is reached without TLS unless the URL
+        // (or PGSSLMODE) asks for it: sqlx's default, `prefer`, encrypts
+        // whenever the server offers it, and over loopback that protects
+        // nothing while it costs both processes CPU on every row.
+        let ssl_unsaid =
+            !names_ssl_mode(&settings.database_url) && std::env::var_os("PGSSLMODE").is_none();
+        opts.map_sqlx_postgres_opts(move |o| {
+            let o = o.options([("jit", "off")]);
+            if ssl_unsaid && is_loopback(o.get_host()) {
+                o.ssl_mode(sea_orm::sqlx::postgres::PgSslMode::Disable)
+            } else {
+                o
+            }
+        });
         opts.map_sqlx_sqlite_opts(|o| {
             // No journal mode here: WAL is a property of the file, set once
             // by `ensure_wal` below. Asking for it on every new connection
@@ -473,6 +487,29 @@ pub(crate) async fn postgres_rows<T>(
         .collect()
 }
 
+/// Whether a database URL chooses its TLS mode (`sslmode=`, or sqlx's
+/// spelling `ssl-mode=`, in its query).
+fn names_ssl_mode(url: &str) -> bool {
+    let Some((_, query)) = url.split_once('?') else {
+        return false;
+    };
+    query.split('&').any(|pair| {
+        let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+        key.eq_ignore_ascii_case("sslmode") || key.eq_ignore_ascii_case("ssl-mode")
+    })
+}
+
+/// Whether a PostgreSQL host is this machine: `localhost`, a loopback
+/// address, or a Unix socket directory.
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.starts_with('/')
+        || host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// A time as stored: RFC 3339 (what sqlx writes), else SQLite's own
 /// `YYYY-MM-DD HH:MM:SS` in UTC.
 pub(crate) fn packed_time(text: &str) -> Result<DateTime<Utc>, DbErr> {
@@ -487,6 +524,29 @@ pub(crate) fn packed_time(text: &str) -> Result<DateTime<Utc>, DbErr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_databases_go_without_tls_unless_the_url_says() {
+        assert!(names_ssl_mode("postgres://u@db/p?sslmode=require"));
+        assert!(names_ssl_mode("postgres://u@db/p?a=1&SSL-MODE=prefer"));
+        assert!(!names_ssl_mode("postgres://u@db/p"));
+        assert!(!names_ssl_mode(
+            "postgres://u@db/p?application_name=sslmode"
+        ));
+        for host in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "localhost",
+            "::1",
+            "[::1]",
+            "/run/postgresql",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["db.example.com", "10.0.0.5", "::2", "localhost.example.com"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
 
     #[test]
     fn packed_times_read_in_the_forms_the_stores_write() {
