@@ -11,7 +11,7 @@
 
 use entity::story;
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, QueryTrait, Select,
+    ConnectionTrait, DbBackend, DbErr, QueryTrait, Select, Statement,
     sqlx::{Row as _, postgres::PgRow},
 };
 
@@ -53,6 +53,15 @@ pub async fn stories(
     }
     let rows: Vec<Row> = sqlite_packed_rows(conn, select.build(backend), COLUMNS).await?;
     rows.into_iter().map(model).collect()
+}
+
+/// The stories a PostgreSQL statement selects (whole rows of `stories`),
+/// read by position, in its order.
+pub async fn postgres_stories(
+    conn: &impl ConnectionTrait,
+    select: Statement,
+) -> Result<Vec<story::Model>, DbErr> {
+    pg_rows(conn, select, COLUMNS, pg_model).await
 }
 
 /// The columns a board card shows, in the order of [`CardRow`].

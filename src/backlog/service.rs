@@ -9,7 +9,10 @@ use sea_orm::{
     Statement,
 };
 
-use super::lifecycle::{self, StoryState};
+use super::{
+    lifecycle::{self, StoryState},
+    packed,
+};
 use crate::{
     error::{AppError, AppResult},
     ids::{FeatureId, IterationId, Kind, global},
@@ -373,45 +376,48 @@ pub async fn pages(
     }
     let filter = format!("{team_filter}{also}");
     let backend = conn.get_database_backend();
-    let rows = match backend {
-        // Per team, the index on (team_id, rank_key) gives the page directly.
-        sea_orm::DatabaseBackend::Postgres => {
-            let list = teams
-                .iter()
-                .map(|t| format!("({t})"))
-                .collect::<Vec<_>>()
-                .join(",");
-            format!(
-                "SELECT page.* FROM (VALUES {list}) AS t(team_id) CROSS JOIN LATERAL \
+    let counts = async {
+        if !count {
+            return Ok(Vec::new());
+        }
+        let counts = format!(
+            "SELECT stories.team_id AS team_id, COUNT(*) AS n FROM stories WHERE {filter} GROUP BY stories.team_id"
+        );
+        conn.query_all_raw(Statement::from_string(backend, counts))
+            .await
+    };
+    let rows = async {
+        if backend == sea_orm::DatabaseBackend::Postgres {
+            // Per team, the index on (team_id, rank_key) gives the page
+            // directly. The teams go as one array, so the text is the same
+            // for every set of teams and the statement is prepared once.
+            // Each team's rows come in rank order, but SQL promises no order
+            // without ORDER BY, and sorting them all there cost a third of
+            // the read: they are put in order below.
+            let sql = format!(
+                "SELECT page.* FROM unnest($1::bigint[]) AS t(team_id) CROSS JOIN LATERAL \
                  (SELECT stories.* FROM stories WHERE stories.team_id = t.team_id{also} \
-                 ORDER BY stories.rank_key OFFSET {offset} LIMIT {limit}) page \
-                 ORDER BY page.team_id, page.rank_key"
-            )
+                 ORDER BY stories.rank_key OFFSET {offset} LIMIT {limit}) page"
+            );
+            let page = Statement::from_sql_and_values(backend, sql, [teams.to_vec().into()]);
+            return packed::postgres_stories(conn, page).await;
         }
-        _ => {
-            let (from, to) = (offset, offset + limit);
-            format!(
-                "SELECT * FROM (SELECT stories.*, ROW_NUMBER() OVER \
-                 (PARTITION BY stories.team_id ORDER BY stories.rank_key) AS rn \
-                 FROM stories WHERE {filter}) ranked \
-                 WHERE rn > {from} AND rn <= {to} ORDER BY team_id, rn"
-            )
-        }
+        let (from, to) = (offset, offset + limit);
+        let sql = format!(
+            "SELECT * FROM (SELECT stories.*, ROW_NUMBER() OVER \
+             (PARTITION BY stories.team_id ORDER BY stories.rank_key) AS rn \
+             FROM stories WHERE {filter}) ranked \
+             WHERE rn > {from} AND rn <= {to} ORDER BY team_id, rn"
+        );
+        let rows = conn
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await?;
+        rows.iter()
+            .map(|row| <story::Model as sea_orm::FromQueryResult>::from_query_result(row, ""))
+            .collect()
     };
     // The totals and the pages, side by side.
-    let (counts, rows) = futures_util::try_join!(
-        async {
-            if !count {
-                return Ok(Vec::new());
-            }
-            let counts = format!(
-                "SELECT stories.team_id AS team_id, COUNT(*) AS n FROM stories WHERE {filter} GROUP BY stories.team_id"
-            );
-            conn.query_all_raw(Statement::from_string(backend, counts))
-                .await
-        },
-        conn.query_all_raw(Statement::from_string(backend, rows)),
-    )?;
+    let (counts, rows) = futures_util::try_join!(counts, rows)?;
     for row in counts {
         let team: i64 = row.try_get("", "team_id")?;
         let n: i64 = row.try_get("", "n")?;
@@ -419,11 +425,14 @@ pub async fn pages(
             entry.1 = u64::try_from(n).unwrap_or(0);
         }
     }
-    for row in rows {
-        let story = <story::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
+    for story in rows {
         if let Some(entry) = out.get_mut(&story.team_id) {
             entry.0.push(story);
         }
+    }
+    // Rank keys compare as bytes, as the column's "C" collation does.
+    for (page, _) in out.values_mut() {
+        page.sort_by(|a, b| a.rank_key.cmp(&b.rank_key));
     }
     Ok(out)
 }

@@ -17,7 +17,7 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, sea_query
 use crate::error::AppResult;
 
 use super::loaders::{
-    AppLoader, ClarificationsOfStory, DependenciesOfStory, FeatureById, StoryBlocked,
+    AppLoader, ClarificationsOfStory, DependenciesOfStory, FeatureById, StoryBlocked, one_of_rows,
 };
 
 /// What a query asks of a page's stories.
@@ -178,10 +178,12 @@ impl Loader<PagePreload> for AppLoader {
                 if !wants.providers {
                     return Ok(Vec::new());
                 }
-                story::Entity::find()
-                    .filter(story::Column::Id.in_subquery(providers_of()))
-                    .all(db)
-                    .await
+                let providers = story::Entity::find().filter(one_of_rows(
+                    db.get_database_backend(),
+                    story::Column::Id,
+                    providers_of(),
+                ));
+                crate::backlog::packed::stories(db, providers).await
             },
             async {
                 if !wants.team {
@@ -190,7 +192,11 @@ impl Loader<PagePreload> for AppLoader {
                 let provider_teams = Query::select()
                     .column(story::Column::TeamId)
                     .from(story::Entity)
-                    .and_where(story::Column::Id.in_subquery(providers_of()))
+                    .and_where(one_of_rows(
+                        db.get_database_backend(),
+                        story::Column::Id,
+                        providers_of(),
+                    ))
                     .to_owned();
                 team::Entity::find()
                     .filter(
