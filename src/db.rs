@@ -36,6 +36,8 @@ pub struct Store {
     waker: Arc<std::sync::OnceLock<UnboundedSender<Committed>>>,
     /// The PostgreSQL NOTIFY channel of this database and schema.
     channel: Arc<str>,
+    /// This process, in its notices on the channel (see [`Store::origin`]).
+    origin: Arc<str>,
 }
 
 /// SQL statements this process has sent, counted by the driver's metric
@@ -78,6 +80,7 @@ pub struct WriteTxn {
     touched: std::sync::Mutex<Vec<Committed>>,
     waker: Option<UnboundedSender<Committed>>,
     channel: Arc<str>,
+    origin: Arc<str>,
 }
 
 /// Events one commit wrote to a program's log, announced to this process's
@@ -269,6 +272,7 @@ impl Store {
                 Some(schema) => format!("portfolio_events_{schema}"),
                 None => "portfolio_events".to_owned(),
             }),
+            origin: Arc::from(format!("{:016x}", rand::random::<u64>())),
         })
     }
 
@@ -314,6 +318,7 @@ impl Store {
             touched: std::sync::Mutex::new(Vec::new()),
             waker: self.waker.get().cloned(),
             channel: self.channel.clone(),
+            origin: self.origin.clone(),
         })
     }
 
@@ -325,6 +330,13 @@ impl Store {
     /// The PostgreSQL NOTIFY channel for committed events.
     pub fn channel(&self) -> &str {
         &self.channel
+    }
+
+    /// A name for this store's process, random at connection, that its
+    /// commits put in their notices: the process learns of its own commits
+    /// in-process, so it skips their notices.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// Whether SQLite connections keep one plan per statement (see
@@ -397,6 +409,11 @@ impl WriteTxn {
     /// The PostgreSQL NOTIFY channel for committed events.
     pub fn channel(&self) -> &str {
         &self.channel
+    }
+
+    /// The process that commits (see [`Store::origin`]).
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// Notes events this transaction wrote to `program_id`'s log.

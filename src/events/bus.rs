@@ -127,9 +127,10 @@ impl Dispatcher {
                         None => std::future::pending().await,
                     }
                 } => match note {
-                    Ok(Some(n)) => match n.payload().parse() {
-                        Ok(program) => self.catch_up(program).await,
-                        Err(_) => self.catch_up_all().await,
+                    Ok(Some(n)) => match log::Notice::parse(n.payload()) {
+                        Some(notice) if self.knows(&notice) => {}
+                        Some(notice) => self.catch_up(notice.program).await,
+                        None => self.catch_up_all().await,
                     },
                     // The connection dropped and reconnects on the next call:
                     // catch up on whatever was committed meanwhile.
@@ -163,6 +164,16 @@ impl Dispatcher {
                 None
             }
         }
+    }
+
+    /// Whether a notice tells nothing new: it is of this process's own
+    /// commit, which the commit hands over in-process, or of events already
+    /// broadcast.
+    fn knows(&self, notice: &log::Notice<'_>) -> bool {
+        notice.origin == Some(self.store.origin())
+            || notice
+                .last
+                .is_some_and(|last| self.last.get(&notice.program).is_some_and(|s| *s >= last))
     }
 
     /// Broadcasts the events a commit handed over, when they follow the last
@@ -324,6 +335,26 @@ mod tests {
 
     fn sequences(found: Option<Vec<event::Model>>) -> Option<Vec<i64>> {
         found.map(|events| events.iter().map(|e| e.sequence).collect())
+    }
+
+    #[test]
+    fn a_notice_names_the_program_and_when_sent_the_last_sequence_and_origin() {
+        let notice = |program, last, origin| {
+            Some(log::Notice {
+                program,
+                last,
+                origin,
+            })
+        };
+        assert_eq!(
+            log::Notice::parse("7:42:0a1b"),
+            notice(7, Some(42), Some("0a1b"))
+        );
+        // A process that sends the program alone.
+        assert_eq!(log::Notice::parse("7"), notice(7, None, None));
+        for unreadable in ["x:42:a", "7:x:a", "7:42", "7:42:", "7:", ""] {
+            assert_eq!(log::Notice::parse(unreadable), None, "{unreadable}");
+        }
     }
 
     #[test]

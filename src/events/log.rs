@@ -107,32 +107,9 @@ pub async fn record(txn: &WriteTxn, events: Vec<Recorded>) -> AppResult<()> {
             .collect();
         let count = i64::try_from(mine.len())
             .map_err(|_| AppError::Internal("too many events in one change".into()))?;
-        let bump = Query::update()
-            .table(event_counter::Entity)
-            .value(
-                event_counter::Column::LastSequence,
-                Expr::col(event_counter::Column::LastSequence).add(count),
-            )
-            .and_where(event_counter::Column::ProgramId.eq(program_id))
-            .returning_col(event_counter::Column::LastSequence)
-            .to_owned();
-        let last: i64 = conn
-            .query_one(&bump)
-            .await?
-            .ok_or_else(|| {
-                AppError::Internal(format!("program {program_id} has no event counter").into())
-            })?
-            .try_get("", "last_sequence")?;
+        let last = bump(txn, program_id, count).await?;
         for (sequence, e) in (last - count + 1..).zip(mine) {
             rows.push(row_of(e, sequence));
-        }
-        if conn.get_database_backend() == DbBackend::Postgres {
-            conn.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_notify($1, $2)",
-                [txn.channel().into(), program_id.to_string().into()],
-            ))
-            .await?;
         }
     }
     // The rows as stored go to the event dispatcher at commit.
@@ -153,6 +130,81 @@ pub async fn record(txn: &WriteTxn, events: Vec<Recorded>) -> AppResult<()> {
         }
     }
     Ok(())
+}
+
+/// Moves program `program_id`'s counter `count` events on, and returns the
+/// new last sequence. On PostgreSQL the same statement notifies every
+/// listening process at commit ([`Notice`]).
+async fn bump(txn: &WriteTxn, program_id: i64, count: i64) -> AppResult<i64> {
+    let conn = &**txn;
+    let missing =
+        || AppError::Internal(format!("program {program_id} has no event counter").into());
+    if conn.get_database_backend() == DbBackend::Postgres {
+        let sql = "UPDATE event_counters SET last_sequence = last_sequence + $1 \
+                   WHERE program_id = $2 \
+                   RETURNING last_sequence, \
+                   pg_notify($3, program_id::text || ':' || last_sequence::text || ':' || $4)::text \
+                   AS notified";
+        let row = conn
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [
+                    count.into(),
+                    program_id.into(),
+                    txn.channel().into(),
+                    txn.origin().into(),
+                ],
+            ))
+            .await?
+            .ok_or_else(missing)?;
+        return Ok(row.try_get("", "last_sequence")?);
+    }
+    let bump = Query::update()
+        .table(event_counter::Entity)
+        .value(
+            event_counter::Column::LastSequence,
+            Expr::col(event_counter::Column::LastSequence).add(count),
+        )
+        .and_where(event_counter::Column::ProgramId.eq(program_id))
+        .returning_col(event_counter::Column::LastSequence)
+        .to_owned();
+    Ok(conn
+        .query_one(&bump)
+        .await?
+        .ok_or_else(missing)?
+        .try_get("", "last_sequence")?)
+}
+
+/// What a PostgreSQL notice of committed events says:
+/// `program:last:origin` (the program, its last sequence committed, the
+/// committing process's [`crate::db::Store::origin`]), or the program alone.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Notice<'a> {
+    pub program: i64,
+    pub last: Option<i64>,
+    pub origin: Option<&'a str>,
+}
+
+impl<'a> Notice<'a> {
+    /// The notice in `payload`; `None` when it is not one.
+    pub fn parse(payload: &'a str) -> Option<Self> {
+        let mut parts = payload.splitn(3, ':');
+        let program = parts.next()?.parse().ok()?;
+        let last = match parts.next() {
+            Some(last) => Some(last.parse().ok()?),
+            None => None,
+        };
+        let origin = parts.next().filter(|o| !o.is_empty());
+        if last.is_some() && origin.is_none() {
+            return None;
+        }
+        Some(Self {
+            program,
+            last,
+            origin,
+        })
+    }
 }
 
 /// The row of event `e` numbered `sequence`.
