@@ -59,15 +59,22 @@ pub struct Work {
     may_change_nothing: bool,
 }
 
-/// The lookups a change starts with: the policy's visibility check, then
-/// the program's write lock, then (when the lock was just taken, so others
-/// may have changed the rows meanwhile) the same lookup again, fresh.
+/// The lookups a change starts with: the program's write lock, then the
+/// policy's visibility check. The first lookup of a work takes the lock of
+/// the program its row names, found in the same statement (`$locate`, SQL
+/// for the program id of the row with id `$1`), so the row is read once and
+/// already under the lock. Should the row's program turn out to be another
+/// (a later lookup of the work, or a row that moved meanwhile), that
+/// program's lock is taken and the row read again, fresh.
 macro_rules! lookups {
-    ($($(#[$doc:meta])* $name:ident($id:ty) -> $out:ty, $program:expr;)*) => {
+    ($($(#[$doc:meta])* $name:ident($id:ty) -> $out:ty, $program:expr, $locate:literal;)*) => {
         impl Work {
             $(
                 $(#[$doc])*
                 pub async fn $name(&mut self, id: $id) -> AppResult<$out> {
+                    if self.entered.is_empty() {
+                        self.enter_where($locate, id.0).await?;
+                    }
                     let found = policy::$name(self.conn(), self.actor, id).await?;
                     let program: fn(&$out) -> i64 = $program;
                     if self.enter(program(&found)).await? {
@@ -82,21 +89,28 @@ macro_rules! lookups {
 
 lookups! {
     /// The program, visible to the actor, locked for writing.
-    program(ProgramId) -> program::Model, |p| p.id;
+    program(ProgramId) -> program::Model, |p| p.id, "$1";
     /// The team and its program, visible to the actor, locked for writing.
-    team(TeamId) -> (team::Model, program::Model), |(_, p)| p.id;
+    team(TeamId) -> (team::Model, program::Model), |(_, p)| p.id,
+        "(SELECT program_id FROM teams WHERE id = $1)";
     /// The story, its team and program, visible to the actor, locked for writing.
-    story(StoryId) -> (story::Model, team::Model, program::Model), |(_, _, p)| p.id;
+    story(StoryId) -> (story::Model, team::Model, program::Model), |(_, _, p)| p.id,
+        "(SELECT t.program_id FROM stories s JOIN teams t ON t.id = s.team_id WHERE s.id = $1)";
     /// The feature and its program, visible to the actor, locked for writing.
-    feature(FeatureId) -> (feature::Model, program::Model), |(_, p)| p.id;
+    feature(FeatureId) -> (feature::Model, program::Model), |(_, p)| p.id,
+        "(SELECT program_id FROM features WHERE id = $1)";
     /// The dependency and its program, visible to the actor, locked for writing.
-    dependency(DependencyId) -> (dependency::Model, program::Model), |(_, p)| p.id;
+    dependency(DependencyId) -> (dependency::Model, program::Model), |(_, p)| p.id,
+        "(SELECT program_id FROM dependencies WHERE id = $1)";
     /// The clarification and its program, visible to the actor, locked for writing.
-    clarification(ClarificationId) -> (clarification::Model, program::Model), |(_, p)| p.id;
+    clarification(ClarificationId) -> (clarification::Model, program::Model), |(_, p)| p.id,
+        "(SELECT program_id FROM clarifications WHERE id = $1)";
     /// The objective, its team and program, visible to the actor, locked for writing.
-    objective(ObjectiveId) -> (objective::Model, team::Model, program::Model), |(_, _, p)| p.id;
+    objective(ObjectiveId) -> (objective::Model, team::Model, program::Model), |(_, _, p)| p.id,
+        "(SELECT t.program_id FROM objectives o JOIN teams t ON t.id = o.team_id WHERE o.id = $1)";
     /// The webhook and its program, shown to the actor, locked for writing.
-    webhook(WebhookId) -> (webhook::Model, program::Model), |(_, p)| p.id;
+    webhook(WebhookId) -> (webhook::Model, program::Model), |(_, p)| p.id,
+        "(SELECT program_id FROM webhooks WHERE id = $1)";
 }
 
 impl Work {
@@ -142,6 +156,31 @@ impl Work {
             ))
             .await?;
         Ok(true)
+    }
+
+    /// Takes the write lock of the program `locate` names for `id` (see
+    /// `lookups!`), if there is such a row (PostgreSQL only, as
+    /// [`Work::enter`]). The lock is taken before the actor's right to see
+    /// the row is checked: a refused change holds it only until it rolls
+    /// back.
+    async fn enter_where(&mut self, locate: &str, id: i64) -> AppResult<()> {
+        if self.conn().get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        let locked = self
+            .conn()
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT program_id FROM event_counters WHERE program_id = {locate} FOR UPDATE"
+                ),
+                [id.into()],
+            ))
+            .await?;
+        if let Some(row) = locked {
+            self.entered.push(row.try_get("", "program_id")?);
+        }
+        Ok(())
     }
 
     /// Appends an event to the program's log, by the acting viewer at the
