@@ -38,6 +38,8 @@ pub struct Inspected {
     pub is_query: bool,
     /// The name of the operation run, when it has one.
     pub operation: Option<String>,
+    /// The document as parsed, for the executor, so it is parsed once.
+    pub document: Option<ExecutableDocument>,
 }
 
 /// `__type` fields an operation may have at its root (`__schema`: one).
@@ -104,6 +106,7 @@ pub fn inspect(
             inspected.operation = name.map(|n| n.to_string());
         }
     }
+    inspected.document = Some(doc);
     Ok(inspected)
 }
 
