@@ -73,7 +73,12 @@ macro_rules! lookups {
                 $(#[$doc])*
                 pub async fn $name(&mut self, id: $id) -> AppResult<$out> {
                     if self.entered.is_empty() {
-                        self.enter_where($locate, id.0).await?;
+                        let lock = concat!(
+                            "SELECT program_id FROM event_counters WHERE program_id = ",
+                            $locate,
+                            " FOR UPDATE"
+                        );
+                        self.enter_where(lock, id.0).await?;
                     }
                     let found = policy::$name(self.conn(), self.actor, id).await?;
                     let program: fn(&$out) -> i64 = $program;
@@ -158,12 +163,12 @@ impl Work {
         Ok(true)
     }
 
-    /// Takes the write lock of the program `locate` names for `id` (see
-    /// `lookups!`), if there is such a row (PostgreSQL only, as
+    /// Takes the write lock of the program whose counter row `lock` selects
+    /// for `id` (see `lookups!`), if there is such a row (PostgreSQL only, as
     /// [`Work::enter`]). The lock is taken before the actor's right to see
     /// the row is checked: a refused change holds it only until it rolls
     /// back.
-    async fn enter_where(&mut self, locate: &str, id: i64) -> AppResult<()> {
+    async fn enter_where(&mut self, lock: &'static str, id: i64) -> AppResult<()> {
         if self.conn().get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
@@ -171,9 +176,7 @@ impl Work {
             .conn()
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                format!(
-                    "SELECT program_id FROM event_counters WHERE program_id = {locate} FOR UPDATE"
-                ),
+                lock,
                 [id.into()],
             ))
             .await?;

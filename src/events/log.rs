@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    QuerySelect,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde_json::Value;
@@ -137,28 +137,12 @@ pub async fn record(txn: &WriteTxn, events: Vec<Recorded>) -> AppResult<()> {
 /// listening process at commit ([`Notice`]).
 async fn bump(txn: &WriteTxn, program_id: i64, count: i64) -> AppResult<i64> {
     let conn = &**txn;
-    let missing =
-        || AppError::Internal(format!("program {program_id} has no event counter").into());
+    let mut returned = vec![Expr::col(event_counter::Column::LastSequence)];
     if conn.get_database_backend() == DbBackend::Postgres {
-        let sql = "UPDATE event_counters SET last_sequence = last_sequence + $1 \
-                   WHERE program_id = $2 \
-                   RETURNING last_sequence, \
-                   pg_notify($3, program_id::text || ':' || last_sequence::text || ':' || $4)::text \
-                   AS notified";
-        let row = conn
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                [
-                    count.into(),
-                    program_id.into(),
-                    txn.channel().into(),
-                    txn.origin().into(),
-                ],
-            ))
-            .await?
-            .ok_or_else(missing)?;
-        return Ok(row.try_get("", "last_sequence")?);
+        returned.push(Expr::cust_with_values(
+            "pg_notify($1, program_id::text || ':' || last_sequence::text || ':' || $2)::text",
+            [txn.channel().to_owned(), txn.origin().to_owned()],
+        ));
     }
     let bump = Query::update()
         .table(event_counter::Entity)
@@ -167,12 +151,14 @@ async fn bump(txn: &WriteTxn, program_id: i64, count: i64) -> AppResult<i64> {
             Expr::col(event_counter::Column::LastSequence).add(count),
         )
         .and_where(event_counter::Column::ProgramId.eq(program_id))
-        .returning_col(event_counter::Column::LastSequence)
+        .returning(Query::returning().exprs(returned))
         .to_owned();
     Ok(conn
         .query_one(&bump)
         .await?
-        .ok_or_else(missing)?
+        .ok_or_else(|| {
+            AppError::Internal(format!("program {program_id} has no event counter").into())
+        })?
         .try_get("", "last_sequence")?)
 }
 
