@@ -134,6 +134,23 @@ impl TestApp {
         }
     }
 
+    /// Runs the `portfolio` command on this server's database and waits for
+    /// it without blocking the runtime: a `#[tokio::test]` runs the server
+    /// on its one thread, so a blocking wait would stall a write the server
+    /// has in flight, holding SQLite's write lock until the command gives up.
+    pub async fn cli(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_portfolio"));
+        cmd.arg("--database-url").arg(&self.settings.database_url);
+        if let Some(schema) = &self.settings.database_schema {
+            cmd.arg("--database-schema").arg(schema);
+        }
+        cmd.args(args)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .expect("the portfolio command runs")
+    }
+
     /// The server clock's time.
     pub fn clock_now(&self) -> chrono::DateTime<Utc> {
         use portfolio::clock::Clock;

@@ -388,19 +388,14 @@ async fn the_command_line_imports_into_a_new_program() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("export.csv");
     std::fs::write(&file, PROGRAM_CSV).unwrap();
-    let run = |extra: &[&str]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_portfolio"));
-        cmd.arg("--database-url").arg(&app.settings.database_url);
-        if let Some(schema) = &app.settings.database_schema {
-            cmd.arg("--database-schema").arg(schema);
-        }
-        cmd.args(["import", "jira", "--csv"])
-            .arg(&file)
-            .args(["--new-program", "Shop train", "--po", &email])
-            .args(extra);
-        cmd.env("RUST_LOG", "warn").output().unwrap()
+    let file = file.to_str().unwrap();
+    let args = |extra: &[&'static str]| {
+        let mut args = vec!["import", "jira", "--csv", file];
+        args.extend(["--new-program", "Shop train", "--po", &email]);
+        args.extend(extra);
+        args
     };
-    let dry = run(&["--dry-run"]);
+    let dry = app.cli(&args(&["--dry-run"])).await;
     let out = String::from_utf8_lossy(&dry.stdout);
     assert!(
         dry.status.success(),
@@ -412,7 +407,7 @@ async fn the_command_line_imports_into_a_new_program() {
     let before = app.data(ADMIN, programs, json!({})).await;
     assert!(!before.to_string().contains("Shop train"), "{before}");
 
-    let real = run(&[]);
+    let real = app.cli(&args(&[])).await;
     let out = String::from_utf8_lossy(&real.stdout);
     let err = String::from_utf8_lossy(&real.stderr);
     assert!(real.status.success(), "{out}{err}");

@@ -145,19 +145,9 @@ async fn a_revoked_tokens_subscriptions_are_closed() {
 async fn the_cli_revokes_every_token_of_a_user() {
     let app = TestApp::spawn().await;
     let (_, token) = app.create_user("Lea Leak").await;
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_portfolio"));
-    cmd.args([
-        "--database-url",
-        &app.settings.database_url,
-        "user",
-        "revoke",
-        "--email",
-        "lea.leak@example.com",
-    ]);
-    if let Some(schema) = &app.settings.database_schema {
-        cmd.args(["--database-schema", schema]);
-    }
-    let out = cmd.output().expect("the CLI runs");
+    let out = app
+        .cli(&["user", "revoke", "--email", "lea.leak@example.com"])
+        .await;
     assert!(
         out.status.success(),
         "{}",
