@@ -279,15 +279,40 @@ impl Store {
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), DbErr> {
         Migrator::up(&self.db, None).await?;
-        if self.db.get_database_backend() == DbBackend::Sqlite {
-            // Planner statistics for tables that grew since they were last
-            // gathered (SQLite keeps none by itself; PostgreSQL's autovacuum
-            // does this there). Cheap when nothing changed.
-            self.db
-                .execute_unprepared("PRAGMA optimize=0x10002")
-                .await?;
+        if self.db.get_database_backend() == DbBackend::Sqlite
+            && let Err(err) = self.refresh_sqlite_statistics().await
+        {
+            // Statistics only guide the planner; a process must not refuse
+            // to start because another one held the file for 30 seconds.
+            tracing::warn!(error = %err, "could not refresh SQLite planner statistics");
         }
         Ok(())
+    }
+
+    /// Planner statistics for tables that grew since they were last gathered
+    /// (SQLite keeps none by itself; PostgreSQL's autovacuum does this
+    /// there). Cheap when nothing changed.
+    ///
+    /// It reads the tables and then writes `sqlite_stat1`. Run on its own,
+    /// that read would start on a snapshot, and if another process (a
+    /// running server, beside this CLI command) committed in between, the
+    /// write could not be upgraded: SQLite answers "database is locked" at
+    /// once, without waiting out the busy timeout. An immediate transaction
+    /// takes the write lock first, waiting for it as every writer here does.
+    async fn refresh_sqlite_statistics(&self) -> Result<(), DbErr> {
+        let _writer = match &self.sqlite_writer {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        let txn = self
+            .db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?;
+        txn.execute_unprepared("PRAGMA optimize=0x10002").await?;
+        txn.commit().await
     }
 
     /// The connection pool, for reads.
