@@ -284,7 +284,7 @@ impl Store {
         {
             // Statistics only guide the planner; a process must not refuse
             // to start because another one held the file for 30 seconds.
-            tracing::warn!(error = %err, "could not refresh SQLite planner statistics");
+            tracing::warn!(error = ?err, "could not refresh SQLite planner statistics");
         }
         Ok(())
     }
@@ -297,20 +297,11 @@ impl Store {
     /// that read would start on a snapshot, and if another process (a
     /// running server, beside this CLI command) committed in between, the
     /// write could not be upgraded: SQLite answers "database is locked" at
-    /// once, without waiting out the busy timeout. An immediate transaction
-    /// takes the write lock first, waiting for it as every writer here does.
-    async fn refresh_sqlite_statistics(&self) -> Result<(), DbErr> {
-        let _writer = match &self.sqlite_writer {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        };
-        let txn = self
-            .db
-            .begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..Default::default()
-            })
-            .await?;
+    /// once, without waiting out the busy timeout. As a write transaction
+    /// ([`Store::begin_write`]) it takes the write lock first, waiting for it
+    /// as every writer here does.
+    async fn refresh_sqlite_statistics(&self) -> AppResult<()> {
+        let txn = self.begin_write().await?;
         txn.execute_unprepared("PRAGMA optimize=0x10002").await?;
         txn.commit().await
     }
