@@ -102,6 +102,9 @@ pub const SQLITE_MMAP_BYTES: u64 = 1 << 30;
 /// Each SQLite connection's page cache in KiB (`PRAGMA cache_size`).
 pub const SQLITE_CACHE_KIB: u64 = 16 * 1024;
 
+/// A pooled connection idle this long is pinged before it is handed out.
+const POOL_PING_IDLE: Duration = Duration::from_secs(1);
+
 /// Turns on (`set`) or reads SQLite's query planner stability guarantee
 /// (`SQLITE_DBCONFIG_ENABLE_QPSG`) on one connection; answers whether it is on.
 ///
@@ -184,6 +187,13 @@ impl Store {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings a connection on every checkout by default: one more
+            // round trip before each statement (a dashboard's chain of token,
+            // program, teams, page and read-ahead waits for five). Only a
+            // connection idle long enough to have been dropped is pinged; a
+            // connection that breaks while in use fails its statement, and a
+            // failed statement rolls its transaction back.
+            .test_before_acquire_if_idle_for(POOL_PING_IDLE)
             .sqlx_logging(false);
         if let Some(schema) = &settings.database_schema {
             opts.set_schema_search_path(schema.clone());
