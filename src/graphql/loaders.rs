@@ -16,6 +16,7 @@ use sea_orm::{
 };
 
 /// Loads rows for the GraphQL layer in batches.
+#[derive(Clone)]
 pub struct AppLoader {
     db: DatabaseConnection,
 }
