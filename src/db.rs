@@ -105,6 +105,30 @@ pub const SQLITE_CACHE_KIB: u64 = 16 * 1024;
 /// A pooled connection idle this long is pinged before it is handed out.
 const POOL_PING_IDLE: Duration = Duration::from_secs(1);
 
+/// A read on a task of its own: it runs beside the caller's other work, on
+/// the other core, instead of inside the caller's task. Dropped unread, the
+/// read is cancelled.
+pub struct Spawned<T>(tokio::task::JoinHandle<Result<T, DbErr>>);
+
+impl<T: Send + 'static> Spawned<T> {
+    pub fn new(read: impl Future<Output = Result<T, DbErr>> + Send + 'static) -> Self {
+        Self(tokio::spawn(read))
+    }
+
+    /// What the read answered; an error if its task panicked.
+    pub async fn read(mut self) -> Result<T, DbErr> {
+        (&mut self.0)
+            .await
+            .map_err(|err| DbErr::Custom(format!("a read on a task of its own failed: {err}")))?
+    }
+}
+
+impl<T> Drop for Spawned<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Turns on (`set`) or reads SQLite's query planner stability guarantee
 /// (`SQLITE_DBCONFIG_ENABLE_QPSG`) on one connection; answers whether it is on.
 ///

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::service::{self, Assessed, Filter};
-use crate::{error::AppResult, ids::IncrementId, increment::service::find_in_program};
+use crate::{db::Spawned, error::AppResult, ids::IncrementId, increment::service::find_in_program};
 
 /// What the board of one increment shows.
 pub struct BoardData {
@@ -35,23 +35,7 @@ pub struct BoardData {
 /// the board is answered: on two cores the 12,500 cards' fields resolve
 /// while the database reads the dependencies. Dropped unread, the read is
 /// cancelled.
-pub struct PendingDependencies(tokio::task::JoinHandle<Result<Vec<Assessed>, DbErr>>);
-
-impl PendingDependencies {
-    /// The dependencies, in id order.
-    pub async fn read(mut self) -> AppResult<Vec<Assessed>> {
-        match (&mut self.0).await {
-            Ok(read) => Ok(read?),
-            Err(e) => Err(crate::error::AppError::Internal(Box::new(e))),
-        }
-    }
-}
-
-impl Drop for PendingDependencies {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
+pub type PendingDependencies = Spawned<Vec<Assessed>>;
 
 /// Most cards of the unplanned column: the first in rank order.
 pub const MOST_UNPLANNED: u64 = 10_000;
@@ -120,9 +104,7 @@ pub async fn load(
             ..Default::default()
         };
         let conn = conn.clone();
-        PendingDependencies(tokio::spawn(async move {
-            service::assessed(&conn, &filter).await
-        }))
+        PendingDependencies::new(async move { service::assessed(&conn, &filter).await })
     });
     // The other big reads depend only on the teams and iterations too, so
     // they run at once, each on a connection of its own: on two cores the

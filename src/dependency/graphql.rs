@@ -512,7 +512,7 @@ impl Board {
                     })?
                     .take();
                 match pending {
-                    Some(pending) => pending.read().await,
+                    Some(pending) => Ok(pending.read().await?),
                     None => Err(crate::error::AppError::Internal(
                         "a board's dependencies were asked for but not read".into(),
                     )),

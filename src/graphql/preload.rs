@@ -14,7 +14,7 @@ use async_graphql::{Context, Lookahead, dataloader::Loader};
 use entity::{clarification, dependency, feature, iteration, story, team};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, sea_query::Query};
 
-use crate::error::AppResult;
+use crate::{db::Spawned, error::AppResult};
 
 use super::loaders::{
     AppLoader, ClarificationsOfStory, DependenciesOfStory, FeatureById, StoryBlocked, one_of_rows,
@@ -142,13 +142,12 @@ where
 /// Runs one read of a wave as a task of its own. Polled together inside
 /// one task, the reads went out one after another (the last ones 1-2 ms
 /// after the first, at c=1) and their rows were decoded on one core; as
-/// tasks they go out at once and decode on both.
+/// tasks they go out at once and decode on both. When one read fails, the
+/// others are dropped, and so cancelled.
 async fn apart<T: Send + 'static>(
     read: impl Future<Output = Result<T, DbErr>> + Send + 'static,
 ) -> Result<T, DbErr> {
-    tokio::spawn(read)
-        .await
-        .map_err(|err| DbErr::Custom(format!("a read-ahead task failed: {err}")))?
+    Spawned::new(read).read().await
 }
 
 impl Loader<PagePreload> for AppLoader {
