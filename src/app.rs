@@ -29,8 +29,10 @@ use crate::{
     graphql::{
         AppSchema, build_schemas,
         cache::{Key, ReadScope, ResponseCache, Shared, Uncacheable, versions},
+        fanout::Fanout,
         guard::{self, DocumentLimits, Inspected},
         observe,
+        ws::{Session, SessionSlot},
     },
     metrics::Metrics,
 };
@@ -52,6 +54,8 @@ pub struct AppState {
     max_response_bytes: usize,
     clock: Arc<dyn Clock>,
     tokens: Arc<TokenWatch>,
+    /// Shares each subscription among the websockets that ask the same.
+    fanout: Fanout,
 }
 
 impl AppState {
@@ -121,6 +125,11 @@ fn router_and_schemas(
         max_response_bytes: settings.max_response_bytes,
         clock,
         tokens,
+        fanout: Fanout::new(
+            schemas.live.clone(),
+            settings.subscription_buffer,
+            metrics.clone(),
+        ),
     };
     let router = Router::new()
         .route("/graphql", get(crate::web::graphiql).post(graphql))
@@ -595,8 +604,9 @@ async fn graphql_ws(
         .on_upgrade(move |socket| {
             let schema = state.live.clone();
             let tokens = state.tokens.clone();
-            let token_slot = Arc::new(std::sync::Mutex::new(None));
-            let slot = token_slot.clone();
+            let fanout = state.fanout.clone();
+            let session = SessionSlot::default();
+            let slot = session.clone();
             let init = move |payload: serde_json::Value| async move {
                 let presented = payload
                     .get("authorization")
@@ -613,12 +623,15 @@ async fn graphql_ws(
                 }
                 *slot
                     .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = token_id;
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Session {
+                    token: token_id,
+                    viewer: Some(viewer.clone()),
+                };
                 let mut data = Data::default();
                 data.insert(viewer);
                 Ok(data)
             };
-            crate::graphql::ws::serve(socket, schema, protocol, init, tokens, token_slot)
+            crate::graphql::ws::serve(socket, schema, protocol, init, tokens, session, fanout)
         })
 }
 

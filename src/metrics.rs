@@ -55,6 +55,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: HistogramFamily,
     subscriptions: Gauge,
+    subscription_groups: Gauge,
     pool: Family<PoolLabels, Gauge>,
     statements: Family<StatementLabels, Counter>,
     deliveries: Family<DeliveryLabels, Counter>,
@@ -82,6 +83,7 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
         let subscriptions = Gauge::default();
+        let subscription_groups = Gauge::default();
         let pool = Family::<PoolLabels, Gauge>::default();
         let statements = Family::<StatementLabels, Counter>::default();
         registry.register(
@@ -98,6 +100,11 @@ impl Metrics {
             "graphql_subscriptions_open",
             "Subscriptions currently open",
             subscriptions.clone(),
+        );
+        registry.register(
+            "graphql_subscription_groups",
+            "Distinct subscriptions resolved, each once per event for all its subscribers",
+            subscription_groups.clone(),
         );
         registry.register(
             "db_pool_connections",
@@ -130,6 +137,7 @@ impl Metrics {
             requests,
             latency,
             subscriptions,
+            subscription_groups,
             pool,
             statements_sync: Mutex::new(()),
             known_operations: Mutex::new(HashSet::new()),
@@ -180,6 +188,11 @@ impl Metrics {
     /// A subscription opened (+1) or closed (-1).
     pub fn subscriptions_changed(&self, delta: i64) {
         self.subscriptions.inc_by(delta);
+    }
+
+    /// A shared subscription started (+1) or ended (-1).
+    pub fn subscription_groups_changed(&self, delta: i64) {
+        self.subscription_groups.inc_by(delta);
     }
 
     /// The Prometheus text exposition, with the database figures read now.

@@ -30,7 +30,7 @@ pub enum Viewer {
 }
 
 /// An authenticated viewer, as the rules see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Actor {
     /// The built-in administrator.
     BuiltinAdmin,

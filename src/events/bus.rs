@@ -64,26 +64,33 @@ impl EventBus {
     }
 
     /// A live stream of one program's events after sequence `after` (or
-    /// from now when `None`): first the stored ones, then live ones.
+    /// from now when `None`): first the stored ones, then live ones. Also
+    /// the sequence it starts after.
     pub async fn stream(
         &self,
         program_id: i64,
         after: Option<i64>,
-    ) -> Result<impl Stream<Item = Result<Arc<event::Model>, AppError>> + Send + use<>, AppError>
-    {
+    ) -> Result<
+        (
+            i64,
+            impl Stream<Item = Result<Arc<event::Model>, AppError>> + Send + use<>,
+        ),
+        AppError,
+    > {
         // Subscribe before reading the head, so nothing falls in between.
         let rx = self.tx.subscribe();
         let head = log::head(self.store.conn(), program_id).await?;
+        let start = after.unwrap_or(head).max(0);
         let state = Follow {
             rx,
             store: self.store.clone(),
             program_id,
-            last: after.unwrap_or(head).max(0),
+            last: start,
             from_log: after.is_some_and(|a| a < head),
             pending: Default::default(),
             done: false,
         };
-        Ok(futures_util::stream::unfold(state, Follow::next))
+        Ok((start, futures_util::stream::unfold(state, Follow::next)))
     }
 }
 

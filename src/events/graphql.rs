@@ -21,7 +21,7 @@ use crate::{
     error::{AppError, AppResult},
     feature::graphql::Feature,
     graphql::{
-        self as gql,
+        self as gql, fanout,
         id::{Kind, decode_as, encode},
         loaders::{AssessedDependency, FeatureById, ProgramById, StoryById, TeamById, UserById},
         node::{Node, load_node},
@@ -290,8 +290,18 @@ where
         None => None,
     };
     let store = gql::store(ctx)?.clone();
-    let stream = bus(ctx)?.stream(program, after).await?;
+    let (start, stream) = bus(ctx)?.stream(program, after).await?;
+    // A shared subscription's fan-out follows where in the log it is.
+    let position = ctx.data_opt::<fanout::Position>().cloned();
+    if let Some(p) = &position {
+        p.start(start);
+    }
     let events = stream
+        .inspect(move |item| {
+            if let (Some(p), Ok(e)) = (&position, item) {
+                p.reach(e.sequence);
+            }
+        })
         .filter_map(move |item| match item {
             // The viewer's removal from a team, or a change of a team's PO
             // or the program's PM, may have taken the program away from

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod errors;
+pub mod fanout;
 pub mod guard;
 pub mod id;
 pub mod loaders;

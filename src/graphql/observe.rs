@@ -7,7 +7,8 @@
 //! schema extension puts every field of every response through the
 //! extension chain (and a registry lookup), which costs more than most
 //! fields do. The websocket schema has the [`Observe`] extension, which
-//! also counts open subscriptions.
+//! also counts open subscriptions (but for a shared one's upstream: the
+//! fan-out counts its members).
 
 use std::{
     sync::{Arc, Mutex, PoisonError},
@@ -128,7 +129,11 @@ impl Extension for ObserveOperation {
         stream: BoxStream<'s, Response>,
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
-        let guard = OpenSubscription::new(self.metrics.clone());
+        // A shared subscription's members are counted by the fan-out.
+        let guard = ctx
+            .data_opt::<super::fanout::Upstream>()
+            .is_none()
+            .then(|| OpenSubscription::new(self.metrics.clone()));
         next.run(ctx, stream)
             .map(move |mut resp| {
                 let _open = &guard;

@@ -11,20 +11,57 @@
 //! A gate between the socket and the protocol machine reads each client
 //! message once (they are small), keeps the ids of running subscriptions,
 //! and watches the server's own messages for the acknowledgement and for
-//! subscriptions that ended. The legacy graphql-ws protocol passes through.
+//! subscriptions that ended. A subscription several subscribers may share
+//! goes to the fan-out ([`super::fanout`]) instead of the protocol machine;
+//! its messages are sent from here. The legacy graphql-ws protocol passes
+//! through.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use async_graphql::{
     Data, Executor,
     http::{WebSocket as Protocol, WebSocketProtocols, WsMessage},
 };
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::{SinkExt, StreamExt, future};
+use futures_util::{
+    SinkExt, StreamExt, future,
+    stream::{AbortHandle, Abortable, BoxStream, SelectAll},
+};
 use std::sync::Mutex;
 use tokio::sync::mpsc;
 
-use crate::auth::watch::{Followed, TokenWatch};
+use super::fanout::{Fanout, Shareable};
+use crate::auth::{
+    Viewer,
+    watch::{Followed, TokenWatch},
+};
+
+/// What a connection's accepted `connection_init` established.
+#[derive(Default)]
+pub struct Session {
+    /// The stored token it was opened with: followed, to close the
+    /// connection when it is revoked or expires.
+    pub token: Option<i64>,
+    /// Who it is.
+    pub viewer: Option<Viewer>,
+}
+
+/// Filled in by the connection's `init` once it accepts the connection.
+pub type SessionSlot = Arc<Mutex<Session>>;
+
+/// What the gate makes of a client message.
+enum Admitted {
+    /// For the protocol machine.
+    Pass,
+    /// A subscription the fan-out serves.
+    Share(String, Shareable),
+    /// The client completed a subscription (the protocol machine is told
+    /// too: it may be one of its own).
+    Stop(String),
+}
 
 /// What the gate knows of a graphql-transport-ws connection.
 #[derive(Default)]
@@ -35,12 +72,12 @@ struct Gate {
 
 impl Gate {
     /// A client message, or the close code and reason it earns.
-    fn admit(&mut self, text: &str) -> Result<(), (u16, String)> {
+    fn admit(&mut self, text: &str) -> Result<Admitted, (u16, String)> {
         let message: serde_json::Value = serde_json::from_str(text)
             .map_err(|_| (4400, "the message is not valid JSON".to_owned()))?;
         let kind = message["type"].as_str().unwrap_or_default();
         match kind {
-            "connection_init" | "ping" | "pong" => Ok(()),
+            "connection_init" | "ping" | "pong" => Ok(Admitted::Pass),
             "subscribe" => {
                 if !self.acknowledged {
                     return Err((4401, "Unauthorized".to_owned()));
@@ -51,13 +88,17 @@ impl Gate {
                 if !self.running.insert(id.to_owned()) {
                     return Err((4409, format!("Subscriber for {id} already exists")));
                 }
-                Ok(())
+                Ok(match Shareable::of(&message["payload"]) {
+                    Some(shared) => Admitted::Share(id.to_owned(), shared),
+                    None => Admitted::Pass,
+                })
             }
             "complete" => {
                 if let Some(id) = message["id"].as_str() {
                     self.running.remove(id);
+                    return Ok(Admitted::Stop(id.to_owned()));
                 }
-                Ok(())
+                Ok(Admitted::Pass)
             }
             other => Err((4400, format!("unknown message type {other:?}"))),
         }
@@ -85,24 +126,61 @@ impl Gate {
     }
 }
 
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A shared subscription's messages on this connection: each response as
+/// `next`, then `complete` (with the id, so its stop handle goes) when it
+/// ends. Stopped by the client, it sends nothing more.
+fn member_messages(
+    id: String,
+    responses: BoxStream<'static, Arc<str>>,
+) -> (BoxStream<'static, (Option<String>, String)>, AbortHandle) {
+    let quoted = serde_json::Value::String(id.clone()).to_string();
+    let complete = format!(r#"{{"type":"complete","id":{quoted}}}"#);
+    let messages = responses
+        .map(move |payload| {
+            (
+                None,
+                format!(r#"{{"type":"next","id":{quoted},"payload":{payload}}}"#),
+            )
+        })
+        .chain(futures_util::stream::once(future::ready((
+            Some(id),
+            complete,
+        ))));
+    let (handle, registration) = AbortHandle::new_pair();
+    (Abortable::new(messages, registration).boxed(), handle)
+}
+
 /// Serves one websocket until either side ends it, or until the token it
-/// was opened with (set in `token` by `init`) is revoked or expires: then it
-/// closes with 4403.
+/// was opened with (set in `session` by `init`) is revoked or expires: then
+/// it closes with 4403. Subscriptions the fan-out can share are served by
+/// it; the rest by async-graphql's protocol machine.
 pub async fn serve<E, F, R>(
     socket: WebSocket,
     executor: E,
     protocol: WebSocketProtocols,
     init: F,
     tokens: Arc<TokenWatch>,
-    token: Arc<Mutex<Option<i64>>>,
+    session: SessionSlot,
+    fanout: Fanout,
 ) where
     E: Executor,
     F: FnOnce(serde_json::Value) -> R + Send + 'static,
     R: Future<Output = async_graphql::Result<Data>> + Send + 'static,
 {
+    enum Control {
+        Join(String, Shareable),
+        Stop(String),
+    }
     let transport_ws = protocol == WebSocketProtocols::GraphQLWS;
     let gate = Arc::new(Mutex::new(Gate::default()));
     let (close_tx, mut close_rx) = mpsc::channel::<(u16, String)>(1);
+    let (control_tx, mut control_rx) = mpsc::unbounded_channel::<Control>();
     let (mut sink, stream) = socket.split();
     let input_gate = gate.clone();
     let input = stream
@@ -115,28 +193,39 @@ pub async fn serve<E, F, R>(
                 _ => None,
             })
         })
-        // After a violation nothing more of the client is read.
+        // After a violation nothing more of the client is read. A shared
+        // subscription goes to the fan-out, not to the protocol machine.
         .scan(false, move |stopped, bytes| {
             if *stopped {
                 return future::ready(None);
             }
-            if transport_ws {
-                let text = String::from_utf8_lossy(&bytes);
-                let verdict = input_gate
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .admit(&text);
-                if let Err(close) = verdict {
+            if !transport_ws {
+                return future::ready(Some(Some(bytes)));
+            }
+            let verdict = locked(&input_gate).admit(&String::from_utf8_lossy(&bytes));
+            future::ready(match verdict {
+                Err(close) => {
                     *stopped = true;
                     let _ = close_tx.try_send(close);
-                    return future::ready(None);
+                    None
                 }
-            }
-            future::ready(Some(bytes))
-        });
+                Ok(Admitted::Pass) => Some(Some(bytes)),
+                Ok(Admitted::Share(id, shared)) => {
+                    let _ = control_tx.send(Control::Join(id, shared));
+                    Some(None)
+                }
+                Ok(Admitted::Stop(id)) => {
+                    let _ = control_tx.send(Control::Stop(id));
+                    Some(Some(bytes))
+                }
+            })
+        })
+        .filter_map(future::ready);
     let output = Protocol::new(executor, input, protocol).on_connection_init(init);
     futures_util::pin_mut!(output);
     let mut followed: Option<Followed> = None;
+    let mut shared: SelectAll<BoxStream<'static, (Option<String>, String)>> = SelectAll::new();
+    let mut stops: HashMap<String, AbortHandle> = HashMap::new();
     loop {
         let message = tokio::select! {
             biased;
@@ -152,26 +241,49 @@ pub async fn serve<E, F, R>(
                 code: 4403,
                 reason: "the token was revoked or has expired".into(),
             })),
+            Some(control) = control_rx.recv() => {
+                match control {
+                    Control::Join(id, shareable) => {
+                        let viewer = locked(&session).viewer.clone();
+                        if let Some(viewer) = viewer {
+                            let member = fanout.join(shareable, &viewer);
+                            let (messages, stop) = member_messages(id.clone(), member.responses());
+                            if let Some(previous) = stops.insert(id, stop) {
+                                previous.abort();
+                            }
+                            shared.push(messages);
+                        }
+                    }
+                    Control::Stop(id) => {
+                        if let Some(stop) = stops.remove(&id) {
+                            stop.abort();
+                        }
+                    }
+                }
+                continue;
+            }
+            Some((ended, text)) = shared.next(), if !shared.is_empty() => {
+                if let Some(id) = ended {
+                    stops.remove(&id);
+                }
+                locked(&gate).saw(&text);
+                Message::Text(text.into())
+            }
             next = output.next() => match next {
                 Some(WsMessage::Text(text)) => {
                     if transport_ws {
-                        gate.lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .saw(&text);
+                        locked(&gate).saw(&text);
                     }
                     // Once the connection is accepted, follow its token.
                     if followed.is_none()
-                        && let Some(id) = *token.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+                        && let Some(id) = locked(&session).token
                     {
                         followed = Some(tokens.follow(id));
                     }
                     Message::Text(text.into())
                 }
                 Some(WsMessage::Close(code, reason)) => {
-                    let acknowledged = gate
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .acknowledged;
+                    let acknowledged = locked(&gate).acknowledged;
                     // async-graphql answers a refused connection_init with
                     // 1002; the protocol says 4403.
                     let code = if transport_ws && code == 1002 && !acknowledged {
@@ -204,24 +316,27 @@ mod tests {
     #[test]
     fn the_gate_closes_with_the_protocols_codes() {
         let mut gate = Gate::default();
-        assert_eq!(gate.admit("{oops").unwrap_err().0, 4400);
-        assert_eq!(gate.admit(r#"{"type":"hello"}"#).unwrap_err().0, 4400);
+        let mut admit = |text: &str| gate.admit(text).map(|_| ());
+        assert_eq!(admit("{oops").unwrap_err().0, 4400);
+        assert_eq!(admit(r#"{"type":"hello"}"#).unwrap_err().0, 4400);
         assert_eq!(
-            gate.admit(r#"{"type":"subscribe","id":"1","payload":{}}"#)
+            admit(r#"{"type":"subscribe","id":"1","payload":{}}"#)
                 .unwrap_err()
                 .0,
             4401
         );
-        assert!(gate.admit(r#"{"type":"connection_init"}"#).is_ok());
+        assert!(admit(r#"{"type":"connection_init"}"#).is_ok());
         gate.saw(r#"{"type":"connection_ack"}"#);
+        let mut admit = |text: &str| gate.admit(text).map(|_| ());
         let sub = r#"{"type":"subscribe","id":"1","payload":{}}"#;
-        assert!(gate.admit(sub).is_ok());
-        assert_eq!(gate.admit(sub).unwrap_err().0, 4409);
+        assert!(admit(sub).is_ok());
+        assert_eq!(admit(sub).unwrap_err().0, 4409);
         // Once the server completes it, the id is free again.
         gate.saw(r#"{"type":"complete","id":"1"}"#);
-        assert!(gate.admit(sub).is_ok());
+        let mut admit = |text: &str| gate.admit(text).map(|_| ());
+        assert!(admit(sub).is_ok());
         // And once the client completes it.
-        assert!(gate.admit(r#"{"type":"complete","id":"1"}"#).is_ok());
-        assert!(gate.admit(sub).is_ok());
+        assert!(admit(r#"{"type":"complete","id":"1"}"#).is_ok());
+        assert!(admit(sub).is_ok());
     }
 }

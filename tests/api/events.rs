@@ -366,13 +366,13 @@ async fn a_mutation_on_one_process_reaches_a_subscriber_on_another() {
 /// The schema in this process, without a server: the test decides when a
 /// subscription's stream is polled, which a websocket client cannot (the
 /// kernel's socket buffers would absorb thousands of events first).
-struct InProcess {
-    schema: portfolio::graphql::AppSchema,
+pub struct InProcess {
+    pub schema: portfolio::graphql::AppSchema,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl InProcess {
-    async fn start(buffer: usize) -> Self {
+    pub async fn start(buffer: usize) -> Self {
         use std::{sync::Arc, time::Duration};
 
         use portfolio::{
@@ -398,14 +398,14 @@ impl InProcess {
             .data(portfolio::auth::Viewer::BuiltinAdmin)
     }
 
-    async fn data(&self, query: &str, variables: Value) -> Value {
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
         let resp = self.schema.execute(Self::request(query, variables)).await;
         assert!(resp.errors.is_empty(), "{:?}", resp.errors);
         resp.data.into_json().expect("json data")
     }
 
     /// A program and teams of it, all led by one user; their global IDs.
-    async fn program_with_teams(&self, names: &[&str]) -> (String, Vec<String>) {
+    pub async fn program_with_teams(&self, names: &[&str]) -> (String, Vec<String>) {
         let user = self
             .data(
                 "mutation { createUser(input: {name: \"Pam\", email: \"pam@example.com\"}) { user { id } } }",
@@ -444,7 +444,7 @@ impl InProcess {
         str_at(&feed, "/program/events/edges/0/cursor")
     }
 
-    fn subscribe(
+    pub fn subscribe(
         &self,
         query: &str,
         variables: Value,

@@ -565,6 +565,35 @@ impl WsClient {
             .expect("subscribe sent");
     }
 
+    /// Completes a subscription, and returns once the server has read that:
+    /// it answers a ping sent after it (in order) with a pong.
+    pub async fn send_complete(&mut self, id: &str) {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        for msg in [
+            json!({ "type": "complete", "id": id }),
+            json!({ "type": "ping" }),
+        ] {
+            self.socket
+                .send(Message::text(msg.to_string()))
+                .await
+                .expect("sent");
+        }
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(60), self.socket.next())
+                .await
+                .expect("a pong within 60 s");
+            if let Some(Ok(Message::Text(t))) = msg {
+                let v: Value = serde_json::from_str(&t).expect("json");
+                if v["type"] == "pong" {
+                    return;
+                }
+            } else {
+                panic!("the connection ended before the pong: {msg:?}");
+            }
+        }
+    }
+
     /// The next protocol message (next, error, complete), or None after `secs`.
     pub async fn next_within(&mut self, secs: f64) -> Option<Value> {
         use futures_util::{SinkExt, StreamExt};

@@ -15,6 +15,7 @@ mod contention;
 mod dashboard;
 mod dependencies;
 mod events;
+mod fanout;
 mod hardening;
 mod import;
 mod planning;
