@@ -244,15 +244,14 @@ pub async fn serve<E, F, R>(
             Some(control) = control_rx.recv() => {
                 match control {
                     Control::Join(id, shareable) => {
-                        let viewer = locked(&session).viewer.clone();
-                        if let Some(viewer) = viewer {
-                            let member = fanout.join(shareable, &viewer);
-                            let (messages, stop) = member_messages(id.clone(), member.responses());
-                            if let Some(previous) = stops.insert(id, stop) {
-                                previous.abort();
-                            }
-                            shared.push(messages);
+                        // Set before the acknowledgement, which a subscribe follows.
+                        let viewer = locked(&session).viewer.clone().unwrap_or(Viewer::Anonymous);
+                        let member = fanout.join(shareable, &viewer);
+                        let (messages, stop) = member_messages(id.clone(), member.responses());
+                        if let Some(previous) = stops.insert(id, stop) {
+                            previous.abort();
                         }
+                        shared.push(messages);
                     }
                     Control::Stop(id) => {
                         if let Some(stop) = stops.remove(&id) {
@@ -338,5 +337,30 @@ mod tests {
         // And once the client completes it.
         assert!(admit(r#"{"type":"complete","id":"1"}"#).is_ok());
         assert!(admit(sub).is_ok());
+    }
+
+    #[test]
+    fn the_gate_hands_live_subscriptions_to_the_fan_out() {
+        let mut gate = Gate::default();
+        gate.saw(r#"{"type":"connection_ack"}"#);
+        let subscribe = |id: &str, after: &str| {
+            serde_json::json!({ "type": "subscribe", "id": id, "payload": {
+                "query": "subscription($p: ID!, $a: String) { programEvents(programId: $p, after: $a) { event { sequence } } }",
+                "variables": { "p": "UHJvZ3JhbTox", "a": after } } })
+            .to_string()
+        };
+        assert!(matches!(
+            gate.admit(&subscribe("1", "")),
+            Ok(Admitted::Pass)
+        ));
+        let live = subscribe("2", "x").replace(r#""a":"x""#, r#""a":null"#);
+        assert!(matches!(gate.admit(&live), Ok(Admitted::Share(id, _)) if id == "2"));
+        // Its id is taken like any other.
+        assert_eq!(gate.admit(&live).err().map(|e| e.0), Some(4409));
+        assert!(matches!(
+            gate.admit(r#"{"type":"complete","id":"2"}"#),
+            Ok(Admitted::Stop(id)) if id == "2"
+        ));
+        assert!(matches!(gate.admit(&live), Ok(Admitted::Share(..))));
     }
 }
