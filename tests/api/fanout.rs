@@ -168,18 +168,42 @@ async fn one_group_per_viewer_and_document_until_its_last_member_leaves() {
     drop(other);
     assert_eq!(fanout.groups(), 2, "its only member left");
 
-    // All three see an event; the two of one group the same bytes.
-    let live = until_live(&app, &teams[0], &mut a).await;
-    let mut from_b = next(&mut b).await.expect("an event");
-    while sequence(&from_b) < sequence(&live) {
-        from_b = next(&mut b).await.expect("an event");
+    // Each group is live once it has shown a probe (its upstream starts on
+    // its own); then all three see the marker, the two of one group in the
+    // same bytes.
+    let (mut a_live, mut c_live) = (false, false);
+    for i in 0..50 {
+        app.data(
+            CREATE_STORY,
+            json!({ "t": teams[0], "title": format!("Probe {i}") }),
+        )
+        .await;
+        for (member, live) in [(&mut a, &mut a_live), (&mut c, &mut c_live)] {
+            if !*live {
+                *live = tokio::time::timeout(Duration::from_millis(500), member.next())
+                    .await
+                    .is_ok_and(|m| m.is_some());
+            }
+        }
+        if a_live && c_live {
+            break;
+        }
     }
-    assert_eq!(from_b, live);
-    let mut from_c = next(&mut c).await.expect("an event");
-    while sequence(&from_c) < sequence(&live) {
-        from_c = next(&mut c).await.expect("an event");
+    assert!(a_live && c_live, "both groups are live");
+    app.data(CREATE_STORY, json!({ "t": teams[0], "title": "Marker" }))
+        .await;
+    let mut marked = Vec::new();
+    for member in [&mut a, &mut b, &mut c] {
+        loop {
+            let resp = next(member).await.expect("an event");
+            if resp["data"]["programEvents"]["event"]["subject"]["title"] == "Marker" {
+                marked.push(resp);
+                break;
+            }
+        }
     }
-    assert_eq!(from_c, live);
+    assert_eq!(marked[0], marked[1]);
+    assert_eq!(marked[0], marked[2]);
 
     drop(a);
     assert_eq!(fanout.groups(), 2, "b still holds the group");
