@@ -459,10 +459,7 @@ impl InProcess {
 async fn next_of(
     stream: &mut futures_util::stream::BoxStream<'static, async_graphql::Response>,
 ) -> Option<Value> {
-    use futures_util::StreamExt;
-    let resp = tokio::time::timeout(std::time::Duration::from_secs(60), stream.next())
-        .await
-        .expect("the stream answers within 10 s")?;
+    let resp = crate::helpers::next_in_time(stream).await?;
     Some(serde_json::to_value(&resp).expect("response serializes"))
 }
 

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::{
     events::InProcess,
-    helpers::{TestApp, World, WsClient},
+    helpers::{TestApp, World, WsClient, next_in_time},
 };
 
 const LIVE: &str = "subscription($p: ID!) { programEvents(programId: $p) { event { sequence subject { ... on Story { title } } } } }";
@@ -27,9 +27,7 @@ fn share(query: &str, program: &str) -> Shareable {
 
 /// The next response of a member, parsed; None once it ended.
 async fn next(member: &mut BoxStream<'static, Arc<str>>) -> Option<Value> {
-    let payload = tokio::time::timeout(Duration::from_secs(60), member.next())
-        .await
-        .expect("the member answers within 60 s")?;
+    let payload = next_in_time(member).await?;
     Some(serde_json::from_str(&payload).expect("a response is JSON"))
 }
 
@@ -233,6 +231,26 @@ async fn story_event(ws: &mut WsClient, title: &str) -> Value {
     }
 }
 
+/// Creates stories in `team` until every connection has shown one: a
+/// subscription says nothing when it is live, and each group starts its
+/// upstream on its own.
+async fn until_all_live(app: &TestApp, team: &str, connections: &mut [&mut WsClient]) {
+    let mut live = vec![false; connections.len()];
+    for i in 0..50 {
+        app.create_story(team, &format!("Probe {i}"), json!({}))
+            .await;
+        for (ws, live) in connections.iter_mut().zip(&mut live) {
+            if !*live && ws.next_within(0.5).await.is_some() {
+                *live = true;
+            }
+        }
+        if live.iter().all(|l| *l) {
+            return;
+        }
+    }
+    panic!("not every subscriber became live: {live:?}");
+}
+
 #[tokio::test]
 async fn websocket_subscribers_asking_the_same_share_one_resolution() {
     let app = TestApp::spawn().await;
@@ -247,24 +265,7 @@ async fn websocket_subscribers_asking_the_same_share_one_resolution() {
         .await;
     other.subscribe("a", LIVE, json!({ "p": w.program })).await;
 
-    // Until each has seen a probe, they are not all live.
-    let mut live = [false; 3];
-    for i in 0..50 {
-        app.create_story(&w.team_a, &format!("Probe {i}"), json!({}))
-            .await;
-        for (ws, live) in [&mut first, &mut second, &mut other]
-            .into_iter()
-            .zip(&mut live)
-        {
-            if !*live && ws.next_within(0.5).await.is_some() {
-                *live = true;
-            }
-        }
-        if live.iter().all(|l| *l) {
-            break;
-        }
-    }
-    assert!(live.iter().all(|l| *l), "every subscriber is live");
+    until_all_live(&app, &w.team_a, &mut [&mut first, &mut second, &mut other]).await;
 
     let metrics = app.metrics_text().await;
     assert!(
@@ -309,20 +310,7 @@ async fn shared_subscribers_removed_from_the_program_are_all_cut_off() {
     let mut two = WsClient::connect(&app, Some(&w.member_a.token)).await;
     one.subscribe("1", LIVE, json!({ "p": w.program })).await;
     two.subscribe("1", LIVE, json!({ "p": w.program })).await;
-    let mut live = [false; 2];
-    for i in 0..50 {
-        app.create_story(&w.team_a, &format!("Probe {i}"), json!({}))
-            .await;
-        for (ws, live) in [&mut one, &mut two].into_iter().zip(&mut live) {
-            if !*live && ws.next_within(0.5).await.is_some() {
-                *live = true;
-            }
-        }
-        if live.iter().all(|l| *l) {
-            break;
-        }
-    }
-    assert!(live.iter().all(|l| *l), "both are live");
+    until_all_live(&app, &w.team_a, &mut [&mut one, &mut two]).await;
     let removed = app
         .gql(
             Some(&w.po_a.token),

@@ -509,6 +509,17 @@ impl TestApp {
     }
 }
 
+/// The next item of a stream, which must come within 60 seconds; None once
+/// the stream has ended.
+pub async fn next_in_time<T>(
+    stream: &mut futures_util::stream::BoxStream<'static, T>,
+) -> Option<T> {
+    use futures_util::StreamExt;
+    tokio::time::timeout(std::time::Duration::from_secs(60), stream.next())
+        .await
+        .expect("the stream answers within 60 s")
+}
+
 /// A graphql-transport-ws client for the tests.
 pub struct WsClient {
     socket: tokio_tungstenite::WebSocketStream<
