@@ -311,14 +311,7 @@ async fn shared_subscribers_removed_from_the_program_are_all_cut_off() {
     one.subscribe("1", LIVE, json!({ "p": w.program })).await;
     two.subscribe("1", LIVE, json!({ "p": w.program })).await;
     until_all_live(&app, &w.team_a, &mut [&mut one, &mut two]).await;
-    let removed = app
-        .gql(
-            Some(&w.po_a.token),
-            "mutation($t: ID!, $u: ID!) { removeTeamMember(input: {teamId: $t, userId: $u}) { team { id } } }",
-            json!({ "t": w.team_a, "u": w.member_a.id }),
-        )
-        .await;
-    assert!(removed.get("errors").is_none(), "{removed}");
+    w.remove_member_a(&app).await;
     for ws in [&mut one, &mut two] {
         let code = loop {
             let msg = ws.next().await;

@@ -336,6 +336,21 @@ impl World {
     }
 }
 
+impl World {
+    /// Team A's PO takes the member off team A, their only team: they are
+    /// no longer part of the program.
+    pub async fn remove_member_a(&self, app: &TestApp) {
+        let removed = app
+            .gql(
+                Some(&self.po_a.token),
+                "mutation($t: ID!, $u: ID!) { removeTeamMember(input: {teamId: $t, userId: $u}) { team { id } } }",
+                json!({ "t": self.team_a, "u": self.member_a.id }),
+            )
+            .await;
+        assert!(removed.get("errors").is_none(), "{removed}");
+    }
+}
+
 impl TestApp {
     /// Creates an increment as `token`; returns the whole response.
     pub async fn create_increment_as(
