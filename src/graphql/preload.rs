@@ -216,26 +216,15 @@ impl Loader<PagePreload> for AppLoader {
                 // teams of the pages' programs hold every provider's team:
                 // a read of the small teams table, where the providers'
                 // teams took a scan of the dependencies (0.8 ms of
-                // PostgreSQL's time per dashboard). Without pages' teams,
-                // the providers' teams are looked up. A team not read
-                // ahead goes to the loader.
+                // PostgreSQL's time per dashboard). Every caller names its
+                // pages' teams; a team not read ahead goes to the loader.
                 let teams = wants.team.then(|| {
-                    let condition = if teams.is_empty() {
-                        let provider_teams = Query::select()
-                            .column(story::Column::TeamId)
-                            .from(story::Entity)
-                            .and_where(one_of_rows(backend, story::Column::Id, providers_of()))
-                            .to_owned();
-                        team::Column::Id.in_subquery(provider_teams)
-                    } else {
-                        let programs = Query::select()
-                            .column(team::Column::ProgramId)
-                            .from(team::Entity)
-                            .and_where(self.one_of(team::Column::Id, teams.clone()))
-                            .to_owned();
-                        team::Column::ProgramId.in_subquery(programs)
-                    };
-                    team::Entity::find().filter(condition)
+                    let programs = Query::select()
+                        .column(team::Column::ProgramId)
+                        .from(team::Entity)
+                        .and_where(self.one_of(team::Column::Id, teams.clone()))
+                        .to_owned();
+                    team::Entity::find().filter(team::Column::ProgramId.in_subquery(programs))
                 });
                 async move {
                     match teams {
