@@ -21,7 +21,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex, PoisonError, Weak,
+        Arc, Mutex, Weak,
         atomic::{AtomicI64, Ordering},
     },
 };
@@ -37,7 +37,7 @@ use futures_util::{
 use serde_json::Value as Json;
 use tokio::{sync::mpsc, task::JoinHandle};
 
-use super::AppSchema;
+use super::{AppSchema, locked, observe::OpenSubscription};
 use crate::{
     auth::{Actor, Viewer},
     error::AppError,
@@ -46,8 +46,8 @@ use crate::{
 };
 
 /// Where in its program's log a subscription's event stream has read to:
-/// set by `follow` when it is in the request's data, read by the group as
-/// each response comes out.
+/// set by `follow` when it is in the session's data (a group's upstream),
+/// read by the group as each response comes out.
 #[derive(Clone, Default)]
 pub struct Position(Arc<Positions>);
 
@@ -91,8 +91,8 @@ impl Position {
     }
 }
 
-/// Marks the upstream request of a group: the websocket schema's `Observe`
-/// extension counts members, not upstreams, as open subscriptions.
+/// Marks the session data of a group's upstream: the websocket schema's
+/// `Observe` extension counts members, not upstreams, as open subscriptions.
 pub struct Upstream;
 
 /// What makes two subscriptions the same: who asks (no one, for an
@@ -341,6 +341,15 @@ struct Members {
 }
 
 impl Members {
+    /// A new member's queue: its id, and the end it reads.
+    fn add(&mut self, buffer: usize) -> (u64, mpsc::Receiver<Frame>) {
+        let (tx, rx) = mpsc::channel(buffer);
+        let id = self.next_id;
+        self.next_id += 1;
+        self.queues.push((id, tx));
+        (id, rx)
+    }
+
     /// Queues `frame` to every member; a member whose queue is full is
     /// dropped (it ends with an error once it has sent its queue).
     fn send(&mut self, frame: &Frame) {
@@ -360,12 +369,8 @@ struct EndOnDrop(Arc<Mutex<Members>>);
 
 impl Drop for EndOnDrop {
     fn drop(&mut self) {
-        lock(&self.0).end();
+        locked(&self.0).end();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Fanout {
@@ -382,7 +387,7 @@ impl Fanout {
 
     /// How many groups are running.
     pub fn groups(&self) -> usize {
-        lock(&self.0.groups)
+        locked(&self.0.groups)
             .values()
             .filter(|g| g.strong_count() > 0)
             .count()
@@ -394,7 +399,7 @@ impl Fanout {
         let key = shareable.key(viewer);
         // A group found ended is let go of after the lock: its drop takes it.
         let mut _ended = None;
-        let mut groups = lock(&self.0.groups);
+        let mut groups = locked(&self.0.groups);
         if let Some(group) = groups.get(&key).and_then(Weak::upgrade) {
             match Group::attach(&group) {
                 Some(member) => return member,
@@ -418,16 +423,11 @@ impl Fanout {
             .0
             .schema
             .execute_stream_with_session_data(shareable.request(), Arc::new(session));
-        let (tx, rx) = mpsc::channel(self.0.buffer);
-        let members = Arc::new(Mutex::new(Members {
-            queues: vec![(0, tx)],
-            next_id: 1,
-            last: None,
-            ended: false,
-        }));
+        let mut members = Members::default();
+        let (id, rx) = members.add(self.0.buffer);
+        let members = Arc::new(Mutex::new(members));
         let task = tokio::spawn(run(upstream, members.clone(), position.clone()));
         self.0.metrics.subscription_groups_changed(1);
-        self.0.metrics.subscriptions_changed(1);
         let group = Arc::new(Group {
             hub: self.0.clone(),
             key,
@@ -436,12 +436,7 @@ impl Fanout {
             members,
             task,
         });
-        Member {
-            group,
-            id: 0,
-            rx,
-            last: None,
-        }
+        Member::new(group, id, rx, None)
     }
 }
 
@@ -459,7 +454,7 @@ async fn run(
                 .to_owned()
         });
         let position = position.current();
-        let mut members = lock(&members);
+        let mut members = locked(&members);
         if position.is_some() {
             members.last = position;
         }
@@ -473,23 +468,14 @@ async fn run(
 impl Group {
     /// A new member, queued from the next response on; `None` once ended.
     fn attach(group: &Arc<Self>) -> Option<Member> {
-        let (tx, rx) = mpsc::channel(group.hub.buffer);
-        let mut members = lock(&group.members);
+        let mut members = locked(&group.members);
         if members.ended {
             return None;
         }
-        let id = members.next_id;
-        members.next_id += 1;
-        members.queues.push((id, tx));
+        let (id, rx) = members.add(group.hub.buffer);
         let last = members.last;
         drop(members);
-        group.hub.metrics.subscriptions_changed(1);
-        Some(Member {
-            group: group.clone(),
-            id,
-            rx,
-            last,
-        })
+        Some(Member::new(group.clone(), id, rx, last))
     }
 }
 
@@ -497,7 +483,7 @@ impl Drop for Group {
     fn drop(&mut self) {
         self.task.abort();
         self.hub.metrics.subscription_groups_changed(-1);
-        let mut groups = lock(&self.hub.groups);
+        let mut groups = locked(&self.hub.groups);
         if groups
             .get(&self.key)
             .is_some_and(|g| std::ptr::eq(g.as_ptr(), self))
@@ -515,9 +501,21 @@ pub struct Member {
     /// The position of the last response it was sent (or that the group had
     /// sent when it joined).
     last: Option<i64>,
+    _open: OpenSubscription,
 }
 
 impl Member {
+    fn new(group: Arc<Group>, id: u64, rx: mpsc::Receiver<Frame>, last: Option<i64>) -> Self {
+        let open = OpenSubscription::new(group.hub.metrics.clone());
+        Self {
+            group,
+            id,
+            rx,
+            last,
+            _open: open,
+        }
+    }
+
     /// Its responses, serialized; the stream ends when the subscription
     /// does.
     pub fn responses(self) -> BoxStream<'static, Arc<str>> {
@@ -561,10 +559,9 @@ impl Member {
 
 impl Drop for Member {
     fn drop(&mut self) {
-        lock(&self.group.members)
+        locked(&self.group.members)
             .queues
             .retain(|(id, _)| *id != self.id);
-        self.group.hub.metrics.subscriptions_changed(-1);
     }
 }
 

@@ -208,6 +208,14 @@ pub fn sdl() -> String {
     schema_builder(&Settings::defaults()).finish().sdl()
 }
 
+/// A std mutex's guard; a poisoned mutex is taken as it is (its holder
+/// panicked, and the data it guards is still whole for these uses).
+pub(crate) fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn missing(what: &str) -> AppError {
     AppError::Internal(format!("schema data {what} is missing").into())
 }

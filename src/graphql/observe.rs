@@ -173,11 +173,11 @@ impl Extension for ObserveOperation {
     }
 }
 
-/// Counts an open subscription for as long as its stream lives.
-struct OpenSubscription(Arc<Metrics>);
+/// Counts an open subscription for as long as it lives.
+pub(crate) struct OpenSubscription(Arc<Metrics>);
 
 impl OpenSubscription {
-    fn new(metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
         metrics.subscriptions_changed(1);
         Self(metrics)
     }

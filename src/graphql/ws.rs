@@ -33,7 +33,10 @@ use futures_util::{
 use std::sync::Mutex;
 use tokio::sync::mpsc;
 
-use super::fanout::{Fanout, Shareable};
+use super::{
+    fanout::{Fanout, Shareable},
+    locked,
+};
 use crate::auth::{
     Viewer,
     watch::{Followed, TokenWatch},
@@ -124,12 +127,6 @@ impl Gate {
             _ => {}
         }
     }
-}
-
-fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A shared subscription's messages on this connection: each response as
