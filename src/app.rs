@@ -554,6 +554,8 @@ async fn execute(
     use tracing::Instrument;
     let started = std::time::Instant::now();
     let span = observe::span();
+    // Each operation keeps what its resolvers read ahead (`graphql::ahead`).
+    let request = request.data(crate::graphql::ahead::Ahead::default());
     let mut response = state.schema.execute(request).instrument(span.clone()).await;
     observe::finish(&state.metrics, &span, operation, started, &mut response);
     response

@@ -32,6 +32,7 @@ use crate::{
     },
     ids::TypedId,
     increment::graphql::Iteration,
+    page::PageLimits,
     planning::graphql::IterationCapacity,
     team::graphql::Team,
 };
@@ -335,17 +336,19 @@ impl Story {
     }
 }
 
-/// `Team.backlog`: through the loader, so the backlogs of many teams in one
-/// query cost two statements.
-pub async fn team_backlog(
-    ctx: &Context<'_>,
-    team: &team::Model,
+/// The page `first` and `after` ask of team `team`'s backlog, and the key
+/// that reads it (`count`: whether the query asks the filtered total).
+/// BAD_USER_INPUT for a page out of range or a malformed cursor.
+pub fn backlog_key(
+    limits: PageLimits,
+    team: i64,
     states: Option<Vec<StoryState>>,
     blocked: Option<bool>,
     first: Option<i32>,
-    after: Option<String>,
-) -> AppResult<KeyedConnection<Answered<Story>>> {
-    let page = Page::new(gql::page_limits(ctx)?, first, after.as_deref())?;
+    after: Option<&str>,
+    count: bool,
+) -> AppResult<(Page, BacklogPage)> {
+    let page = Page::new(limits, first, after)?;
     let states = states.map(|s| {
         let mut names: Vec<&'static str> = s
             .iter()
@@ -356,20 +359,60 @@ pub async fn team_backlog(
         names
     });
     let key = BacklogPage {
-        team: team.id,
+        team,
         states,
         blocked,
         offset: u64::try_from(page.after.unwrap_or(0)).unwrap_or(0),
         limit: page.fetch(),
-        count: ctx.look_ahead().field("totalCount").exists(),
+        count,
     };
+    Ok((page, key))
+}
+
+/// `Team.backlog`: through the loader, so the backlogs of many teams in one
+/// query cost two statements.
+pub async fn team_backlog(
+    ctx: &Context<'_>,
+    team: &team::Model,
+    states: Option<Vec<StoryState>>,
+    blocked: Option<bool>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> AppResult<KeyedConnection<Answered<Story>>> {
+    let count = ctx.look_ahead().field("totalCount").exists();
+    let (page, key) = backlog_key(
+        gql::page_limits(ctx)?,
+        team.id,
+        states,
+        blocked,
+        first,
+        after.as_deref(),
+        count,
+    )?;
     let unfiltered = key.states.is_none() && key.blocked.is_none();
-    let (rows, total) = gql::load_one(ctx, key).await?.unwrap_or_default();
     // What the query asks of the stories is read for all pages at once.
     let wants = Wants::of(&ctx.look_ahead().field("edges").field("node"));
-    // Not the row read past the page to learn whether more follow.
-    let stories: Vec<&story::Model> = rows.iter().take(page.shown()).collect();
-    let pre = preload::read_ahead(ctx, &stories, vec![team.id], wants).await?;
+    // The page, and its stories' relations, may have been read ahead with
+    // the program (`gql::ahead`).
+    let (rows, total, pre) = match gql::ahead::ahead(ctx).and_then(|a| a.take_page(&key)) {
+        Some(page) => (
+            page.rows,
+            page.total,
+            page.wants.covers(wants).then_some(page.pre),
+        ),
+        None => {
+            let (rows, total) = gql::load_one(ctx, key).await?.unwrap_or_default();
+            (rows, total, None)
+        }
+    };
+    let pre = match pre {
+        Some(pre) => pre,
+        None => {
+            // Not the row read past the page to learn whether more follow.
+            let stories: Vec<&story::Model> = rows.iter().take(page.shown()).collect();
+            preload::read_ahead(ctx, &stories, vec![team.id], wants).await?
+        }
+    };
     let start = page.after.unwrap_or(0);
     let rows: Vec<_> = rows.into_iter().zip(start + 1..).collect();
     Ok(connection_by_position(

@@ -332,33 +332,50 @@ pub async fn rank(
         .ok_or_else(|| AppError::not_found("storyId: no such story"))
 }
 
+/// Whose backlogs [`pages`] reads.
+#[derive(Clone, Copy, Debug)]
+pub enum Backlogs<'a> {
+    /// These teams'.
+    Teams(&'a [i64]),
+    /// Every team's of this program: read without first reading the teams.
+    OfProgram(i64),
+}
+
 /// Pages of several team backlogs in rank order (rows `offset+1` to
 /// `offset+limit` of each), and, when `count`, each team's filtered total
-/// (else 0): two statements, or one.
+/// (else 0): two statements, or one. Every team named has an entry; of a
+/// program's teams, those with stories on the page.
 pub async fn pages(
     conn: &impl ConnectionTrait,
-    teams: &[i64],
+    backlogs: Backlogs<'_>,
     states: Option<&[&'static str]>,
     blocked: Option<bool>,
     offset: u64,
     limit: u64,
     count: bool,
 ) -> Result<HashMap<i64, (Vec<story::Model>, u64)>, sea_orm::DbErr> {
-    let mut out: HashMap<i64, (Vec<story::Model>, u64)> =
-        teams.iter().map(|t| (*t, (Vec::new(), 0))).collect();
-    if teams.is_empty() {
-        return Ok(out);
-    }
+    let mut out: HashMap<i64, (Vec<story::Model>, u64)> = HashMap::new();
     // Only fixed strings and integers go into the text: states come from the
-    // StoryState enum, teams are ids.
-    let team_filter = format!(
-        "stories.team_id IN ({})",
-        teams
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    // StoryState enum, teams and programs are ids.
+    let team_filter = match backlogs {
+        Backlogs::Teams(teams) => {
+            if teams.is_empty() {
+                return Ok(out);
+            }
+            out.extend(teams.iter().map(|t| (*t, (Vec::new(), 0))));
+            format!(
+                "stories.team_id IN ({})",
+                teams
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        }
+        Backlogs::OfProgram(program) => {
+            format!("stories.team_id IN (SELECT id FROM teams WHERE program_id = {program})")
+        }
+    };
     // The conditions beside the team's.
     let mut also = String::new();
     if let Some(states) = states {
@@ -394,12 +411,21 @@ pub async fn pages(
             // Each team's rows come in rank order, but SQL promises no order
             // without ORDER BY, and sorting them all there cost a third of
             // the read: they are put in order below.
+            let (teams, value): (_, sea_orm::Value) = match backlogs {
+                Backlogs::Teams(teams) => {
+                    ("unnest($1::bigint[]) AS t(team_id)", teams.to_vec().into())
+                }
+                Backlogs::OfProgram(program) => (
+                    "(SELECT id AS team_id FROM teams WHERE program_id = $1) AS t",
+                    program.into(),
+                ),
+            };
             let sql = format!(
-                "SELECT page.* FROM unnest($1::bigint[]) AS t(team_id) CROSS JOIN LATERAL \
+                "SELECT page.* FROM {teams} CROSS JOIN LATERAL \
                  (SELECT stories.* FROM stories WHERE stories.team_id = t.team_id{also} \
                  ORDER BY stories.rank_key OFFSET {offset} LIMIT {limit}) page"
             );
-            let page = Statement::from_sql_and_values(backend, sql, [teams.to_vec().into()]);
+            let page = Statement::from_sql_and_values(backend, sql, [value]);
             return packed::postgres_stories(conn, page).await;
         }
         let (from, to) = (offset, offset + limit);
@@ -421,14 +447,10 @@ pub async fn pages(
     for row in counts {
         let team: i64 = row.try_get("", "team_id")?;
         let n: i64 = row.try_get("", "n")?;
-        if let Some(entry) = out.get_mut(&team) {
-            entry.1 = u64::try_from(n).unwrap_or(0);
-        }
+        out.entry(team).or_default().1 = u64::try_from(n).unwrap_or(0);
     }
     for story in rows {
-        if let Some(entry) = out.get_mut(&story.team_id) {
-            entry.0.push(story);
-        }
+        out.entry(story.team_id).or_default().0.push(story);
     }
     // Rank keys compare as bytes, as the column's "C" collation does.
     for (page, _) in out.values_mut() {

@@ -379,7 +379,7 @@ impl Loader<BacklogPage> for AppLoader {
         for (shape, teams) in groups {
             let pages = crate::backlog::service::pages(
                 &self.db,
-                &teams,
+                crate::backlog::service::Backlogs::Teams(&teams),
                 shape.states.as_deref(),
                 shape.blocked,
                 shape.offset,

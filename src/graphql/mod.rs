@@ -1,6 +1,7 @@
 //! The GraphQL schema: roots merged from each domain, limits, loaders,
 //! pagination, IDs, and what every resolver needs from the context.
 
+pub mod ahead;
 pub mod cache;
 pub mod errors;
 pub mod fanout;

@@ -79,9 +79,12 @@ impl Program {
     /// The program's teams, by name.
     #[graphql(complexity = "10 * child_complexity + 1")]
     async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
-        let teams = gql::load_one(ctx, TeamsByProgram(self.0.id))
-            .await?
-            .unwrap_or_default();
+        let teams = match gql::ahead::ahead(ctx).and_then(|a| a.teams(self.0.id)) {
+            Some(teams) => teams,
+            None => gql::load_one(ctx, TeamsByProgram(self.0.id))
+                .await?
+                .unwrap_or_default(),
+        };
         Ok(teams.into_iter().map(Team).collect())
     }
 
@@ -298,7 +301,9 @@ impl ProgramQuery {
         let actor = gql::actor(ctx)?;
         let id: crate::ids::ProgramId = id::typed("id", &id)?;
         gql::reads_program(ctx, id.0);
-        let found = service::visible(gql::store(ctx)?.conn(), actor, id).await?;
+        let visible = service::visible(gql::store(ctx)?.conn(), actor, id);
+        // A dashboard's teams and pages are read beside the program.
+        let found = gql::ahead::program(ctx, id.0, visible).await?;
         Ok(found.map(Program))
     }
 }

@@ -98,6 +98,83 @@ async fn the_dashboard_costs_the_same_statements_at_any_size() {
     assert!(small <= 20, "{small} statements");
 }
 
+/// `program(id:)` reads its teams, their backlog pages and what the pages'
+/// stories relate to ahead, in two waves where field by field takes five
+/// (`graphql::ahead`). Its answers are those of the same selection resolved
+/// field by field (through `node`, which reads nothing ahead), for every page
+/// shape, including those it does not foresee; it costs fewer statements;
+/// and a user outside the program gets nothing.
+#[tokio::test]
+async fn a_program_read_ahead_answers_as_field_by_field() {
+    let app = counting_app().await;
+    let (demo, program) = demo_program(&app, 3, 20).await;
+    let (po, _) = app.create_user("Eve Empty").await;
+    app.create_team(&program, "Zeta (empty)", &po).await;
+    let vars = json!({ "programId": program });
+    let story = "id title points state position blocked feature { id title } \
+                 dependencies { id state provider { id title team { id name } } } \
+                 clarifications { id question blocking status }";
+    let dashboard = format!(
+        "teams {{ id name backlog(first: 5) {{ totalCount \
+         pageInfo {{ hasPreviousPage hasNextPage startCursor endCursor }} \
+         edges {{ cursor node {{ {story} }} }} nodes {{ id }} }} }}"
+    );
+    // The cursor of the third story of a backlog (`crate::page::cursor`).
+    let third = "Y3Vyc29yOjM";
+    let shapes = [
+        dashboard.clone(),
+        format!("teams {{ backlog(first: 4, after: \"{third}\") {{ edges {{ node {{ {story} }} }} }} }}"),
+        "teams { backlog(states: [READY, DRAFT], first: 4) { totalCount edges { node { id state position } } } }".to_owned(),
+        "teams { backlog(blocked: false) { edges { node { id blocked } } } }".to_owned(),
+        "teams { backlog { edges { node { id ... on Story { title feature { title } } } } } }".to_owned(),
+        "teams { a: backlog(first: 2) { edges { node { id } } } b: backlog(first: 3) { edges { node { title } } } }".to_owned(),
+        "teams { backlog(first: 2) { edges { node { id } } } } more: teams { backlog(first: 2) { edges { node { id dependencies { id } } } } }".to_owned(),
+        "name teams { name }".to_owned(),
+    ];
+    let ahead =
+        |shape: &str| format!("query($programId: ID!) {{ program(id: $programId) {{ {shape} }} }}");
+    let by_field = |shape: &str| {
+        format!(
+            "query($programId: ID!) {{ node(id: $programId) {{ ... on Program {{ {shape} }} }} }}"
+        )
+    };
+    for shape in &shapes {
+        let read_ahead = app.data(&demo.pm_token, &ahead(shape), vars.clone()).await;
+        let field_by_field = app
+            .data(&demo.pm_token, &by_field(shape), vars.clone())
+            .await;
+        assert_eq!(read_ahead["program"], field_by_field["node"], "{shape}");
+        assert_eq!(
+            read_ahead["program"]["teams"].as_array().map(Vec::len),
+            Some(4),
+            "{shape}"
+        );
+    }
+    let data = app
+        .data(&demo.pm_token, &ahead(&dashboard), vars.clone())
+        .await;
+    let teams = data["program"]["teams"].as_array().unwrap();
+    let deps: usize = teams
+        .iter()
+        .flat_map(|t| t["backlog"]["edges"].as_array().unwrap())
+        .map(|e| e["node"]["dependencies"].as_array().unwrap().len())
+        .sum();
+    assert!(deps > 0, "the demo's pages show dependencies: {data:#}");
+    assert_eq!(teams[3]["backlog"]["edges"], json!([]), "{data:#}");
+    let (read_ahead, _) =
+        fewest_statements(&app, &demo.pm_token, &ahead(&dashboard), vars.clone()).await;
+    let (field_by_field, _) =
+        fewest_statements(&app, &demo.pm_token, &by_field(&dashboard), vars.clone()).await;
+    assert!(
+        read_ahead < field_by_field,
+        "{read_ahead} statements read ahead, {field_by_field} field by field"
+    );
+    // Nothing of a program is shown to a user outside it.
+    let (_, outsider) = app.create_user("Oscar Outsider").await;
+    let data = app.data(&outsider, &ahead(&dashboard), vars).await;
+    assert_eq!(data["program"], Value::Null);
+}
+
 /// Backlog pages count their team's stories only when the query asks
 /// `totalCount`: one statement fewer without it, and the right totals with.
 #[tokio::test]
