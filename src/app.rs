@@ -384,36 +384,49 @@ async fn graphql(
             );
         }
     };
-    let viewer = match bearer(&headers) {
-        Ok(presented) => match state.viewer(presented).await {
-            Ok((viewer, _)) => viewer,
-            Err(err) => {
-                let err = async_graphql::Error::from(err);
-                return graphql_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", &err.message);
-            }
-        },
-        Err(()) => Viewer::InvalidToken,
-    };
-    let started = std::time::Instant::now();
+    let too_many = matches!(&request, BatchRequest::Batch(rs) if rs.len() > state.max_batch);
     let documents: Vec<(String, Option<String>)> = match &request {
+        _ if too_many => Vec::new(),
         BatchRequest::Single(r) => vec![(r.query.clone(), r.operation_name.clone())],
-        BatchRequest::Batch(rs) => {
-            if rs.len() > state.max_batch {
-                return graphql_error(
-                    StatusCode::BAD_REQUEST,
-                    "BAD_USER_INPUT",
-                    &format!(
-                        "a batch may hold at most {} operations (setting PORTFOLIO_MAX_BATCH)",
-                        state.max_batch
-                    ),
-                );
-            }
-            rs.iter()
-                .map(|r| (r.query.clone(), r.operation_name.clone()))
-                .collect()
+        BatchRequest::Batch(rs) => rs
+            .iter()
+            .map(|r| (r.query.clone(), r.operation_name.clone()))
+            .collect(),
+    };
+    // The token is looked up while the documents are parsed and checked:
+    // the lookup's round trip costs no time of its own.
+    let viewer = async {
+        match bearer(&headers) {
+            Ok(presented) => state.viewer(presented).await.map(|(viewer, _)| viewer),
+            Err(()) => Ok(Viewer::InvalidToken),
         }
     };
-    let inspected = match inspect_all(&state, documents).await {
+    let inspect = async {
+        if too_many {
+            return None;
+        }
+        Some(inspect_all(&state, documents).await)
+    };
+    let (viewer, inspected) = tokio::join!(viewer, inspect);
+    let viewer = match viewer {
+        Ok(viewer) => viewer,
+        Err(err) => {
+            let err = async_graphql::Error::from(err);
+            return graphql_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", &err.message);
+        }
+    };
+    let started = std::time::Instant::now();
+    let Some(inspected) = inspected else {
+        return graphql_error(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            &format!(
+                "a batch may hold at most {} operations (setting PORTFOLIO_MAX_BATCH)",
+                state.max_batch
+            ),
+        );
+    };
+    let inspected = match inspected {
         Ok(inspected) => inspected,
         Err(err) => {
             let code = err.code();
