@@ -22,11 +22,14 @@ use std::borrow::Cow;
 
 use async_graphql::{
     ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value,
+    connection::{Edge, EmptyFields, PageInfo},
     indexmap::IndexMap,
     parser::types::{Field, Selection, SelectionSet},
     registry::Registry,
     resolver_utils::resolve_list,
 };
+
+use super::pagination::KeyedConnection;
 
 /// A type some of whose fields are answered from memory alone.
 pub trait Plain: OutputType + Sync {
@@ -193,6 +196,68 @@ impl<T: Answer + Sync> OutputType for Answered<T> {
             return Ok(value);
         }
         self.0.resolve(ctx, field).await
+    }
+}
+
+impl<T: Answer + Sync> Answer for Answered<T> {
+    fn field(&self, name: &str, set: &SelectionSet) -> Option<Value> {
+        self.0.field(name, set)
+    }
+}
+
+/// A page of `T`s answers from memory when its items do: the executor
+/// otherwise resolves each edge as an object of its own (a dashboard's 240
+/// edges, each with its cursor and node).
+impl<T: Answer + Sync + Send> Answer for KeyedConnection<T> {
+    fn field(&self, name: &str, set: &SelectionSet) -> Option<Value> {
+        match name {
+            "edges" => self
+                .edges
+                .iter()
+                .map(|edge| answer(edge, set))
+                .collect::<Option<Vec<_>>>()
+                .map(Value::List),
+            "nodes" => self
+                .edges
+                .iter()
+                .map(|edge| answer(&edge.node, set))
+                .collect::<Option<Vec<_>>>()
+                .map(Value::List),
+            "pageInfo" => answer(
+                &PageInfo {
+                    has_previous_page: self.has_previous_page,
+                    has_next_page: self.has_next_page,
+                    start_cursor: self.edges.first().map(|e| e.cursor.clone()),
+                    end_cursor: self.edges.last().map(|e| e.cursor.clone()),
+                },
+                set,
+            ),
+            "totalCount" => Some(Value::from(self.additional_fields.total_count)),
+            _ => None,
+        }
+    }
+}
+
+impl<T: Answer + Sync + Send> Answer for Edge<String, T, EmptyFields> {
+    fn field(&self, name: &str, set: &SelectionSet) -> Option<Value> {
+        match name {
+            "cursor" => Some(Value::String(self.cursor.clone())),
+            "node" => answer(&self.node, set),
+            _ => None,
+        }
+    }
+}
+
+impl Answer for PageInfo {
+    fn field(&self, name: &str, _: &SelectionSet) -> Option<Value> {
+        let cursor = |c: &Option<String>| c.clone().map_or(Value::Null, Value::String);
+        match name {
+            "hasPreviousPage" => Some(Value::Boolean(self.has_previous_page)),
+            "hasNextPage" => Some(Value::Boolean(self.has_next_page)),
+            "startCursor" => Some(cursor(&self.start_cursor)),
+            "endCursor" => Some(cursor(&self.end_cursor)),
+            _ => None,
+        }
     }
 }
 

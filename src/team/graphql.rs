@@ -134,8 +134,9 @@ impl Team {
         blocked: Option<bool>,
         #[graphql(desc = "Page size: default 50, at most 100 (settings).")] first: Option<i32>,
         #[graphql(desc = "Return stories after this cursor.")] after: Option<String>,
-    ) -> Result<KeyedConnection<Answered<Story>>> {
-        Ok(backlog::graphql::team_backlog(ctx, &self.0, states, blocked, first, after).await?)
+    ) -> Result<Answered<KeyedConnection<Answered<Story>>>> {
+        let page = backlog::graphql::team_backlog(ctx, &self.0, states, blocked, first, after);
+        Ok(Answered(page.await?))
     }
 
     /// The team's confidence votes for an increment of its program.

@@ -150,6 +150,29 @@ async fn a_program_read_ahead_answers_as_field_by_field() {
             "{shape}"
         );
     }
+    // A page answered from memory (edges, cursors, pageInfo, totalCount)
+    // is the executor's answer: a fragment sends the page the executor's way.
+    let page = "totalCount pageInfo { hasPreviousPage hasNextPage startCursor endCursor } \
+                edges { __typename cursor node { id title } } nodes { id }";
+    let answered =
+        format!("teams {{ backlog(first: 4, after: \"{third}\") {{ __typename {page} }} }}");
+    let executed = format!(
+        "teams {{ backlog(first: 4, after: \"{third}\") {{ ... on StoryConnection {{ __typename {page} }} }} }}"
+    );
+    let answered = app
+        .data(&demo.pm_token, &ahead(&answered), vars.clone())
+        .await;
+    let executed = app
+        .data(&demo.pm_token, &ahead(&executed), vars.clone())
+        .await;
+    assert_eq!(answered, executed);
+    let first = &answered["program"]["teams"][0]["backlog"];
+    assert_eq!(first["pageInfo"]["hasPreviousPage"], true, "{first:#}");
+    assert_eq!(
+        first["edges"].as_array().map(Vec::len),
+        Some(4),
+        "{first:#}"
+    );
     let data = app
         .data(&demo.pm_token, &ahead(&dashboard), vars.clone())
         .await;
