@@ -18,7 +18,7 @@ use sea_orm::{
 use crate::db::{packed_time as time, postgres_rows as pg_rows, sqlite_packed_rows};
 
 /// The columns of `story::Model`, in the order of [`Row`].
-const COLUMNS: &str = "id, team_id, feature_id, title, description, acceptance_criteria, \
+pub(crate) const COLUMNS: &str = "id, team_id, feature_id, title, description, acceptance_criteria, \
      points, state, iteration_id, rank_key, rejection_reason, ready_at, accepted_at, \
      created_at, updated_at, external_key";
 
@@ -140,23 +140,29 @@ fn card(row: CardRow) -> story::Model {
 
 /// A whole story from a row of [`COLUMNS`].
 fn pg_model(row: &PgRow) -> Result<story::Model, sea_orm::sqlx::Error> {
+    pg_model_at(row, 0)
+}
+
+/// A whole story from the columns of a row from `at` on, in the order of
+/// [`COLUMNS`].
+pub(crate) fn pg_model_at(row: &PgRow, at: usize) -> Result<story::Model, sea_orm::sqlx::Error> {
     Ok(story::Model {
-        id: row.try_get(0)?,
-        team_id: row.try_get(1)?,
-        feature_id: row.try_get(2)?,
-        title: row.try_get(3)?,
-        description: row.try_get(4)?,
-        acceptance_criteria: row.try_get(5)?,
-        points: row.try_get(6)?,
-        state: row.try_get(7)?,
-        iteration_id: row.try_get(8)?,
-        rank_key: row.try_get(9)?,
-        rejection_reason: row.try_get(10)?,
-        ready_at: row.try_get(11)?,
-        accepted_at: row.try_get(12)?,
-        created_at: row.try_get(13)?,
-        updated_at: row.try_get(14)?,
-        external_key: row.try_get(15)?,
+        id: row.try_get(at)?,
+        team_id: row.try_get(at + 1)?,
+        feature_id: row.try_get(at + 2)?,
+        title: row.try_get(at + 3)?,
+        description: row.try_get(at + 4)?,
+        acceptance_criteria: row.try_get(at + 5)?,
+        points: row.try_get(at + 6)?,
+        state: row.try_get(at + 7)?,
+        iteration_id: row.try_get(at + 8)?,
+        rank_key: row.try_get(at + 9)?,
+        rejection_reason: row.try_get(at + 10)?,
+        ready_at: row.try_get(at + 11)?,
+        accepted_at: row.try_get(at + 12)?,
+        created_at: row.try_get(at + 13)?,
+        updated_at: row.try_get(at + 14)?,
+        external_key: row.try_get(at + 15)?,
     })
 }
 

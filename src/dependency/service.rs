@@ -10,7 +10,7 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter,
-    QueryOrder,
+    QueryOrder, Statement,
     sea_query::{Alias, Asterisk, Expr, ExprTrait, JoinType, Query, SelectStatement},
 };
 
@@ -281,6 +281,62 @@ const ROW_COLUMNS: &str = "id, program_id, dependent_story_id, provider_story_id
 const END_COLUMNS: &str = "dependent_team, provider_team, dependent_iteration, \
      provider_iteration, dependent_start, provider_start, needed_start";
 
+/// A dependency from the first columns of a PostgreSQL row, in the order
+/// of [`ROW_COLUMNS`].
+pub(crate) fn pg_row(
+    r: &sea_orm::sqlx::postgres::PgRow,
+) -> Result<dependency::Model, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::Row as _;
+    Ok(dependency::Model {
+        id: r.try_get(0)?,
+        program_id: r.try_get(1)?,
+        dependent_story_id: r.try_get(2)?,
+        provider_story_id: r.try_get(3)?,
+        state: r.try_get(4)?,
+        resolved_from: r.try_get(5)?,
+        needed_by_iteration_id: r.try_get(6)?,
+        decline_reason: r.try_get(7)?,
+        requested_by_id: r.try_get(8)?,
+        at_risk: r.try_get(9)?,
+        risk_reasons: r.try_get(10)?,
+        created_at: r.try_get(11)?,
+        updated_at: r.try_get(12)?,
+    })
+}
+
+/// The dependencies of `stories` (as the dependent), oldest first, each with
+/// its provider story, on PostgreSQL: one statement, where the dependencies
+/// and then the providers through them read the dependencies twice.
+pub(crate) async fn with_providers_pg(
+    conn: &impl ConnectionTrait,
+    stories: Vec<i64>,
+) -> Result<Vec<(dependency::Model, story::Model)>, sea_orm::DbErr> {
+    let story_columns = crate::backlog::packed::COLUMNS
+        .split(", ")
+        .map(|c| format!("s.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row_columns = ROW_COLUMNS
+        .split(", ")
+        .map(|c| format!("d.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let inner = Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        format!(
+            "SELECT {row_columns}, {story_columns} FROM dependencies d \
+             JOIN stories s ON s.id = d.provider_story_id \
+             WHERE d.dependent_story_id = ANY($1) ORDER BY d.id"
+        ),
+        [stories.into()],
+    );
+    let columns = ROW_COLUMNS.split(", ").count();
+    crate::db::postgres_rows(conn, inner, "*", |r| {
+        Ok((pg_row(r)?, crate::backlog::packed::pg_model_at(r, columns)?))
+    })
+    .await
+}
+
 /// [`assessed`] on PostgreSQL: each row decoded by position (see
 /// [`crate::db::postgres_rows`]); a board reads thousands.
 async fn assessed_by_position(
@@ -291,21 +347,7 @@ async fn assessed_by_position(
     let inner = conn.get_database_backend().build(&facts_query(filter));
     let columns = format!("{ROW_COLUMNS}, {END_COLUMNS}");
     let read = crate::db::postgres_rows(conn, inner, &columns, |r| {
-        let row = dependency::Model {
-            id: r.try_get(0)?,
-            program_id: r.try_get(1)?,
-            dependent_story_id: r.try_get(2)?,
-            provider_story_id: r.try_get(3)?,
-            state: r.try_get(4)?,
-            resolved_from: r.try_get(5)?,
-            needed_by_iteration_id: r.try_get(6)?,
-            decline_reason: r.try_get(7)?,
-            requested_by_id: r.try_get(8)?,
-            at_risk: r.try_get(9)?,
-            risk_reasons: r.try_get(10)?,
-            created_at: r.try_get(11)?,
-            updated_at: r.try_get(12)?,
-        };
+        let row = pg_row(r)?;
         let ends = Ends {
             dependent_team: r.try_get(13)?,
             provider_team: r.try_get(14)?,

@@ -209,6 +209,9 @@ impl AppLoader {
                 .to_owned()
         };
         let backend = db.get_database_backend();
+        // On PostgreSQL the dependencies come with their providers in one
+        // statement, where apart each read the dependencies.
+        let joined = wants.providers && backend == sea_orm::DbBackend::Postgres;
         let (features, dependencies, clarifications, blocked, providers, teams) = futures_util::try_join!(
             apart(through(
                 self.clone(),
@@ -217,7 +220,7 @@ impl AppLoader {
             )),
             apart(through(
                 self.clone(),
-                wants.dependencies,
+                wants.dependencies && !joined,
                 each(&stories, DependenciesOfStory)
             )),
             apart(through(
@@ -232,7 +235,8 @@ impl AppLoader {
             )),
             apart({
                 let db = db.clone();
-                let providers = wants.providers.then(|| {
+                let stories = stories.clone();
+                let providers = (wants.providers && !joined).then(|| {
                     story::Entity::find().filter(one_of_rows(
                         backend,
                         story::Column::Id,
@@ -240,9 +244,17 @@ impl AppLoader {
                     ))
                 });
                 async move {
+                    if joined {
+                        let rows = crate::dependency::service::with_providers_pg(&db, stories);
+                        let (dependencies, providers) = rows.await?.into_iter().unzip();
+                        return Ok((dependencies, providers));
+                    }
                     match providers {
-                        Some(providers) => crate::backlog::packed::stories(&db, providers).await,
-                        None => Ok(Vec::new()),
+                        Some(providers) => Ok((
+                            Vec::new(),
+                            crate::backlog::packed::stories(&db, providers).await?,
+                        )),
+                        None => Ok((Vec::new(), Vec::new())),
                     }
                 }
             }),
@@ -270,6 +282,18 @@ impl AppLoader {
                 }
             }),
         )?;
+        let (joined_dependencies, providers) = providers;
+        let mut dependencies: HashMap<i64, Vec<dependency::Model>> =
+            dependencies.into_iter().map(|(k, v)| (k.0, v)).collect();
+        if joined {
+            dependencies.extend(stories.iter().map(|s| (*s, Vec::new())));
+            for row in joined_dependencies {
+                dependencies
+                    .entry(row.dependent_story_id)
+                    .or_default()
+                    .push(row);
+            }
+        }
         let teams = match known {
             Some(known) if wants.team => known,
             _ => teams,
@@ -279,7 +303,7 @@ impl AppLoader {
             teams: teams.into_iter().map(|t| (t.id, t)).collect(),
             stories: providers.into_iter().map(|s| (s.id, s)).collect(),
             iterations: HashMap::new(),
-            dependencies: dependencies.into_iter().map(|(k, v)| (k.0, v)).collect(),
+            dependencies,
             clarifications: clarifications.into_iter().map(|(k, v)| (k.0, v)).collect(),
             blocked: blocked.into_iter().map(|(k, v)| (k.0, v)).collect(),
         })
