@@ -337,8 +337,8 @@ pub async fn rank(
 pub enum Backlogs<'a> {
     /// These teams'.
     Teams(&'a [i64]),
-    /// Every team's of this program: read without first reading the teams.
-    OfProgram(i64),
+    /// Every team's of these programs: read without first reading the teams.
+    OfPrograms(&'a [i64]),
 }
 
 /// Pages of several team backlogs in rank order (rows `offset+1` to
@@ -372,8 +372,18 @@ pub async fn pages(
                     .join(",")
             )
         }
-        Backlogs::OfProgram(program) => {
-            format!("stories.team_id IN (SELECT id FROM teams WHERE program_id = {program})")
+        Backlogs::OfPrograms(programs) => {
+            if programs.is_empty() {
+                return Ok(out);
+            }
+            format!(
+                "stories.team_id IN (SELECT id FROM teams WHERE program_id IN ({}))",
+                programs
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
         }
     };
     // The conditions beside the team's.
@@ -415,9 +425,9 @@ pub async fn pages(
                 Backlogs::Teams(teams) => {
                     ("unnest($1::bigint[]) AS t(team_id)", teams.to_vec().into())
                 }
-                Backlogs::OfProgram(program) => (
-                    "(SELECT id AS team_id FROM teams WHERE program_id = $1) AS t",
-                    program.into(),
+                Backlogs::OfPrograms(programs) => (
+                    "(SELECT id AS team_id FROM teams WHERE program_id = ANY($1)) AS t",
+                    programs.to_vec().into(),
                 ),
             };
             let sql = format!(

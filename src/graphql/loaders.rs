@@ -400,6 +400,53 @@ impl Loader<BacklogPage> for AppLoader {
         Ok(out)
     }
 }
+/// The pages of one shape (`shape`, its team 0) of every team backlog of
+/// program `program`, read without first reading the teams. The keys of a
+/// batch share one read: the value holds the pages of all their programs'
+/// teams, by team (a team without stories on the page has none).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProgramPages {
+    pub program: i64,
+    pub shape: BacklogPage,
+}
+
+impl Loader<ProgramPages> for AppLoader {
+    type Value = std::sync::Arc<HashMap<i64, (Vec<story::Model>, u64)>>;
+    type Error = DbErr;
+
+    async fn load(
+        &self,
+        keys: &[ProgramPages],
+    ) -> Result<HashMap<ProgramPages, Self::Value>, DbErr> {
+        let mut groups: HashMap<&BacklogPage, Vec<i64>> = HashMap::new();
+        for k in keys {
+            groups.entry(&k.shape).or_default().push(k.program);
+        }
+        let mut out = HashMap::new();
+        for (shape, programs) in groups {
+            let pages = crate::backlog::service::pages(
+                &self.db,
+                crate::backlog::service::Backlogs::OfPrograms(&programs),
+                shape.states.as_deref(),
+                shape.blocked,
+                shape.offset,
+                shape.limit,
+                shape.count,
+            )
+            .await?;
+            let pages = std::sync::Arc::new(pages);
+            for program in programs {
+                let key = ProgramPages {
+                    program,
+                    shape: shape.clone(),
+                };
+                out.insert(key, pages.clone());
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The stories of a feature, by team then rank.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StoriesByFeature(pub i64);

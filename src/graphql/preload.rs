@@ -167,38 +167,23 @@ impl Loader<PagePreload> for AppLoader {
         let stories = set(keys.iter().flat_map(|k| k.stories.iter().copied()));
         let features = set(keys.iter().flat_map(|k| k.features.iter().copied()));
         let teams = set(keys.iter().flat_map(|k| k.teams.iter().copied()));
-        let shared = Arc::new(
-            self.preload(stories, features, Teams::OfProgramsOf(teams), wants)
-                .await?,
-        );
+        let shared = Arc::new(self.preload(stories, features, teams, wants).await?);
         Ok(keys.iter().map(|k| (k.clone(), shared.clone())).collect())
     }
 }
 
-/// The teams a read ahead gives the stories and their providers.
-pub enum Teams {
-    /// Already read: every team of the stories' programs.
-    Known(Vec<team::Model>),
-    /// To read: every team of these teams' programs.
-    OfProgramsOf(Vec<i64>),
-}
-
 impl AppLoader {
-    /// What `wants` asks of `stories` (with `features`, their features),
-    /// read in one wave of statements that go out at once.
-    pub async fn preload(
+    /// What `wants` asks of `stories` (with `features`, their features, and
+    /// `teams`, whose programs' teams give theirs), read in one wave of
+    /// statements that go out at once.
+    async fn preload(
         &self,
         stories: Vec<i64>,
         features: Vec<i64>,
-        teams: Teams,
+        teams: Vec<i64>,
         wants: Wants,
     ) -> Result<Preloaded, DbErr> {
         let db = self.conn();
-        let (stories, features) = (set(stories), set(features));
-        let (known, teams) = match teams {
-            Teams::Known(known) => (Some(known), Vec::new()),
-            Teams::OfProgramsOf(teams) => (None, teams),
-        };
         // The providers of the stories' dependencies, as a subquery: every
         // read below is independent, so they all go at once.
         let providers_of = || {
@@ -266,7 +251,7 @@ impl AppLoader {
                 // teams took a scan of the dependencies (0.8 ms of
                 // PostgreSQL's time per dashboard). Every caller names its
                 // pages' teams; a team not read ahead goes to the loader.
-                let teams = (wants.team && known.is_none()).then(|| {
+                let teams = wants.team.then(|| {
                     let programs = Query::select()
                         .column(team::Column::ProgramId)
                         .from(team::Entity)
@@ -294,10 +279,6 @@ impl AppLoader {
                     .push(row);
             }
         }
-        let teams = match known {
-            Some(known) if wants.team => known,
-            _ => teams,
-        };
         Ok(Preloaded {
             features: features.into_iter().map(|(k, v)| (k.0, v)).collect(),
             teams: teams.into_iter().map(|t| (t.id, t)).collect(),
