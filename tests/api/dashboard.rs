@@ -130,6 +130,8 @@ async fn a_program_read_ahead_answers_as_field_by_field() {
         "teams { a: backlog(first: 2) { edges { node { id } } } b: backlog(first: 3) { edges { node { title } } } }".to_owned(),
         "teams { backlog(first: 2) { edges { node { id } } } } more: teams { backlog(first: 2) { edges { node { id dependencies { id } } } } }".to_owned(),
         "name teams { name }".to_owned(),
+        // A program asked more than its teams is resolved field by field.
+        "productManager { name } teams { backlog(first: 2) { edges { node { id } } } }".to_owned(),
     ];
     let ahead =
         |shape: &str| format!("query($programId: ID!) {{ program(id: $programId) {{ {shape} }} }}");
