@@ -332,6 +332,11 @@ pub async fn rank(
         .ok_or_else(|| AppError::not_found("storyId: no such story"))
 }
 
+/// Ids as SQL list text: `1,2,3`.
+fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
 /// Whose backlogs [`pages`] reads.
 #[derive(Clone, Copy, Debug)]
 pub enum Backlogs<'a> {
@@ -363,27 +368,14 @@ pub async fn pages(
                 return Ok(out);
             }
             out.extend(teams.iter().map(|t| (*t, (Vec::new(), 0))));
-            format!(
-                "stories.team_id IN ({})",
-                teams
-                    .iter()
-                    .map(i64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
+            format!("stories.team_id IN ({})", id_list(teams))
         }
         Backlogs::OfPrograms(programs) => {
             if programs.is_empty() {
                 return Ok(out);
             }
-            format!(
-                "stories.team_id IN (SELECT id FROM teams WHERE program_id IN ({}))",
-                programs
-                    .iter()
-                    .map(i64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
+            let programs = id_list(programs);
+            format!("stories.team_id IN (SELECT id FROM teams WHERE program_id IN ({programs}))")
         }
     };
     // The conditions beside the team's.
@@ -477,7 +469,7 @@ pub async fn positions(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let list = id_list(ids);
     let sql = format!(
         "SELECT s.id AS id, (SELECT COUNT(*) FROM stories t \
          WHERE t.team_id = s.team_id AND t.rank_key <= s.rank_key) AS position \

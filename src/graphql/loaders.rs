@@ -15,6 +15,8 @@ use sea_orm::{
     sea_query::{Expr, SelectStatement},
 };
 
+use crate::backlog::service::{Backlogs, pages};
+
 /// Loads rows for the GraphQL layer in batches.
 #[derive(Clone)]
 pub struct AppLoader {
@@ -361,6 +363,27 @@ pub struct BacklogPage {
     pub count: bool,
 }
 
+impl BacklogPage {
+    /// The pages of this shape (its team aside) of `backlogs`, by team.
+    async fn read(
+        &self,
+        db: &DatabaseConnection,
+        backlogs: Backlogs<'_>,
+    ) -> Result<HashMap<i64, (Vec<story::Model>, u64)>, DbErr> {
+        let (states, blocked) = (self.states.as_deref(), self.blocked);
+        pages(
+            db,
+            backlogs,
+            states,
+            blocked,
+            self.offset,
+            self.limit,
+            self.count,
+        )
+        .await
+    }
+}
+
 impl Loader<BacklogPage> for AppLoader {
     type Value = (Vec<story::Model>, u64);
     type Error = DbErr;
@@ -377,16 +400,7 @@ impl Loader<BacklogPage> for AppLoader {
             groups.entry(shape).or_default().push(k.team);
         }
         for (shape, teams) in groups {
-            let pages = crate::backlog::service::pages(
-                &self.db,
-                crate::backlog::service::Backlogs::Teams(&teams),
-                shape.states.as_deref(),
-                shape.blocked,
-                shape.offset,
-                shape.limit,
-                shape.count,
-            )
-            .await?;
+            let pages = shape.read(&self.db, Backlogs::Teams(&teams)).await?;
             for (team, page) in pages {
                 out.insert(
                     BacklogPage {
@@ -424,16 +438,9 @@ impl Loader<ProgramPages> for AppLoader {
         }
         let mut out = HashMap::new();
         for (shape, programs) in groups {
-            let pages = crate::backlog::service::pages(
-                &self.db,
-                crate::backlog::service::Backlogs::OfPrograms(&programs),
-                shape.states.as_deref(),
-                shape.blocked,
-                shape.offset,
-                shape.limit,
-                shape.count,
-            )
-            .await?;
+            let pages = shape
+                .read(&self.db, Backlogs::OfPrograms(&programs))
+                .await?;
             let pages = std::sync::Arc::new(pages);
             for program in programs {
                 let key = ProgramPages {
