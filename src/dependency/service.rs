@@ -304,6 +304,16 @@ pub(crate) fn pg_row(
     })
 }
 
+/// `columns` (a list such as [`ROW_COLUMNS`]) of the table named `alias`:
+/// `a.x, a.y`.
+fn qualified(alias: &str, columns: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The dependencies of `stories` (as the dependent), oldest first, each with
 /// its provider story, on PostgreSQL: one statement, where the dependencies
 /// and then the providers through them read the dependencies twice. Each
@@ -314,16 +324,8 @@ pub(crate) async fn with_providers_pg(
     conn: &impl ConnectionTrait,
     stories: Vec<i64>,
 ) -> Result<Vec<(dependency::Model, story::Model)>, sea_orm::DbErr> {
-    let story_columns = crate::backlog::packed::COLUMNS
-        .split(", ")
-        .map(|c| format!("s.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let row_columns = ROW_COLUMNS
-        .split(", ")
-        .map(|c| format!("d.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let story_columns = qualified("s", crate::backlog::packed::COLUMNS);
+    let row_columns = qualified("d", ROW_COLUMNS);
     let inner = Statement::from_sql_and_values(
         sea_orm::DbBackend::Postgres,
         format!(

@@ -220,8 +220,8 @@ impl AppLoader {
             )),
             apart({
                 let db = db.clone();
-                let stories = stories.clone();
-                let providers = (wants.providers && !joined).then(|| {
+                let joined = joined.then(|| stories.clone());
+                let providers = (wants.providers && joined.is_none()).then(|| {
                     story::Entity::find().filter(one_of_rows(
                         backend,
                         story::Column::Id,
@@ -229,7 +229,7 @@ impl AppLoader {
                     ))
                 });
                 async move {
-                    if joined {
+                    if let Some(stories) = joined {
                         let rows = crate::dependency::service::with_providers_pg(&db, stories);
                         let (dependencies, providers) = rows.await?.into_iter().unzip();
                         return Ok((dependencies, providers));
