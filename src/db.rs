@@ -56,8 +56,16 @@ impl StatementCounts {
             .next()
             .unwrap_or("")
             .to_ascii_uppercase();
+        // A CTE that changes rows (the event log's counter update and
+        // insert, say) is a write.
+        let writes_in_cte = || {
+            ["INSERT INTO ", "UPDATE ", "DELETE FROM "]
+                .iter()
+                .any(|w| sql.contains(w))
+        };
         match verb.as_str() {
-            "SELECT" | "WITH" => self.reads.fetch_add(1, Ordering::Relaxed),
+            "SELECT" => self.reads.fetch_add(1, Ordering::Relaxed),
+            "WITH" if !writes_in_cte() => self.reads.fetch_add(1, Ordering::Relaxed),
             "BEGIN" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => 0,
             _ => self.writes.fetch_add(1, Ordering::Relaxed),
         };

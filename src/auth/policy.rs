@@ -224,6 +224,20 @@ pub async fn can_read_program(
     }
 }
 
+/// Whether the actor may read the team's program: as [`can_read_program`],
+/// with no statement for the team's own Product Owner, who is part of it.
+async fn can_read_team(
+    conn: &impl ConnectionTrait,
+    actor: Actor,
+    team: &team::Model,
+    program: &program::Model,
+) -> AppResult<bool> {
+    if actor.is_user(team.product_owner_id) {
+        return Ok(true);
+    }
+    can_read_program(conn, actor, program).await
+}
+
 /// Whether the actor may see user `user`: admins and the user always;
 /// others when they share a program.
 pub async fn can_see_user(
@@ -351,7 +365,7 @@ pub async fn team(
         .await?
         .ok_or_else(|| missing("team", id))?;
     match program {
-        Some(p) if can_read_program(conn, actor, &p).await? => Ok((team, p)),
+        Some(p) if can_read_team(conn, actor, &team, &p).await? => Ok((team, p)),
         _ => Err(missing("team", id)),
     }
 }
@@ -370,7 +384,7 @@ pub async fn story(
         .await?;
     match found {
         Some((story, Some(team), Some(program)))
-            if can_read_program(conn, actor, &program).await? =>
+            if can_read_team(conn, actor, &team, &program).await? =>
         {
             Ok((story, team, program))
         }

@@ -5,8 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{feature, increment, iteration, story, team};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel, QuerySelect,
-    Statement,
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel, Statement,
 };
 
 use super::{
@@ -54,20 +53,6 @@ fn backlog_list(team_id: i64) -> RankedList {
         scope_column: "team_id",
         scope: team_id,
     }
-}
-
-/// Locks the team row until the transaction ends (PostgreSQL; SQLite has one
-/// writer at a time): moves on one backlog happen one after another.
-pub async fn lock_team(conn: &impl ConnectionTrait, team_id: i64) -> AppResult<()> {
-    if conn.get_database_backend() != sea_orm::DbBackend::Postgres {
-        // A SQLite write transaction already excludes every other writer.
-        return Ok(());
-    }
-    team::Entity::find_by_id(team_id)
-        .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
-        .one(conn)
-        .await?;
-    Ok(())
 }
 
 async fn require_feature_of(
@@ -141,7 +126,8 @@ pub async fn create(
     if let Some(iteration) = iteration_id {
         require_iteration_of(conn, team.program_id, iteration).await?;
     }
-    lock_team(conn, team.id).await?;
+    // The program's write lock, held since the work's lookup of the team,
+    // keeps two new stories from taking the same bottom key.
     let rank_key = backlog_list(team.id).bottom_key(conn).await?;
     Ok(story::ActiveModel {
         team_id: Set(team.id),
@@ -297,7 +283,8 @@ pub async fn reject(
 }
 
 /// Places `story_id` right before or after `anchor_id` in its backlog: one
-/// row written, unless the keys need respacing (rare).
+/// row written, unless the keys need respacing (rare). The caller holds the
+/// program's write lock (a unit of work's lookup of the story takes it).
 pub async fn rank(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -311,25 +298,20 @@ pub async fn rank(
             "a story cannot be ranked relative to itself",
         ));
     }
-    lock_team(conn, team_id).await?;
-    if !backlog_list(team_id)
+    let moved = backlog_list(team_id)
         .move_next_to(conn, now, story_id, anchor_id, place)
-        .await?
-    {
+        .await?;
+    moved.ok_or_else(|| {
         let field = if place == Place::Before {
             "beforeId"
         } else {
             "afterId"
         };
-        return Err(AppError::bad_input(format!(
+        AppError::bad_input(format!(
             "{field}: {} is not a story of the same team backlog",
             global(Kind::Story, anchor_id)
-        )));
-    }
-    story::Entity::find_by_id(story_id)
-        .one(conn)
-        .await?
-        .ok_or_else(|| AppError::not_found("storyId: no such story"))
+        ))
+    })
 }
 
 /// Ids as SQL list text: `1,2,3`.

@@ -5,8 +5,8 @@ use entity::{event, event_counter};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde_json::Value;
@@ -90,7 +90,8 @@ const INSERT_CHUNK: usize = 1_000;
 /// events take the program's next sequence numbers in one step (the counter
 /// row stays locked until commit, so numbers follow commit order and a
 /// rollback leaves no gap) and, on PostgreSQL, every listening process is
-/// notified at commit.
+/// notified at commit. On PostgreSQL the step and the rows are one
+/// statement per program (up to [`INSERT_CHUNK`] events).
 pub async fn record(txn: &WriteTxn, events: Vec<Recorded>) -> AppResult<()> {
     let conn = &**txn;
     let mut programs: Vec<i64> = Vec::new();
@@ -105,6 +106,11 @@ pub async fn record(txn: &WriteTxn, events: Vec<Recorded>) -> AppResult<()> {
             .iter()
             .filter(|e| e.program_id == program_id)
             .collect();
+        if conn.get_database_backend() == DbBackend::Postgres && mine.len() <= INSERT_CHUNK {
+            let stored = bump_and_insert_pg(txn, program_id, &mine).await?;
+            txn.touch(program_id, stored);
+            continue;
+        }
         let count = i64::try_from(mine.len())
             .map_err(|_| AppError::Internal("too many events in one change".into()))?;
         let last = bump(txn, program_id, count).await?;
@@ -162,6 +168,82 @@ async fn bump(txn: &WriteTxn, program_id: i64, count: i64) -> AppResult<i64> {
         .try_get("", "last_sequence")?)
 }
 
+/// Every column of an event row, as written rows are read back.
+const EVENT_COLUMNS: &str =
+    "id, program_id, sequence, kind, subject_type, subject_id, team_ids, actor_id, at, payload";
+
+/// [`bump`] and the INSERT of a program's events in one PostgreSQL
+/// statement: the counter's update is a CTE the rows take their sequence
+/// numbers from. Returns the rows as stored.
+async fn bump_and_insert_pg(
+    txn: &WriteTxn,
+    program_id: i64,
+    events: &[&Recorded],
+) -> AppResult<Vec<event::Model>> {
+    let count = i64::try_from(events.len())
+        .map_err(|_| AppError::Internal("too many events in one change".into()))?;
+    let mut values: Vec<sea_orm::Value> = vec![
+        program_id.into(),
+        count.into(),
+        txn.channel().to_owned().into(),
+        txn.origin().to_owned().into(),
+    ];
+    let mut rows = Vec::with_capacity(events.len());
+    for (n, e) in (1i64..).zip(events) {
+        let at = values.len();
+        rows.push(format!(
+            "(${}::bigint, ${}::text, ${}::text, ${}::bigint, ${}::text, ${}::bigint, ${}::timestamptz, ${}::text)",
+            at + 1,
+            at + 2,
+            at + 3,
+            at + 4,
+            at + 5,
+            at + 6,
+            at + 7,
+            at + 8
+        ));
+        let new = &e.event;
+        values.extend([
+            n.into(),
+            new.kind.as_str().to_owned().into(),
+            new.subject.0.name().to_owned().into(),
+            new.subject.1.into(),
+            team_text(&new.teams).into(),
+            e.actor.into(),
+            e.at.into(),
+            new.payload.to_string().into(),
+        ]);
+    }
+    // The notice is a column of the counter's update, so that it is sent
+    // (at commit) exactly when the counter moves.
+    let sql = format!(
+        "WITH bumped AS (UPDATE event_counters SET last_sequence = last_sequence + $2 \
+         WHERE program_id = $1 RETURNING last_sequence - $2 AS base, \
+         pg_notify($3, program_id::text || ':' || last_sequence::text || ':' || $4)::text AS notice) \
+         INSERT INTO events (program_id, sequence, kind, subject_type, subject_id, team_ids, actor_id, at, payload) \
+         SELECT $1, bumped.base + v.n, v.kind, v.subject_type, v.subject_id, v.team_ids, v.actor_id, v.at, v.payload \
+         FROM bumped CROSS JOIN (VALUES {}) AS v(n, kind, subject_type, subject_id, team_ids, actor_id, at, payload) \
+         WHERE bumped.notice IS NOT NULL RETURNING {EVENT_COLUMNS}",
+        rows.join(", ")
+    );
+    let stored = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?
+        .iter()
+        .map(|row| <event::Model as FromQueryResult>::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, _>>()?;
+    if stored.len() != events.len() {
+        return Err(AppError::Internal(
+            format!("program {program_id} has no event counter").into(),
+        ));
+    }
+    Ok(stored)
+}
+
 /// What a PostgreSQL notice of committed events says:
 /// `program:last:origin` (the program, its last sequence committed, the
 /// committing process's [`crate::db::Store::origin`]), or the program alone.
@@ -193,21 +275,19 @@ impl<'a> Notice<'a> {
     }
 }
 
+/// The teams of an event as stored: `,1,2,` (none: `,`).
+fn team_text(teams: &[i64]) -> String {
+    if teams.is_empty() {
+        return ",".to_owned();
+    }
+    let list = teams.iter().map(i64::to_string).collect::<Vec<_>>();
+    format!(",{},", list.join(","))
+}
+
 /// The row of event `e` numbered `sequence`.
 fn row_of(e: &Recorded, sequence: i64) -> event::ActiveModel {
     let new = &e.event;
-    let teams = if new.teams.is_empty() {
-        ",".to_owned()
-    } else {
-        format!(
-            ",{},",
-            new.teams
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        )
-    };
+    let teams = team_text(&new.teams);
     event::ActiveModel {
         program_id: Set(e.program_id),
         sequence: Set(sequence),

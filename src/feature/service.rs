@@ -16,7 +16,6 @@ use crate::{
     ids::{IncrementId, Kind, global},
     increment,
     page::Page,
-    program::service::lock,
     ranking::{Place, RankedList},
     text,
 };
@@ -77,7 +76,8 @@ pub async fn create(
     if let Some(target) = target {
         increment::service::find_in_program(conn, "targetIncrementId", program.id, target).await?;
     }
-    lock(conn, program.id).await?;
+    // The program's write lock, held since the work's lookup of the
+    // program, keeps two new features from taking the same bottom key.
     let rank_key = backlog_list(program.id).bottom_key(conn).await?;
     let mut row = feature::ActiveModel {
         program_id: Set(program.id),
@@ -181,7 +181,9 @@ pub async fn set_state(
 }
 
 /// Places `feature_id` right before or after `anchor_id` in the program
-/// backlog: one row written, unless the keys need respacing (rare).
+/// backlog: one row written, unless the keys need respacing (rare). The
+/// caller holds the program's write lock (a unit of work's lookup of the
+/// feature takes it).
 pub async fn rank(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -195,25 +197,20 @@ pub async fn rank(
             "a feature cannot be ranked relative to itself",
         ));
     }
-    lock(conn, program_id).await?;
-    if !backlog_list(program_id)
+    let moved = backlog_list(program_id)
         .move_next_to(conn, now, feature_id, anchor_id, place)
-        .await?
-    {
+        .await?;
+    moved.ok_or_else(|| {
         let field = if place == Place::Before {
             "beforeId"
         } else {
             "afterId"
         };
-        return Err(AppError::bad_input(format!(
+        AppError::bad_input(format!(
             "{field}: {} is not a feature of this program backlog",
             global(Kind::Feature, anchor_id)
-        )));
-    }
-    feature::Entity::find_by_id(feature_id)
-        .one(conn)
-        .await?
-        .ok_or_else(|| AppError::not_found("featureId: no such feature"))
+        ))
+    })
 }
 
 /// How the program backlog is ordered.

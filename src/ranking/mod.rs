@@ -3,15 +3,16 @@
 //! [`key`] is the pure key arithmetic; this module reads the neighbours of a
 //! move and respaces a list when its keys grow too long.
 //!
-//! Callers lock the scope's parent row first (`SELECT … FOR UPDATE` on
-//! PostgreSQL; SQLite has one writer at a time), and a unique index on
-//! (scope, rank_key) guards the total order whatever happens.
+//! Callers change a list only under its program's write lock, which a unit
+//! of work takes with its first lookup (`crate::work`; SQLite has one writer
+//! at a time), and a unique index on (scope, rank_key) guards the total
+//! order whatever happens.
 
 pub mod key;
 
 use sea_orm::{
-    ConnectionTrait, ExprTrait, Order,
-    sea_query::{Expr, Query},
+    ConnectionTrait, ExprTrait, FromQueryResult, Order,
+    sea_query::{Asterisk, Expr, Query, SubQueryStatement},
 };
 
 use crate::error::{AppError, AppResult};
@@ -32,35 +33,6 @@ pub enum Place {
 }
 
 impl RankedList {
-    /// The key next to `key`, below it (`Before`) or above it (`After`),
-    /// ignoring the row `except`.
-    async fn neighbour(
-        &self,
-        conn: &impl ConnectionTrait,
-        key: &str,
-        side: Place,
-        except: i64,
-    ) -> AppResult<Option<String>> {
-        let (cmp, order) = match side {
-            Place::Before => (Expr::col("rank_key").lt(key), Order::Desc),
-            Place::After => (Expr::col("rank_key").gt(key), Order::Asc),
-        };
-        let stmt = Query::select()
-            .column("rank_key")
-            .from(self.table)
-            .and_where(Expr::col(self.scope_column).eq(self.scope))
-            .and_where(cmp)
-            .and_where(Expr::col("id").ne(except))
-            .order_by("rank_key", order)
-            .limit(1)
-            .to_owned();
-        let row = conn.query_one(&stmt).await?;
-        Ok(match row {
-            Some(row) => Some(row.try_get::<String>("", "rank_key")?),
-            None => None,
-        })
-    }
-
     /// The key for a new item at the bottom of the list.
     pub async fn bottom_key(&self, conn: &impl ConnectionTrait) -> AppResult<String> {
         let stmt = Query::select()
@@ -75,55 +47,102 @@ impl RankedList {
         key::between(last.as_deref(), None).ok_or_else(|| corrupt(self, last.as_deref()))
     }
 
-    /// The new key of `item` placed before or after the row whose key is
-    /// `anchor_key`. The caller writes it to the item's row, then calls
-    /// [`RankedList::respace_if_long`].
-    pub async fn key_next_to(
+    /// The new key of `item` placed right before or after row `anchor`, or
+    /// `None` when the anchor is not in this list (or is the item). One
+    /// statement reads the anchor's key and its neighbour's on that side
+    /// (the item itself left out). The caller writes the key to the item's
+    /// row, then calls [`RankedList::respace_if_long`].
+    async fn key_next_to(
         &self,
         conn: &impl ConnectionTrait,
         item: i64,
-        anchor_key: &str,
+        anchor: i64,
         place: Place,
-    ) -> AppResult<String> {
-        let other = self.neighbour(conn, anchor_key, place, item).await?;
-        let (lo, hi) = match place {
-            Place::Before => (other.as_deref(), Some(anchor_key)),
-            Place::After => (Some(anchor_key), other.as_deref()),
+    ) -> AppResult<Option<String>> {
+        let anchor_key = Query::select()
+            .column("rank_key")
+            .from(self.table)
+            .and_where(Expr::col("id").eq(anchor))
+            .and_where(Expr::col(self.scope_column).eq(self.scope))
+            .to_owned();
+        let anchor_key = Expr::from(SubQueryStatement::from(anchor_key));
+        let (side, order) = match place {
+            Place::Before => (Expr::col("rank_key").lte(anchor_key), Order::Desc),
+            Place::After => (Expr::col("rank_key").gte(anchor_key), Order::Asc),
         };
-        key::between(lo, hi).ok_or_else(|| corrupt(self, Some(anchor_key)))
+        let stmt = Query::select()
+            .columns(["id", "rank_key"])
+            .from(self.table)
+            .and_where(Expr::col(self.scope_column).eq(self.scope))
+            .and_where(side)
+            .and_where(Expr::col("id").ne(item))
+            .order_by("rank_key", order)
+            .limit(2)
+            .to_owned();
+        let rows = conn.query_all(&stmt).await?;
+        // The keys are unique in a list: the first row is the anchor's.
+        let mut keys = Vec::with_capacity(2);
+        for row in &rows {
+            keys.push((
+                row.try_get::<i64>("", "id")?,
+                row.try_get::<String>("", "rank_key")?,
+            ));
+        }
+        let anchor_key = match keys.first() {
+            Some((id, key)) if *id == anchor => key.as_str(),
+            _ => return Ok(None),
+        };
+        let other = keys.get(1).map(|(_, key)| key.as_str());
+        let (lo, hi) = match place {
+            Place::Before => (other, Some(anchor_key)),
+            Place::After => (Some(anchor_key), other),
+        };
+        key::between(lo, hi)
+            .map(Some)
+            .ok_or_else(|| corrupt(self, Some(anchor_key)))
     }
 
     /// Moves row `item` right before or after row `anchor` of this list:
     /// writes the item's new key (one row), then respaces the list if the key
-    /// grew too long. `Ok(false)` when the anchor is not in this list.
-    pub async fn move_next_to(
+    /// grew too long. The item's row as written, or `None` when the anchor is
+    /// not in this list (or is the item). Three statements: the anchor's key
+    /// with its neighbour's, the write, which returns the row, and (rarely)
+    /// the respacing with a read of the row after it.
+    pub async fn move_next_to<M: FromQueryResult>(
         &self,
         conn: &impl ConnectionTrait,
         now: chrono::DateTime<chrono::Utc>,
         item: i64,
         anchor: i64,
         place: Place,
-    ) -> AppResult<bool> {
-        let stmt = Query::select()
-            .column("rank_key")
-            .from(self.table)
-            .and_where(Expr::col("id").eq(anchor))
-            .and_where(Expr::col(self.scope_column).eq(self.scope))
-            .to_owned();
-        let anchor_key: String = match conn.query_one(&stmt).await? {
-            Some(row) => row.try_get("", "rank_key")?,
-            None => return Ok(false),
+    ) -> AppResult<Option<M>> {
+        let Some(key) = self.key_next_to(conn, item, anchor, place).await? else {
+            return Ok(None);
         };
-        let key = self.key_next_to(conn, item, &anchor_key, place).await?;
         let update = Query::update()
             .table(self.table)
             .value("rank_key", key.clone())
             .value("updated_at", now)
             .and_where(Expr::col("id").eq(item))
+            .returning_all()
             .to_owned();
-        conn.execute(&update).await?;
-        self.respace_if_long(conn, &key).await?;
-        Ok(true)
+        let written = conn
+            .query_one(&update)
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("{} {item} vanished", self.table).into()))?;
+        if self.respace_if_long(conn, &key).await? == 0 {
+            return Ok(Some(M::from_query_result(&written, "")?));
+        }
+        let read = Query::select()
+            .column(Asterisk)
+            .from(self.table)
+            .and_where(Expr::col("id").eq(item))
+            .to_owned();
+        let row = conn
+            .query_one(&read)
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("{} {item} vanished", self.table).into()))?;
+        Ok(Some(M::from_query_result(&row, "")?))
     }
 
     /// Respaces the whole list, in its current order, when `new_key` is longer

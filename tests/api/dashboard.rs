@@ -7,15 +7,6 @@ use crate::helpers::TestApp;
 
 const DASHBOARD: &str = include_str!("../queries/dashboard.graphql");
 
-/// SQL statements the server has sent so far (reads + writes), from /metrics.
-async fn statements(app: &TestApp) -> u64 {
-    let text = app.metrics_text().await;
-    text.lines()
-        .filter(|l| l.starts_with("portfolio_db_statements_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
 /// A demo program replayed on `app` through the use cases, and its global id.
 async fn demo_program(
     app: &TestApp,
@@ -56,9 +47,9 @@ async fn fewest_statements(
     let mut fewest = u64::MAX;
     let mut answers = Vec::new();
     for _ in 0..3 {
-        let before = statements(app).await;
+        let before = app.statements().await;
         answers.push(app.data(token, query, vars.clone()).await);
-        fewest = fewest.min(statements(app).await - before);
+        fewest = fewest.min(app.statements().await - before);
     }
     (fewest, answers)
 }
@@ -778,4 +769,42 @@ async fn events_asked_as_nodes_are_read_together() {
     let one = cost(&events[..1]).await;
     let ten = cost(&events).await;
     assert_eq!(one, ten, "statements: {one} for one event, {ten} for ten");
+}
+
+/// A rank move, the write a live program makes most, costs six statements
+/// besides BEGIN and COMMIT, on either store: the token; the program's write
+/// lock (PostgreSQL) with the story, its team and program; the anchor's key
+/// with its neighbour's; the write, which returns the row; the event with the
+/// counter's step (one statement on PostgreSQL, two on SQLite). The team's
+/// Product Owner needs no statement to be let see the program.
+#[tokio::test]
+async fn a_rank_move_costs_six_statements() {
+    use crate::helpers::World;
+    let app = counting_app().await;
+    let w = World::build(&app).await;
+    let mut ids = Vec::new();
+    for title in ["A", "B", "C", "D"] {
+        ids.push(app.create_story(&w.team_a, title, json!({})).await);
+    }
+    let rank =
+        "mutation($input: RankStoryInput!) { rankStory(input: $input) { story { id title } } }";
+    let mut fewest = u64::MAX;
+    // D before A, C after D, B before A, A after B: D C B A.
+    let moves = [
+        (3, "beforeId", 0),
+        (2, "afterId", 3),
+        (1, "beforeId", 0),
+        (0, "afterId", 1),
+    ];
+    for (story, side, anchor) in moves {
+        let before_count = app.statements().await;
+        let input = json!({ "input": { "storyId": ids[story], side: ids[anchor] } });
+        let data = app.data(&w.po_a.token, rank, input).await;
+        assert_eq!(data["rankStory"]["story"]["id"], ids[story]);
+        fewest = fewest.min(app.statements().await - before_count);
+    }
+    let titles = app.backlog_titles(&w.team_a).await;
+    assert_eq!(titles, ["D", "C", "B", "A"]);
+    eprintln!("rank move statements: {fewest}");
+    assert!(fewest <= 6, "a rank move sent {fewest} statements");
 }

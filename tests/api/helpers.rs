@@ -189,6 +189,17 @@ impl TestApp {
             .expect("metrics are text")
     }
 
+    /// SQL statements this process has sent so far (reads and writes, not
+    /// transaction control), from /metrics.
+    pub async fn statements(&self) -> u64 {
+        self.metrics_text()
+            .await
+            .lines()
+            .filter(|l| l.starts_with("portfolio_db_statements_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
     /// Sends a GraphQL request; returns the whole response body.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let mut req = self
