@@ -9,8 +9,18 @@
 //! skips what it has, reads any gap back from the log, and so never misses
 //! nor doubles an event. The broadcast buffer is bounded; a subscriber that
 //! falls behind it ends with an error that says which cursor to resume from.
+//!
+//! Another process's events are read from the log only when someone here
+//! waits for them: a subscription to their program, or the webhook
+//! deliverer following it ([`Wanted`]). Otherwise the dispatcher only notes
+//! how far the log has gone. A subscription that starts later reads the
+//! log's head after it is counted, so it starts past whatever was skipped.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use entity::event;
 use futures_util::Stream;
@@ -32,6 +42,54 @@ const PAGE: u64 = 500;
 pub struct EventBus {
     tx: broadcast::Sender<Arc<event::Model>>,
     store: Store,
+    wanted: Arc<Mutex<Wanted>>,
+}
+
+/// The programs whose events someone in this process waits for.
+#[derive(Default)]
+struct Wanted {
+    /// Live subscriptions, by program.
+    streams: HashMap<i64, usize>,
+    /// The programs the webhook deliverer's endpoints follow.
+    followed: HashSet<i64>,
+}
+
+impl Wanted {
+    fn get(wanted: &Mutex<Wanted>) -> std::sync::MutexGuard<'_, Wanted> {
+        wanted.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wants(&self, program: i64) -> bool {
+        self.streams.contains_key(&program) || self.followed.contains(&program)
+    }
+}
+
+/// A subscription's place in [`Wanted`], given up when it ends.
+struct Watching {
+    wanted: Arc<Mutex<Wanted>>,
+    program: i64,
+}
+
+impl Watching {
+    fn new(wanted: &Arc<Mutex<Wanted>>, program: i64) -> Self {
+        *Wanted::get(wanted).streams.entry(program).or_default() += 1;
+        Self {
+            wanted: wanted.clone(),
+            program,
+        }
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let mut wanted = Wanted::get(&self.wanted);
+        if let Some(count) = wanted.streams.get_mut(&self.program) {
+            *count -= 1;
+            if *count == 0 {
+                wanted.streams.remove(&self.program);
+            }
+        }
+    }
 }
 
 impl EventBus {
@@ -47,20 +105,33 @@ impl EventBus {
         let (wake_tx, wake_rx) = mpsc::unbounded_channel();
         store.set_waker(wake_tx);
         let last: HashMap<i64, i64> = log::heads(store.conn()).await?.into_iter().collect();
+        let wanted = Arc::new(Mutex::new(Wanted::default()));
         let dispatcher = Dispatcher {
             store: store.clone(),
             tx: tx.clone(),
             last,
             poll: poll.max(Duration::from_millis(10)),
+            wanted: wanted.clone(),
         };
         tokio::spawn(dispatcher.run(wake_rx));
-        Ok(Self { tx, store })
+        Ok(Self { tx, store, wanted })
     }
 
     /// Every event this process's dispatcher publishes from now on (a wake-up
-    /// for whoever reads the log itself, such as the webhook deliverer).
+    /// for whoever reads the log itself, such as the webhook deliverer). Of
+    /// other processes' commits, only those of programs someone here waits
+    /// for are published: see [`EventBus::follow`].
     pub fn watch(&self) -> broadcast::Receiver<Arc<event::Model>> {
         self.tx.subscribe()
+    }
+
+    /// Sets the programs the webhook deliverer follows, whose events other
+    /// processes commit are then read and published here too.
+    pub fn follow(&self, programs: &HashSet<i64>) {
+        let mut wanted = Wanted::get(&self.wanted);
+        if wanted.followed != *programs {
+            wanted.followed.clone_from(programs);
+        }
     }
 
     /// A live stream of one program's events after sequence `after` (or
@@ -77,7 +148,9 @@ impl EventBus {
         ),
         AppError,
     > {
-        // Subscribe before reading the head, so nothing falls in between.
+        // Be counted, then subscribe, before reading the head, so nothing
+        // falls in between.
+        let watching = Watching::new(&self.wanted, program_id);
         let rx = self.tx.subscribe();
         let head = log::head(self.store.conn(), program_id).await?;
         let start = after.unwrap_or(head).max(0);
@@ -89,6 +162,7 @@ impl EventBus {
             from_log: after.is_some_and(|a| a < head),
             pending: Default::default(),
             done: false,
+            _watching: watching,
         };
         Ok((start, futures_util::stream::unfold(state, Follow::next)))
     }
@@ -99,6 +173,7 @@ struct Dispatcher {
     tx: broadcast::Sender<Arc<event::Model>>,
     last: HashMap<i64, i64>,
     poll: Duration,
+    wanted: Arc<Mutex<Wanted>>,
 }
 
 impl Dispatcher {
@@ -136,7 +211,7 @@ impl Dispatcher {
                 } => match note {
                     Ok(Some(n)) => match log::Notice::parse(n.payload()) {
                         Some(notice) if self.knows(&notice) => {}
-                        Some(notice) => self.catch_up(notice.program).await,
+                        Some(notice) => self.catch_up_to(notice.program, notice.last).await,
                         None => self.catch_up_all().await,
                     },
                     // The connection dropped and reconnects on the next call:
@@ -205,12 +280,25 @@ impl Dispatcher {
             Ok(heads) => {
                 for (program, head) in heads {
                     if head > self.last.get(&program).copied().unwrap_or(0) {
-                        self.catch_up(program).await;
+                        self.catch_up_to(program, Some(head)).await;
                     }
                 }
             }
             Err(err) => tracing::warn!(error = %err, "cannot read event counters"),
         }
+    }
+
+    /// Publishes a program's events up to `head` (or all there are) when
+    /// someone here waits for them; otherwise notes that the log is there.
+    async fn catch_up_to(&mut self, program: i64, head: Option<i64>) {
+        if let Some(head) = head
+            && !Wanted::get(&self.wanted).wants(program)
+        {
+            let last = self.last.entry(program).or_default();
+            *last = (*last).max(head);
+            return;
+        }
+        self.catch_up(program).await;
     }
 
     async fn catch_up(&mut self, program: i64) {
@@ -258,6 +346,7 @@ struct Follow {
     from_log: bool,
     pending: std::collections::VecDeque<Arc<event::Model>>,
     done: bool,
+    _watching: Watching,
 }
 
 impl Follow {

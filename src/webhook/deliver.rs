@@ -214,11 +214,18 @@ pub fn start(
         recent: Mutex::new(Recent::default()),
     });
     let events = bus.watch();
-    Ok(tokio::spawn(run(shared, events, wake, settings)))
+    Ok(tokio::spawn(run(
+        shared,
+        bus.clone(),
+        events,
+        wake,
+        settings,
+    )))
 }
 
 async fn run(
     shared: Arc<Shared>,
+    bus: EventBus,
     mut events: tokio::sync::broadcast::Receiver<Arc<event::Model>>,
     wake: DeliveryWake,
     settings: DeliverySettings,
@@ -288,6 +295,9 @@ async fn run(
         let due = match due_endpoints(&shared).await {
             Ok((due, count, programs)) => {
                 enabled = count;
+                // Other processes' events of these programs are read and
+                // published here from now on.
+                bus.follow(&programs);
                 followed = programs;
                 due
             }

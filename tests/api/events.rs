@@ -356,6 +356,84 @@ async fn a_mutation_on_one_process_reaches_a_subscriber_on_another() {
     ws.close().await;
 }
 
+/// A process reads another process's events from the log only for programs
+/// someone there follows; a subscription that starts later, or resumes from
+/// before the events it skipped, still gets each of them once, then live ones.
+#[tokio::test]
+async fn a_process_reads_other_processes_events_only_for_its_subscribers() {
+    let on_postgres = std::env::var("PORTFOLIO_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
+    // As above: on PostgreSQL only NOTIFY wakes B; on SQLite its check does.
+    // No periodic look for webhooks: B's statements are its dispatcher's.
+    let poll_ms = if on_postgres { 3_600_000 } else { 100 };
+    let settle = move |s: &mut portfolio::config::Settings| {
+        s.event_poll_ms = poll_ms;
+        s.webhook_poll_ms = 3_600_000;
+    };
+    let a = TestApp::spawn_with(settle).await;
+    let b = a.another_process(settle).await;
+    let w = World::build(&a).await;
+    let other = a.create_program("Elsewhere", &w.pm.id).await;
+    let other_team = a.create_team(&other, "Team E", &w.po_b.id).await;
+    // B follows the other program only; it is live once it shows a write.
+    let mut watcher = WsClient::connect(&b, Some(&w.pm.token)).await;
+    watcher
+        .subscribe("o", PROGRAM_EVENTS, json!({ "p": other }))
+        .await;
+    let mut live = false;
+    for i in 0..40 {
+        a.create_story(&other_team, &format!("Probe {i}"), json!({}))
+            .await;
+        if watcher.next_within(0.5).await.is_some() {
+            live = true;
+            break;
+        }
+    }
+    assert!(live, "B's subscriber sees writes made on A");
+    while watcher.next_within(0.3).await.is_some() {}
+    let cursor = a.last_event_cursor(&w.program).await;
+    let before = b.statements().await;
+    for i in 0..5 {
+        a.create_story(&w.team_a, &format!("Unwatched {i}"), json!({}))
+            .await;
+    }
+    // Notices arrive in commit order: once B shows this one, it has had
+    // the five before.
+    a.create_story(&other_team, "Watched", json!({})).await;
+    let shown = watcher.next_within(10.0).await.expect("the watched write");
+    assert_eq!(
+        shown["payload"]["data"]["programEvents"]["event"]["kind"],
+        "STORY_CREATED"
+    );
+    let read = b.statements().await - before;
+    if on_postgres {
+        // One read of the watched program's log; none of the other's.
+        assert!(read <= 2, "B sent {read} statements for six writes");
+    }
+    // A subscription from before the skipped events gets them, in order.
+    let mut late = WsClient::connect(&b, Some(&w.pm.token)).await;
+    late.subscribe(
+        "r",
+        PROGRAM_EVENTS,
+        json!({ "p": w.program, "after": cursor }),
+    )
+    .await;
+    let mut sequences = Vec::new();
+    for _ in 0..5 {
+        let msg = late.next_within(10.0).await.expect("a skipped event");
+        sequences.push(msg["payload"]["data"]["programEvents"]["event"]["sequence"].clone());
+    }
+    // Then a live one, written after it started, with the next sequence.
+    a.create_story(&w.team_a, "Live", json!({})).await;
+    let msg = late.next_within(10.0).await.expect("the live event");
+    sequences.push(msg["payload"]["data"]["programEvents"]["event"]["sequence"].clone());
+    let first = sequences[0].as_i64().expect("a sequence");
+    let expected: Vec<Value> = (first..first + 6).map(Value::from).collect();
+    assert_eq!(sequences, expected);
+    assert!(late.next_within(0.3).await.is_none(), "nothing twice");
+    watcher.close().await;
+    late.close().await;
+}
+
 /// The schema in this process, without a server: the test decides when a
 /// subscription's stream is polled, which a websocket client cannot (the
 /// kernel's socket buffers would absorb thousands of events first).
