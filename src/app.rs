@@ -28,7 +28,7 @@ use crate::{
     events::bus::EventBus,
     graphql::{
         AppSchema, build_schemas,
-        cache::{Key, ReadScope, ResponseCache, Shared, Uncacheable, versions},
+        cache::{Key, ReadScope, ResponseCache, Shared, Uncacheable, VersionReads},
         fanout::Fanout,
         guard::{self, DocumentLimits, Inspected},
         observe,
@@ -49,6 +49,9 @@ pub struct AppState {
     admin_token: Option<Arc<str>>,
     max_message_bytes: usize,
     cache: Arc<ResponseCache>,
+    /// The counters a cached answer is checked against, read once for the
+    /// requests that come at once.
+    versions: Arc<VersionReads>,
     limits: DocumentLimits,
     max_batch: usize,
     max_response_bytes: usize,
@@ -117,6 +120,7 @@ fn router_and_schemas(
             settings.response_cache_entries,
             settings.response_cache_bytes,
         )),
+        versions: Arc::default(),
         limits: DocumentLimits {
             max_depth: settings.max_depth,
             max_fields: settings.max_query_fields,
@@ -454,7 +458,7 @@ async fn graphql(
     let request = request.data(mark.clone()).data(scope.clone());
     // A query may be answered from the cache while what it read has not changed.
     let cached = if state.cache.enabled() && document.is_query {
-        match versions(state.store.conn()).await {
+        match state.versions.read(state.store.conn()).await {
             Ok(at) => Some((Key::new(viewer_key(&viewer), &request), at)),
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read the data versions; not caching");

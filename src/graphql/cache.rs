@@ -37,8 +37,8 @@ use std::{
 
 use axum::body::Bytes;
 use lru::LruCache;
-use sea_orm::{ConnectionTrait, DbErr, Statement};
-use tokio::sync::OnceCell;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
+use tokio::sync::{OnceCell, watch};
 
 use super::source::{Piece, pieces};
 
@@ -124,6 +124,106 @@ pub async fn versions(conn: &impl ConnectionTrait) -> Result<Versions, DbErr> {
         }
     }
     Ok(out)
+}
+
+/// Reads of the counters shared by requests that come at once.
+///
+/// A request may use only a read that started after it came: a write
+/// acknowledged before then is in it, so the request is never answered from
+/// an entry that write made stale. One read runs at a time; the requests
+/// that come while it runs share the next one. Under load that is one read
+/// for several requests instead of one each; alone, a request waits for its
+/// own read as before. Reads run as tasks of their own, so a request that
+/// is dropped leaves none of its sharers waiting.
+pub struct VersionReads {
+    round: Mutex<Round>,
+    /// The latest read: its number, and the counters (`None`: it failed).
+    done: watch::Sender<(u64, Option<Arc<Versions>>)>,
+}
+
+#[derive(Default)]
+struct Round {
+    /// The number of the latest read started.
+    started: u64,
+    running: bool,
+    /// Whether a request waits for the read after the running one.
+    wanted: bool,
+}
+
+impl Default for VersionReads {
+    fn default() -> Self {
+        Self {
+            round: Mutex::new(Round::default()),
+            done: watch::Sender::new((0, None)),
+        }
+    }
+}
+
+impl VersionReads {
+    /// The counters, read after this call began.
+    pub async fn read(self: &Arc<Self>, conn: &DatabaseConnection) -> Result<Arc<Versions>, DbErr> {
+        let conn = conn.clone();
+        self.read_by(move || {
+            let conn = conn.clone();
+            async move { versions(&conn).await }
+        })
+        .await
+    }
+
+    /// As [`VersionReads::read`], with `reader` reading the counters.
+    async fn read_by<F, R>(self: &Arc<Self>, reader: F) -> Result<Arc<Versions>, DbErr>
+    where
+        F: Fn() -> R + Send + 'static,
+        R: Future<Output = Result<Versions, DbErr>> + Send + 'static,
+    {
+        let mut done = self.done.subscribe();
+        let mine = {
+            let mut round = self.round.lock().unwrap_or_else(PoisonError::into_inner);
+            if round.running {
+                round.wanted = true;
+                round.started + 1
+            } else {
+                round.running = true;
+                round.started += 1;
+                tokio::spawn(self.clone().run(reader, round.started));
+                round.started
+            }
+        };
+        let read = done
+            .wait_for(|(number, _)| *number >= mine)
+            .await
+            .map_err(|_| DbErr::Custom("the data versions reader stopped".into()))?;
+        read.1
+            .clone()
+            .ok_or_else(|| DbErr::Custom("the data versions could not be read".into()))
+    }
+
+    /// Reads the counters as read `number`, then as many more as requests
+    /// wait for.
+    async fn run<F, R>(self: Arc<Self>, reader: F, mut number: u64)
+    where
+        F: Fn() -> R + Send + 'static,
+        R: Future<Output = Result<Versions, DbErr>> + Send + 'static,
+    {
+        loop {
+            let read = match reader().await {
+                Ok(at) => Some(Arc::new(at)),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot read the data versions");
+                    None
+                }
+            };
+            self.done.send_replace((number, read));
+            let mut round = self.round.lock().unwrap_or_else(PoisonError::into_inner);
+            if !round.wanted {
+                round.running = false;
+                return;
+            }
+            round.wanted = false;
+            round.started += 1;
+            number = round.started;
+        }
+    }
 }
 
 /// What an entry was computed at, for the scope it read.
@@ -358,7 +458,73 @@ pub enum Shared {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicU64;
+
     use super::*;
+
+    /// Requests that come while a read runs share the next read, never the
+    /// running one (a write acknowledged before they came may be missing
+    /// from it); a request alone gets a read of its own; a failed read fails
+    /// each of its sharers.
+    #[tokio::test]
+    async fn requests_share_the_read_that_starts_after_they_come() {
+        let reads = Arc::new(VersionReads::default());
+        let started = Arc::new(AtomicU64::new(0));
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let fail = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (started, gate, fail) = (started.clone(), gate.clone(), fail.clone());
+            move || {
+                let (started, gate, fail) = (started.clone(), gate.clone(), fail.clone());
+                async move {
+                    let number = started.fetch_add(1, Ordering::SeqCst) + 1;
+                    gate.acquire().await.expect("the gate stays open").forget();
+                    if fail.load(Ordering::SeqCst) {
+                        return Err(DbErr::Custom("down".into()));
+                    }
+                    Ok(Versions {
+                        programs: HashMap::new(),
+                        total: i64::try_from(number).unwrap_or(-1),
+                    })
+                }
+            }
+        };
+        let ask = |reads: &Arc<VersionReads>| {
+            let (reads, reader) = (reads.clone(), reader.clone());
+            tokio::spawn(async move { reads.read_by(reader).await.map(|at| at.total) })
+        };
+        let first = ask(&reads);
+        while started.load(Ordering::SeqCst) < 1 {
+            tokio::task::yield_now().await;
+        }
+        // Two requests come while read 1 runs.
+        let (second, third) = (ask(&reads), ask(&reads));
+        while reads.done.receiver_count() < 3 {
+            tokio::task::yield_now().await;
+        }
+        gate.add_permits(1);
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        gate.add_permits(1);
+        assert_eq!(second.await.unwrap().unwrap(), 2);
+        assert_eq!(third.await.unwrap().unwrap(), 2);
+        assert_eq!(started.load(Ordering::SeqCst), 2, "one read for both");
+        // Alone: a read of its own.
+        gate.add_permits(1);
+        assert_eq!(ask(&reads).await.unwrap().unwrap(), 3);
+        // A failed read fails its sharers; the next read is tried afresh.
+        fail.store(true, Ordering::SeqCst);
+        let (fourth, fifth) = (ask(&reads), ask(&reads));
+        gate.add_permits(2);
+        assert!(fourth.await.unwrap().is_err());
+        assert!(fifth.await.unwrap().is_err());
+        fail.store(false, Ordering::SeqCst);
+        gate.add_permits(1);
+        let after = ask(&reads).await.unwrap().unwrap();
+        assert_eq!(
+            after,
+            i64::try_from(started.load(Ordering::SeqCst)).unwrap()
+        );
+    }
 
     fn bytes(n: usize) -> Bytes {
         Bytes::from(vec![b'x'; n])
