@@ -585,6 +585,11 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Ids as SQL list text: `1,2,3`.
+pub(crate) fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
 /// A time as stored: RFC 3339 (what sqlx writes), else SQLite's own
 /// `YYYY-MM-DD HH:MM:SS` in UTC.
 pub(crate) fn packed_time(text: &str) -> Result<DateTime<Utc>, DbErr> {

@@ -13,6 +13,7 @@ use super::{
     packed,
 };
 use crate::{
+    db::id_list,
     error::{AppError, AppResult},
     ids::{FeatureId, IterationId, Kind, global},
     ranking::{Place, RankedList},
@@ -312,11 +313,6 @@ pub async fn rank(
             global(Kind::Story, anchor_id)
         ))
     })
-}
-
-/// Ids as SQL list text: `1,2,3`.
-fn id_list(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// Whose backlogs [`pages`] reads.

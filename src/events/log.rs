@@ -146,7 +146,7 @@ async fn bump(txn: &WriteTxn, program_id: i64, count: i64) -> AppResult<i64> {
     let mut returned = vec![Expr::col(event_counter::Column::LastSequence)];
     if conn.get_database_backend() == DbBackend::Postgres {
         returned.push(Expr::cust_with_values(
-            "pg_notify($1, program_id::text || ':' || last_sequence::text || ':' || $2)::text",
+            notify_sql("$1", "$2"),
             [txn.channel().to_owned(), txn.origin().to_owned()],
         ));
     }
@@ -167,6 +167,29 @@ async fn bump(txn: &WriteTxn, program_id: i64, count: i64) -> AppResult<i64> {
         })?
         .try_get("", "last_sequence")?)
 }
+
+/// The NOTIFY of an `event_counters` row's new last sequence ([`Notice`]),
+/// as an expression of that row, on channel `channel` from process `origin`
+/// (two parameters).
+fn notify_sql(channel: &str, origin: &str) -> String {
+    format!(
+        "pg_notify({channel}, program_id::text || ':' || last_sequence::text || ':' || {origin})::text"
+    )
+}
+
+/// The types of one event row's values in [`bump_and_insert_pg`], in order:
+/// its number among the unit's events, kind, subject type, subject id,
+/// teams, actor, time, payload.
+const EVENT_CASTS: [&str; 8] = [
+    "bigint",
+    "text",
+    "text",
+    "bigint",
+    "text",
+    "bigint",
+    "timestamptz",
+    "text",
+];
 
 /// Every column of an event row, as written rows are read back.
 const EVENT_COLUMNS: &str =
@@ -191,17 +214,11 @@ async fn bump_and_insert_pg(
     let mut rows = Vec::with_capacity(events.len());
     for (n, e) in (1i64..).zip(events) {
         let at = values.len();
-        rows.push(format!(
-            "(${}::bigint, ${}::text, ${}::text, ${}::bigint, ${}::text, ${}::bigint, ${}::timestamptz, ${}::text)",
-            at + 1,
-            at + 2,
-            at + 3,
-            at + 4,
-            at + 5,
-            at + 6,
-            at + 7,
-            at + 8
-        ));
+        let row: Vec<String> = (at + 1..)
+            .zip(EVENT_CASTS)
+            .map(|(param, cast)| format!("${param}::{cast}"))
+            .collect();
+        rows.push(format!("({})", row.join(", ")));
         let new = &e.event;
         values.extend([
             n.into(),
@@ -218,13 +235,13 @@ async fn bump_and_insert_pg(
     // (at commit) exactly when the counter moves.
     let sql = format!(
         "WITH bumped AS (UPDATE event_counters SET last_sequence = last_sequence + $2 \
-         WHERE program_id = $1 RETURNING last_sequence - $2 AS base, \
-         pg_notify($3, program_id::text || ':' || last_sequence::text || ':' || $4)::text AS notice) \
+         WHERE program_id = $1 RETURNING last_sequence - $2 AS base, {notify} AS notice) \
          INSERT INTO events (program_id, sequence, kind, subject_type, subject_id, team_ids, actor_id, at, payload) \
          SELECT $1, bumped.base + v.n, v.kind, v.subject_type, v.subject_id, v.team_ids, v.actor_id, v.at, v.payload \
          FROM bumped CROSS JOIN (VALUES {}) AS v(n, kind, subject_type, subject_id, team_ids, actor_id, at, payload) \
          WHERE bumped.notice IS NOT NULL RETURNING {EVENT_COLUMNS}",
-        rows.join(", ")
+        rows.join(", "),
+        notify = notify_sql("$3", "$4"),
     );
     let stored = txn
         .query_all_raw(Statement::from_sql_and_values(
@@ -280,8 +297,7 @@ fn team_text(teams: &[i64]) -> String {
     if teams.is_empty() {
         return ",".to_owned();
     }
-    let list = teams.iter().map(i64::to_string).collect::<Vec<_>>();
-    format!(",{},", list.join(","))
+    format!(",{},", crate::db::id_list(teams))
 }
 
 /// The row of event `e` numbered `sequence`.

@@ -414,6 +414,7 @@ impl Loader<BacklogPage> for AppLoader {
         Ok(out)
     }
 }
+
 /// The pages of one shape (`shape`, its team 0) of every team backlog of
 /// program `program`, read without first reading the teams. The keys of a
 /// batch share one read: the value holds the pages of all their programs'

@@ -126,22 +126,17 @@ impl RankedList {
             .and_where(Expr::col("id").eq(item))
             .returning_all()
             .to_owned();
-        let written = conn
-            .query_one(&update)
-            .await?
-            .ok_or_else(|| AppError::Internal(format!("{} {item} vanished", self.table).into()))?;
-        if self.respace_if_long(conn, &key).await? == 0 {
-            return Ok(Some(M::from_query_result(&written, "")?));
+        let vanished = || AppError::Internal(format!("{} {item} vanished", self.table).into());
+        let mut row = conn.query_one(&update).await?.ok_or_else(vanished)?;
+        if self.respace_if_long(conn, &key).await? > 0 {
+            // The respacing rewrote the key: the row as it is now.
+            let read = Query::select()
+                .column(Asterisk)
+                .from(self.table)
+                .and_where(Expr::col("id").eq(item))
+                .to_owned();
+            row = conn.query_one(&read).await?.ok_or_else(vanished)?;
         }
-        let read = Query::select()
-            .column(Asterisk)
-            .from(self.table)
-            .and_where(Expr::col("id").eq(item))
-            .to_owned();
-        let row = conn
-            .query_one(&read)
-            .await?
-            .ok_or_else(|| AppError::Internal(format!("{} {item} vanished", self.table).into()))?;
         Ok(Some(M::from_query_result(&row, "")?))
     }
 
