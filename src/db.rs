@@ -541,6 +541,12 @@ pub(crate) async fn sqlite_packed_rows<T: serde::de::DeserializeOwned>(
 /// order, when it has one), each row decoded by position with `decode`:
 /// straight from sqlx's rows, without SeaORM's lookup of every column by
 /// name and the error message it formats for every NULL it reads.
+///
+/// The decoders read with `try_get_unchecked`: the columns are ours, fixed
+/// by the migrations and read in the order they are selected, and sqlx's
+/// check that each value's type suits its Rust type, made per value, was a
+/// sixth of a dashboard's server time. A type that does not suit still fails
+/// to decode or reads wrong, which the tests of each reader see.
 pub(crate) async fn postgres_rows<T>(
     conn: &impl ConnectionTrait,
     inner: Statement,

@@ -98,15 +98,15 @@ pub async fn cards(
     if backend != DbBackend::Sqlite {
         return pg_rows(conn, select.build(backend), CARD_COLUMNS, |row| {
             Ok(card((
-                row.try_get(0)?,
-                row.try_get(1)?,
-                row.try_get(2)?,
-                row.try_get(3)?,
-                row.try_get(4)?,
-                row.try_get(5)?,
-                row.try_get(6)?,
-                row.try_get(7)?,
-                row.try_get(8)?,
+                row.try_get_unchecked(0)?,
+                row.try_get_unchecked(1)?,
+                row.try_get_unchecked(2)?,
+                row.try_get_unchecked(3)?,
+                row.try_get_unchecked(4)?,
+                row.try_get_unchecked(5)?,
+                row.try_get_unchecked(6)?,
+                row.try_get_unchecked(7)?,
+                row.try_get_unchecked(8)?,
             )))
         })
         .await;
@@ -147,22 +147,22 @@ fn pg_model(row: &PgRow) -> Result<story::Model, sea_orm::sqlx::Error> {
 /// [`COLUMNS`].
 pub(crate) fn pg_model_at(row: &PgRow, at: usize) -> Result<story::Model, sea_orm::sqlx::Error> {
     Ok(story::Model {
-        id: row.try_get(at)?,
-        team_id: row.try_get(at + 1)?,
-        feature_id: row.try_get(at + 2)?,
-        title: row.try_get(at + 3)?,
-        description: row.try_get(at + 4)?,
-        acceptance_criteria: row.try_get(at + 5)?,
-        points: row.try_get(at + 6)?,
-        state: row.try_get(at + 7)?,
-        iteration_id: row.try_get(at + 8)?,
-        rank_key: row.try_get(at + 9)?,
-        rejection_reason: row.try_get(at + 10)?,
-        ready_at: row.try_get(at + 11)?,
-        accepted_at: row.try_get(at + 12)?,
-        created_at: row.try_get(at + 13)?,
-        updated_at: row.try_get(at + 14)?,
-        external_key: row.try_get(at + 15)?,
+        id: row.try_get_unchecked(at)?,
+        team_id: row.try_get_unchecked(at + 1)?,
+        feature_id: row.try_get_unchecked(at + 2)?,
+        title: row.try_get_unchecked(at + 3)?,
+        description: row.try_get_unchecked(at + 4)?,
+        acceptance_criteria: row.try_get_unchecked(at + 5)?,
+        points: row.try_get_unchecked(at + 6)?,
+        state: row.try_get_unchecked(at + 7)?,
+        iteration_id: row.try_get_unchecked(at + 8)?,
+        rank_key: row.try_get_unchecked(at + 9)?,
+        rejection_reason: row.try_get_unchecked(at + 10)?,
+        ready_at: row.try_get_unchecked(at + 11)?,
+        accepted_at: row.try_get_unchecked(at + 12)?,
+        created_at: row.try_get_unchecked(at + 13)?,
+        updated_at: row.try_get_unchecked(at + 14)?,
+        external_key: row.try_get_unchecked(at + 15)?,
     })
 }
 

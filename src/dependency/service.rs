@@ -288,19 +288,19 @@ pub(crate) fn pg_row(
 ) -> Result<dependency::Model, sea_orm::sqlx::Error> {
     use sea_orm::sqlx::Row as _;
     Ok(dependency::Model {
-        id: r.try_get(0)?,
-        program_id: r.try_get(1)?,
-        dependent_story_id: r.try_get(2)?,
-        provider_story_id: r.try_get(3)?,
-        state: r.try_get(4)?,
-        resolved_from: r.try_get(5)?,
-        needed_by_iteration_id: r.try_get(6)?,
-        decline_reason: r.try_get(7)?,
-        requested_by_id: r.try_get(8)?,
-        at_risk: r.try_get(9)?,
-        risk_reasons: r.try_get(10)?,
-        created_at: r.try_get(11)?,
-        updated_at: r.try_get(12)?,
+        id: r.try_get_unchecked(0)?,
+        program_id: r.try_get_unchecked(1)?,
+        dependent_story_id: r.try_get_unchecked(2)?,
+        provider_story_id: r.try_get_unchecked(3)?,
+        state: r.try_get_unchecked(4)?,
+        resolved_from: r.try_get_unchecked(5)?,
+        needed_by_iteration_id: r.try_get_unchecked(6)?,
+        decline_reason: r.try_get_unchecked(7)?,
+        requested_by_id: r.try_get_unchecked(8)?,
+        at_risk: r.try_get_unchecked(9)?,
+        risk_reasons: r.try_get_unchecked(10)?,
+        created_at: r.try_get_unchecked(11)?,
+        updated_at: r.try_get_unchecked(12)?,
     })
 }
 
@@ -354,13 +354,13 @@ async fn assessed_by_position(
     let read = crate::db::postgres_rows(conn, inner, &columns, |r| {
         let row = pg_row(r)?;
         let ends = Ends {
-            dependent_team: r.try_get(13)?,
-            provider_team: r.try_get(14)?,
-            dependent_iteration: r.try_get(15)?,
-            provider_iteration: r.try_get(16)?,
-            dependent_start: r.try_get(17)?,
-            provider_start: r.try_get(18)?,
-            needed_by_start: r.try_get(19)?,
+            dependent_team: r.try_get_unchecked(13)?,
+            provider_team: r.try_get_unchecked(14)?,
+            dependent_iteration: r.try_get_unchecked(15)?,
+            provider_iteration: r.try_get_unchecked(16)?,
+            dependent_start: r.try_get_unchecked(17)?,
+            provider_start: r.try_get_unchecked(18)?,
+            needed_by_start: r.try_get_unchecked(19)?,
         };
         Ok((row, ends))
     })
