@@ -523,7 +523,7 @@ async fn graphql(
 /// The response's (or batch's) bytes, or the reply refusing it (too large,
 /// or it does not serialise).
 fn render(state: &AppState, response: &impl serde::Serialize) -> Result<Bytes, Box<Response>> {
-    let Ok(bytes) = serde_json::to_vec(response) else {
+    let Ok(bytes) = crate::graphql::one_pass::to_json(response) else {
         return Err(Box::new(graphql_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
@@ -571,8 +571,12 @@ async fn execute(
     use tracing::Instrument;
     let started = std::time::Instant::now();
     let span = observe::span();
-    // Each operation keeps what its resolvers read ahead (`graphql::ahead`).
-    let request = request.data(crate::graphql::ahead::Ahead::default());
+    // Each operation keeps what its resolvers read ahead (`graphql::ahead`),
+    // and its answers from memory as JSON text: `render` writes them as
+    // they are (`graphql::one_pass`).
+    let request = request
+        .data(crate::graphql::ahead::Ahead::default())
+        .data(crate::graphql::one_pass::RawJson);
     let mut response = state.schema.execute(request).instrument(span.clone()).await;
     observe::finish(&state.metrics, &span, operation, started, &mut response);
     response

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Value,
-    parser::types::SelectionSet, resolver_utils::enum_value,
+    Context, ID, InputObject, MaybeUndefined, Object, OutputType, Result, SimpleObject,
+    parser::types::SelectionSet,
 };
 use chrono::{DateTime, Utc};
 use entity::{story, team};
@@ -26,7 +26,7 @@ use crate::{
             BacklogPage, ClarificationsOfStory, DependenciesOfStory, DependentsOfStory,
             FeatureById, IterationById, StoryBlocked, StoryPosition, TeamById,
         },
-        one_pass::{Answer, Answered, Plain, answer, answer_all},
+        one_pass::{Answer, Answered, Json, Plain, list, object},
         pagination::{KeyedConnection, Page, connection_by_position},
         preload::{self, Preloaded, Wants},
     },
@@ -114,58 +114,116 @@ impl Plain for Story {
         })
     }
 
-    fn value(&self, field: PlainStoryField) -> Option<Value> {
-        let row = &self.row;
-        Some(match field {
-            PlainStoryField::Id => Value::String(encode(Kind::Story, row.id).0),
-            PlainStoryField::Title => Value::String(row.title.clone()),
-            PlainStoryField::ExternalKey => row
-                .external_key
-                .as_ref()
-                .map_or(Value::Null, |key| Value::String(key.clone())),
-            PlainStoryField::Points => row.points.map_or(Value::Null, Value::from),
-            PlainStoryField::State => enum_value(StoryState::from(
-                lifecycle::StoryState::parse(&row.state).ok()?,
-            )),
-        })
+    fn write(&self, field: PlainStoryField, out: &mut Json) -> bool {
+        write_plain(&self.row, field, out)
     }
+}
+
+/// Writes a plain field of `row`; false when its state does not parse.
+fn write_plain(row: &story::Model, field: PlainStoryField, out: &mut Json) -> bool {
+    match field {
+        PlainStoryField::Id => out.id(Kind::Story, row.id),
+        PlainStoryField::Title => out.str(&row.title),
+        PlainStoryField::ExternalKey => out.opt_str(row.external_key.as_deref()),
+        PlainStoryField::Points => out.opt_int(row.points),
+        PlainStoryField::State => match lifecycle::StoryState::parse(&row.state) {
+            Ok(state) => out.item(StoryState::from(state)),
+            Err(_) => return false,
+        },
+    }
+    true
 }
 
 /// Its own fields, and what its page read ahead: a backlog page's stories
 /// answer a dashboard's whole selection from memory.
 impl Answer for Story {
-    fn field(&self, name: &str, set: &SelectionSet) -> Option<Value> {
+    fn field(&self, name: &str, set: &SelectionSet, out: &mut Json) -> bool {
+        Story::write_field(
+            &self.row,
+            self.position,
+            self.pre.as_deref(),
+            name,
+            set,
+            out,
+        )
+    }
+}
+
+impl Story {
+    /// Writes field `name` of the story `row`, from its row, its `position`
+    /// when known and the rows `pre` read ahead; false when that needs the
+    /// executor. Related rows are written where they are, not cloned.
+    pub fn write_field(
+        row: &story::Model,
+        position: Option<i64>,
+        pre: Option<&Preloaded>,
+        name: &str,
+        set: &SelectionSet,
+        out: &mut Json,
+    ) -> bool {
         if let Some(plain) = Self::plain(name) {
-            return self.value(plain);
+            return write_plain(row, plain, out);
         }
-        let row = &self.row;
         if name == "position" {
-            return self.position.map(Value::from);
+            let Some(position) = position else {
+                return false;
+            };
+            out.int(position);
+            return true;
         }
-        let pre = self.pre()?;
+        let Some(pre) = pre else {
+            return false;
+        };
         match name {
-            "blocked" => pre.blocked.get(&row.id).copied().map(Value::Boolean),
-            "team" => answer(&Team(pre.teams.get(&row.team_id)?.clone()), set),
-            "feature" => match row.feature_id {
-                Some(id) => answer(&Feature(pre.features.get(&id)?.clone()), set),
-                None => Some(Value::Null),
+            "blocked" => match pre.blocked.get(&row.id) {
+                Some(blocked) => out.bool(*blocked),
+                None => return false,
             },
-            "dependencies" => answer_all(
-                pre.dependencies
-                    .get(&row.id)?
-                    .iter()
-                    .map(|d| Dependency::preloaded(d.clone(), pre.clone())),
-                set,
-            ),
-            "clarifications" => answer_all(
-                pre.clarifications
-                    .get(&row.id)?
-                    .iter()
-                    .map(|c| Clarification(c.clone())),
-                set,
-            ),
-            _ => None,
+            "team" => {
+                let Some(team) = pre.teams.get(&row.team_id) else {
+                    return false;
+                };
+                return object(set, &Team::type_name(), out, |name, _, out| {
+                    Team::write_field(team, name, out)
+                });
+            }
+            "feature" => {
+                let Some(id) = row.feature_id else {
+                    out.null();
+                    return true;
+                };
+                let Some(feature) = pre.features.get(&id) else {
+                    return false;
+                };
+                return object(set, &Feature::type_name(), out, |name, set, out| {
+                    Feature::write_field(feature, name, set, out)
+                });
+            }
+            "dependencies" => {
+                let Some(dependencies) = pre.dependencies.get(&row.id) else {
+                    return false;
+                };
+                let typename = Dependency::type_name();
+                return list(dependencies, out, |dependency, out| {
+                    object(set, &typename, out, |name, set, out| {
+                        Dependency::write_field(dependency, Some(pre), name, set, out)
+                    })
+                });
+            }
+            "clarifications" => {
+                let Some(clarifications) = pre.clarifications.get(&row.id) else {
+                    return false;
+                };
+                let typename = Clarification::type_name();
+                return list(clarifications, out, |clarification, out| {
+                    object(set, &typename, out, |name, _, out| {
+                        Clarification::write_field(clarification, name, out)
+                    })
+                });
+            }
+            _ => return false,
         }
+        true
     }
 }
 

@@ -1,8 +1,7 @@
 //! The `Clarification` type, its lists, and the clarification mutations.
 
 use async_graphql::{
-    Context, ID, InputObject, Object, Result, SimpleObject, Union, Value,
-    parser::types::SelectionSet, resolver_utils::enum_value,
+    Context, ID, InputObject, Object, Result, SimpleObject, Union, parser::types::SelectionSet,
 };
 use chrono::{DateTime, Utc};
 use entity::{clarification, clarification_message};
@@ -20,7 +19,7 @@ use crate::{
         self as gql,
         id::{self, Kind, encode},
         loaders::{FeatureById, MessagesOfClarification, StoryById, UserById},
-        one_pass::Answer,
+        one_pass::{Answer, Json},
         pagination::{KeyedConnection, Page, connection},
     },
     user::graphql::User,
@@ -55,17 +54,26 @@ pub struct Clarification(pub clarification::Model);
 
 /// Its own fields, from its row.
 impl Answer for Clarification {
-    fn field(&self, name: &str, _: &SelectionSet) -> Option<Value> {
-        let row = &self.0;
-        Some(match name {
-            "id" => Value::String(encode(Kind::Clarification, row.id).0),
-            "question" => Value::String(row.question.clone()),
-            "status" => enum_value(ClarificationStatus::from(
-                status::ClarificationStatus::parse(&row.status).ok()?,
-            )),
-            "blocking" => Value::Boolean(row.blocking),
-            _ => return None,
-        })
+    fn field(&self, name: &str, _: &SelectionSet, out: &mut Json) -> bool {
+        Clarification::write_field(&self.0, name, out)
+    }
+}
+
+impl Clarification {
+    /// Writes field `name` of the clarification `row` when its row answers
+    /// it; false otherwise.
+    pub fn write_field(row: &clarification::Model, name: &str, out: &mut Json) -> bool {
+        match name {
+            "id" => out.id(Kind::Clarification, row.id),
+            "question" => out.str(&row.question),
+            "status" => match status::ClarificationStatus::parse(&row.status) {
+                Ok(status) => out.item(ClarificationStatus::from(status)),
+                Err(_) => return false,
+            },
+            "blocking" => out.bool(row.blocking),
+            _ => return false,
+        }
+        true
     }
 }
 

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject, Value,
-    parser::types::SelectionSet, resolver_utils::enum_value,
+    ComplexObject, Context, ID, InputObject, Object, OutputType, Result, SimpleObject,
+    parser::types::SelectionSet,
 };
 use chrono::{DateTime, Utc};
 use entity::{dependency, program};
@@ -22,7 +22,7 @@ use crate::{
         self as gql,
         id::{self, Kind, decode_as, encode},
         loaders::{AssessedDependency, IterationById, StoryById, UserById},
-        one_pass::{Answer, OnePass, Plain, answer},
+        one_pass::{Answer, Json, OnePass, Plain, list, object},
         pagination::{KeyedConnection, Page, connection},
         preload::{self, Preloaded, Wants},
     },
@@ -114,45 +114,66 @@ impl Plain for Dependency {
         })
     }
 
-    fn value(&self, field: PlainDependencyField) -> Option<Value> {
-        let row = &self.row;
-        Some(match field {
-            PlainDependencyField::Id => Value::String(encode(Kind::Dependency, row.id).0),
-            PlainDependencyField::State => enum_value(DependencyState::from(
-                risk::DependencyState::parse(&row.state).ok()?,
-            )),
-            PlainDependencyField::AtRisk => Value::Boolean(row.at_risk),
-            PlainDependencyField::RiskReasons => Value::List(
-                risk::RiskReason::split(&row.risk_reasons)
-                    .ok()?
-                    .into_iter()
-                    .map(|reason| enum_value(RiskReason::from(reason)))
-                    .collect(),
-            ),
-            PlainDependencyField::DeclineReason => row
-                .decline_reason
-                .as_ref()
-                .map_or(Value::Null, |reason| Value::String(reason.clone())),
-        })
+    fn write(&self, field: PlainDependencyField, out: &mut Json) -> bool {
+        write_plain(&self.row, field, out)
     }
+}
+
+/// Writes a plain field of `row`; false when a stored value does not parse.
+fn write_plain(row: &dependency::Model, field: PlainDependencyField, out: &mut Json) -> bool {
+    match field {
+        PlainDependencyField::Id => out.id(Kind::Dependency, row.id),
+        PlainDependencyField::State => match risk::DependencyState::parse(&row.state) {
+            Ok(state) => out.item(DependencyState::from(state)),
+            Err(_) => return false,
+        },
+        PlainDependencyField::AtRisk => out.bool(row.at_risk),
+        PlainDependencyField::RiskReasons => {
+            let Ok(reasons) = risk::RiskReason::split(&row.risk_reasons) else {
+                return false;
+            };
+            return list(reasons, out, |reason, out| {
+                out.item(RiskReason::from(reason));
+                true
+            });
+        }
+        PlainDependencyField::DeclineReason => out.opt_str(row.decline_reason.as_deref()),
+    }
+    true
 }
 
 /// Its own fields, and its ends when their page read them ahead.
 impl Answer for Dependency {
-    fn field(&self, name: &str, set: &SelectionSet) -> Option<Value> {
+    fn field(&self, name: &str, set: &SelectionSet, out: &mut Json) -> bool {
+        Dependency::write_field(&self.row, self.pre.as_deref(), name, set, out)
+    }
+}
+
+impl Dependency {
+    /// Writes field `name` of the dependency `row`, from its row and its
+    /// ends in the rows `pre` read ahead; false when that needs the
+    /// executor.
+    pub fn write_field(
+        row: &dependency::Model,
+        pre: Option<&Preloaded>,
+        name: &str,
+        set: &SelectionSet,
+        out: &mut Json,
+    ) -> bool {
         if let Some(plain) = Self::plain(name) {
-            return self.value(plain);
+            return write_plain(row, plain, out);
         }
         let id = match name {
-            "provider" => self.row.provider_story_id,
-            "dependent" => self.row.dependent_story_id,
-            _ => return None,
+            "provider" => row.provider_story_id,
+            "dependent" => row.dependent_story_id,
+            _ => return false,
         };
-        let pre = self.pre.as_ref()?;
-        answer(
-            &Story::preloaded(pre.stories.get(&id)?.clone(), pre.clone()),
-            set,
-        )
+        let Some(end) = pre.and_then(|pre| pre.stories.get(&id)) else {
+            return false;
+        };
+        object(set, &Story::type_name(), out, |name, set, out| {
+            Story::write_field(end, None, pre, name, set, out)
+        })
     }
 }
 

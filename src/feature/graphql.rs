@@ -2,8 +2,8 @@
 //! mutations.
 
 use async_graphql::{
-    Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Value,
-    parser::types::SelectionSet, resolver_utils::enum_value,
+    Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject,
+    parser::types::SelectionSet,
 };
 use chrono::{DateTime, Utc};
 use entity::{feature, feature_allocation, program};
@@ -24,7 +24,7 @@ use crate::{
             AllocationsOfFeature, ClarificationsOfFeature, FeatureById, IncrementById,
             IncrementsByProgram, ProgramById, StoriesByFeature, TeamById, UserById,
         },
-        one_pass::{Answer, answer},
+        one_pass::{Answer, Json, answer},
         pagination::{KeyedConnection, Page, connection_by_position},
     },
     increment::graphql::Increment,
@@ -67,30 +67,40 @@ pub struct Feature(pub feature::Model);
 
 /// Its own fields, from its row.
 impl Answer for Feature {
-    fn field(&self, name: &str, set: &SelectionSet) -> Option<Value> {
-        let row = &self.0;
-        let int = |n: Option<i32>| n.map_or(Value::Null, Value::from);
-        Some(match name {
-            "id" => Value::String(encode(Kind::Feature, row.id).0),
-            "title" => Value::String(row.title.clone()),
-            "externalKey" => row
-                .external_key
-                .as_ref()
-                .map_or(Value::Null, |key| Value::String(key.clone())),
-            "description" => Value::String(row.description.clone()),
-            "state" => enum_value(FeatureState::from(
-                state::FeatureState::parse(&row.state).ok()?,
-            )),
-            "businessValue" => int(row.business_value),
-            "timeCriticality" => int(row.time_criticality),
-            "riskReduction" => int(row.risk_reduction),
-            "jobSize" => int(row.job_size),
-            "wsjf" => match wsjf(row) {
-                Some(score) => answer(&score, set)?,
-                None => Value::Null,
+    fn field(&self, name: &str, set: &SelectionSet, out: &mut Json) -> bool {
+        Feature::write_field(&self.0, name, set, out)
+    }
+}
+
+impl Feature {
+    /// Writes field `name` of the feature `row` when its row answers it;
+    /// false otherwise.
+    pub fn write_field(
+        row: &feature::Model,
+        name: &str,
+        set: &SelectionSet,
+        out: &mut Json,
+    ) -> bool {
+        match name {
+            "id" => out.id(Kind::Feature, row.id),
+            "title" => out.str(&row.title),
+            "externalKey" => out.opt_str(row.external_key.as_deref()),
+            "description" => out.str(&row.description),
+            "state" => match state::FeatureState::parse(&row.state) {
+                Ok(state) => out.item(FeatureState::from(state)),
+                Err(_) => return false,
             },
-            _ => return None,
-        })
+            "businessValue" => out.opt_int(row.business_value),
+            "timeCriticality" => out.opt_int(row.time_criticality),
+            "riskReduction" => out.opt_int(row.risk_reduction),
+            "jobSize" => out.opt_int(row.job_size),
+            "wsjf" => match wsjf(row) {
+                Some(score) => return answer(&score, set, out),
+                None => out.null(),
+            },
+            _ => return false,
+        }
+        true
     }
 }
 
@@ -300,13 +310,14 @@ pub struct WsjfScore {
 }
 
 impl Answer for WsjfScore {
-    fn field(&self, name: &str, _: &SelectionSet) -> Option<Value> {
-        Some(match name {
-            "score" => Value::from(self.score),
-            "costOfDelay" => Value::from(self.cost_of_delay),
-            "jobSize" => Value::from(self.job_size),
-            _ => return None,
-        })
+    fn field(&self, name: &str, _: &SelectionSet, out: &mut Json) -> bool {
+        match name {
+            "score" => out.float(self.score),
+            "costOfDelay" => out.int(self.cost_of_delay),
+            "jobSize" => out.int(self.job_size),
+            _ => return false,
+        }
+        true
     }
 }
 

@@ -419,6 +419,8 @@ impl Fanout {
         session.insert(viewer.clone());
         session.insert(Upstream);
         session.insert(position.clone());
+        // Answers from memory stay JSON text; `run` writes them as they are.
+        session.insert(super::one_pass::RawJson);
         let upstream = self
             .0
             .schema
@@ -448,7 +450,9 @@ async fn run(
 ) {
     let _end = EndOnDrop(members.clone());
     while let Some(response) = upstream.next().await {
-        let payload = serde_json::to_string(&response).unwrap_or_else(|err| {
+        let text = super::one_pass::to_json(&response)
+            .and_then(|bytes| String::from_utf8(bytes).map_err(serde::ser::Error::custom));
+        let payload = text.unwrap_or_else(|err| {
             tracing::error!(error = %err, "a subscription response does not serialize");
             r#"{"data":null,"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#
                 .to_owned()

@@ -1,7 +1,7 @@
 //! The `Team` type and the team mutations.
 
 use async_graphql::{
-    Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Value,
+    Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject,
     parser::types::SelectionSet,
 };
 use chrono::{DateTime, Utc};
@@ -21,7 +21,7 @@ use crate::{
         self as gql,
         id::{self, Kind, decode_as, encode},
         loaders::{MembersByTeam, ObjectivesOfTeam, ProgramById, UserById},
-        one_pass::{Answer, Answered},
+        one_pass::{Answer, Answered, Json},
     },
     ids::IncrementId,
     increment::service::find_in_program,
@@ -36,12 +36,21 @@ use crate::{
 pub struct Team(pub team::Model);
 
 impl Answer for Team {
-    fn field(&self, name: &str, _: &SelectionSet) -> Option<Value> {
+    fn field(&self, name: &str, _: &SelectionSet, out: &mut Json) -> bool {
+        Team::write_field(&self.0, name, out)
+    }
+}
+
+impl Team {
+    /// Writes field `name` of the team `row` when it is one of its own
+    /// columns; false otherwise.
+    pub fn write_field(row: &team::Model, name: &str, out: &mut Json) -> bool {
         match name {
-            "id" => Some(Value::String(encode(Kind::Team, self.0.id).0)),
-            "name" => Some(Value::String(self.0.name.clone())),
-            _ => None,
+            "id" => out.id(Kind::Team, row.id),
+            "name" => out.str(&row.name),
+            _ => return false,
         }
+        true
     }
 }
 
