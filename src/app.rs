@@ -53,6 +53,8 @@ pub struct AppState {
     /// requests that come at once.
     versions: Arc<VersionReads>,
     limits: DocumentLimits,
+    /// Documents lately inspected, not parsed again.
+    inspections: Arc<guard::Inspections>,
     max_batch: usize,
     max_response_bytes: usize,
     clock: Arc<dyn Clock>,
@@ -125,6 +127,7 @@ fn router_and_schemas(
             max_depth: settings.max_depth,
             max_fields: settings.max_query_fields,
         },
+        inspections: Arc::default(),
         max_batch: settings.max_batch.max(1),
         max_response_bytes: settings.max_response_bytes,
         clock,
@@ -303,12 +306,13 @@ async fn inspect_all(
     documents: Vec<(String, Option<String>)>,
 ) -> Result<Vec<Inspected>, AppError> {
     let limits = state.limits;
+    let inspections = state.inspections.clone();
     let length: usize = documents.iter().map(|(query, _)| query.len()).sum();
     let inspect = move || {
         let mut all = Vec::new();
         let mut fields = 0u64;
         for (query, operation) in &documents {
-            let inspected = guard::inspect(query, operation.as_deref(), limits)?;
+            let inspected = inspections.inspect(query, operation.as_deref(), limits)?;
             fields = fields.saturating_add(inspected.fields);
             if fields > limits.max_fields {
                 return Err(AppError::bad_input(format!(

@@ -20,7 +20,8 @@ use entity::event;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    DbErr, EntityTrait, QueryTrait, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc::UnboundedSender};
 
@@ -566,6 +567,34 @@ pub(crate) async fn postgres_rows<T>(
             decode(row).map_err(|e| DbErr::Custom(format!("a row is unreadable: {e}")))
         })
         .collect()
+}
+
+/// An entity whose PostgreSQL rows can be decoded by position (see
+/// [`postgres_rows`]): its columns, and the decoder reading them in that
+/// order.
+pub(crate) trait ByPosition: EntityTrait {
+    /// The columns [`ByPosition::decode`] reads, in its order.
+    const COLUMNS: &'static str;
+
+    fn decode(row: &sea_orm::sqlx::postgres::PgRow) -> Result<Self::Model, sea_orm::sqlx::Error>;
+}
+
+/// The rows `select` finds, in its order: on PostgreSQL decoded by
+/// position, elsewhere by SeaORM.
+pub(crate) async fn rows<E: ByPosition>(
+    conn: &impl ConnectionTrait,
+    select: sea_orm::Select<E>,
+) -> Result<Vec<E::Model>, DbErr>
+where
+    E::Model: Send + Sync,
+{
+    match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            let inner = select.build(DbBackend::Postgres);
+            postgres_rows(conn, inner, E::COLUMNS, E::decode).await
+        }
+        _ => select.all(conn).await,
+    }
 }
 
 /// Whether a database URL chooses its TLS mode (`sslmode=`, or sqlx's

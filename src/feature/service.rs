@@ -398,3 +398,32 @@ pub async fn unlink_stories(
 pub async fn find(conn: &impl ConnectionTrait, id: i64) -> AppResult<Option<feature::Model>> {
     Ok(feature::Entity::find_by_id(id).one(conn).await?)
 }
+
+/// Features decoded by position on PostgreSQL ([`crate::db::rows`]), as a
+/// dashboard's stories' features are read.
+impl crate::db::ByPosition for feature::Entity {
+    const COLUMNS: &'static str = "id, program_id, title, description, state, business_value, \
+         time_criticality, risk_reduction, job_size, wsjf_score, target_increment_id, rank_key, \
+         created_at, updated_at, external_key";
+
+    fn decode(row: &sea_orm::sqlx::postgres::PgRow) -> Result<feature::Model, sea_orm::sqlx::Error> {
+        use sea_orm::sqlx::Row as _;
+        Ok(feature::Model {
+            id: row.try_get_unchecked(0)?,
+            program_id: row.try_get_unchecked(1)?,
+            title: row.try_get_unchecked(2)?,
+            description: row.try_get_unchecked(3)?,
+            state: row.try_get_unchecked(4)?,
+            business_value: row.try_get_unchecked(5)?,
+            time_criticality: row.try_get_unchecked(6)?,
+            risk_reduction: row.try_get_unchecked(7)?,
+            job_size: row.try_get_unchecked(8)?,
+            wsjf_score: row.try_get_unchecked(9)?,
+            target_increment_id: row.try_get_unchecked(10)?,
+            rank_key: row.try_get_unchecked(11)?,
+            created_at: row.try_get_unchecked(12)?,
+            updated_at: row.try_get_unchecked(13)?,
+            external_key: row.try_get_unchecked(14)?,
+        })
+    }
+}

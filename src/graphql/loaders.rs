@@ -131,14 +131,31 @@ macro_rules! by_id_loader {
     };
 }
 
+/// The same, decoding rows by position on PostgreSQL ([`crate::db::rows`]).
+macro_rules! by_id_positional_loader {
+    ($key:ident, $entity:ident) => {
+        impl Loader<$key> for AppLoader {
+            type Value = $entity::Model;
+            type Error = DbErr;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $entity::Model>, DbErr> {
+                let select = $entity::Entity::find()
+                    .filter(self.one_of($entity::Column::Id, ids(keys, |k| k.0)));
+                let rows = crate::db::rows(&self.db, select).await?;
+                Ok(rows.into_iter().map(|r| ($key(r.id), r)).collect())
+            }
+        }
+    };
+}
+
 by_id_loader!(UserById, user);
 by_id_loader!(ProgramById, program);
 by_id_loader!(TeamById, team);
 by_id_loader!(IncrementById, increment);
 by_id_loader!(IterationById, iteration);
-by_id_loader!(FeatureById, feature);
+by_id_positional_loader!(FeatureById, feature);
 by_id_loader!(StoryById, story);
-by_id_loader!(ClarificationById, clarification);
+by_id_positional_loader!(ClarificationById, clarification);
 by_id_loader!(EventById, event);
 
 /// An event by row id (a webhook renders its events as aliased `node`s, in
@@ -191,11 +208,10 @@ impl Loader<ClarificationsOfStory> for AppLoader {
         &self,
         keys: &[ClarificationsOfStory],
     ) -> Result<HashMap<ClarificationsOfStory, Self::Value>, DbErr> {
-        let rows = clarification::Entity::find()
+        let select = clarification::Entity::find()
             .filter(self.one_of(clarification::Column::StoryId, ids(keys, |k| k.0)))
-            .order_by_asc(clarification::Column::Id)
-            .all(&self.db)
-            .await?;
+            .order_by_asc(clarification::Column::Id);
+        let rows = crate::db::rows(&self.db, select).await?;
         Ok(group(keys, rows, |r| {
             ClarificationsOfStory(r.story_id.unwrap_or_default())
         }))

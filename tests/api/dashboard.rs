@@ -808,3 +808,62 @@ async fn a_rank_move_costs_six_statements() {
     eprintln!("rank move statements: {fewest}");
     assert!(fewest <= 6, "a rank move sent {fewest} statements");
 }
+
+/// Features and clarifications read back (by id, and ahead with a backlog
+/// page; on PostgreSQL both decode rows by position) answer every column
+/// as the mutations that wrote them answered.
+#[tokio::test]
+async fn rows_read_back_answer_every_column_as_written() {
+    use crate::helpers::{ADMIN, World, str_at};
+    const FEATURE: &str = "id title description state businessValue timeCriticality \
+        riskReduction jobSize wsjf { score costOfDelay jobSize } targetIncrement { id } \
+        createdAt updatedAt externalKey";
+    const CLARIFICATION: &str = "id question status blocking askedBy { id } assignee { id } \
+        answeredBy { id } askedAt answeredAt resolvedAt answer";
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let pi = app.create_increment(&w.program, "PI 1", "2026-01-05").await;
+    let input = json!({ "programId": w.program, "title": "Pay", "description": "With cards",
+        "businessValue": 8, "timeCriticality": 5, "riskReduction": 3, "jobSize": 2,
+        "targetIncrementId": pi });
+    let create = format!(
+        "mutation($input: CreateFeatureInput!) {{ createFeature(input: $input) {{ feature {{ {FEATURE} }} }} }}"
+    );
+    let feature = app.data(ADMIN, &create, json!({ "input": input })).await["createFeature"]
+        ["feature"]
+        .clone();
+    let feature_id = str_at(&feature, "/id");
+    let story = app
+        .create_story(&w.team_a, "Card form", json!({ "featureId": feature_id }))
+        .await;
+    let asked = app
+        .ask_about_story(&w.member_a.token, &story, "Which cards?", true)
+        .await;
+    let answer = format!(
+        "mutation($input: AnswerClarificationInput!) {{ answerClarification(input: $input) {{
+            clarification {{ {CLARIFICATION} }} }} }}"
+    );
+    let input = json!({ "input": { "clarificationId": asked, "answer": "Visa" } });
+    let answered = app.data(&w.po_a.token, &answer, input).await["answerClarification"]
+        ["clarification"]
+        .clone();
+    assert_eq!(answered["answeredBy"]["id"], json!(w.po_a.id));
+    let by_id = format!(
+        "query($c: ID!, $f: ID!) {{ c: node(id: $c) {{ ... on Clarification {{ {CLARIFICATION} }} }}
+            f: node(id: $f) {{ ... on Feature {{ {FEATURE} }} }} }}"
+    );
+    let read = app
+        .data(ADMIN, &by_id, json!({ "c": asked, "f": feature_id }))
+        .await;
+    assert_eq!(read["c"], answered);
+    assert_eq!(read["f"], feature);
+    let ahead = format!(
+        "query($p: ID!) {{ program(id: $p) {{ teams {{ backlog(first: 5) {{ edges {{ node {{
+            id feature {{ {FEATURE} }} clarifications {{ {CLARIFICATION} }} }} }} }} }} }} }}"
+    );
+    let read = app.data(ADMIN, &ahead, json!({ "p": w.program })).await;
+    let node = &read["program"]["teams"][0]["backlog"]["edges"][0]["node"];
+    assert_eq!(node["id"], json!(story));
+    assert_eq!(node["feature"], feature);
+    assert_eq!(node["clarifications"], json!([answered]));
+}
