@@ -406,7 +406,9 @@ impl crate::db::ByPosition for feature::Entity {
          time_criticality, risk_reduction, job_size, wsjf_score, target_increment_id, rank_key, \
          created_at, updated_at, external_key";
 
-    fn decode(row: &sea_orm::sqlx::postgres::PgRow) -> Result<feature::Model, sea_orm::sqlx::Error> {
+    fn decode(
+        row: &sea_orm::sqlx::postgres::PgRow,
+    ) -> Result<feature::Model, sea_orm::sqlx::Error> {
         use sea_orm::sqlx::Row as _;
         Ok(feature::Model {
             id: row.try_get_unchecked(0)?,

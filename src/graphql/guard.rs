@@ -126,7 +126,8 @@ impl Inspections {
     const MAX_BYTES: usize = 8 * 1024;
 
     pub fn new() -> Self {
-        let entries = std::num::NonZeroUsize::new(Self::ENTRIES).unwrap_or(std::num::NonZeroUsize::MIN);
+        let entries =
+            std::num::NonZeroUsize::new(Self::ENTRIES).unwrap_or(std::num::NonZeroUsize::MIN);
         Self {
             kept: std::sync::Mutex::new(lru::LruCache::new(entries)),
         }

@@ -829,9 +829,9 @@ async fn rows_read_back_answer_every_column_as_written() {
     let create = format!(
         "mutation($input: CreateFeatureInput!) {{ createFeature(input: $input) {{ feature {{ {FEATURE} }} }} }}"
     );
-    let feature = app.data(ADMIN, &create, json!({ "input": input })).await["createFeature"]
-        ["feature"]
-        .clone();
+    let feature =
+        app.data(ADMIN, &create, json!({ "input": input })).await["createFeature"]["feature"]
+            .clone();
     let feature_id = str_at(&feature, "/id");
     let story = app
         .create_story(&w.team_a, "Card form", json!({ "featureId": feature_id }))
@@ -844,9 +844,9 @@ async fn rows_read_back_answer_every_column_as_written() {
             clarification {{ {CLARIFICATION} }} }} }}"
     );
     let input = json!({ "input": { "clarificationId": asked, "answer": "Visa" } });
-    let answered = app.data(&w.po_a.token, &answer, input).await["answerClarification"]
-        ["clarification"]
-        .clone();
+    let answered =
+        app.data(&w.po_a.token, &answer, input).await["answerClarification"]["clarification"]
+            .clone();
     assert_eq!(answered["answeredBy"]["id"], json!(w.po_a.id));
     let by_id = format!(
         "query($c: ID!, $f: ID!) {{ c: node(id: $c) {{ ... on Clarification {{ {CLARIFICATION} }} }}
