@@ -116,8 +116,11 @@ pub fn inspect(
 /// answer's instructions to parse, and far less to copy. Only documents
 /// that passed are kept, and only small ones.
 pub struct Inspections {
-    kept: std::sync::Mutex<lru::LruCache<(Box<str>, Option<Box<str>>), std::sync::Arc<Inspected>>>,
+    kept: std::sync::Mutex<lru::LruCache<DocumentKey, std::sync::Arc<Inspected>>>,
 }
+
+/// A document's text and the operation asked of it.
+type DocumentKey = (Box<str>, Option<Box<str>>);
 
 impl Inspections {
     /// How many documents are kept.
