@@ -423,6 +423,7 @@ pub fn backlog_key(
         offset: u64::try_from(page.after.unwrap_or(0)).unwrap_or(0),
         limit: page.fetch(),
         count,
+        light: false,
     };
     Ok((page, key))
 }

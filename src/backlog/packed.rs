@@ -96,23 +96,32 @@ pub async fn cards(
         return stories(conn, select).await;
     }
     if backend != DbBackend::Sqlite {
-        return pg_rows(conn, select.build(backend), CARD_COLUMNS, |row| {
-            Ok(card((
-                row.try_get_unchecked(0)?,
-                row.try_get_unchecked(1)?,
-                row.try_get_unchecked(2)?,
-                row.try_get_unchecked(3)?,
-                row.try_get_unchecked(4)?,
-                row.try_get_unchecked(5)?,
-                row.try_get_unchecked(6)?,
-                row.try_get_unchecked(7)?,
-                row.try_get_unchecked(8)?,
-            )))
-        })
-        .await;
+        return postgres_cards(conn, select.build(backend)).await;
     }
     let rows: Vec<CardRow> = sqlite_packed_rows(conn, select.build(backend), CARD_COLUMNS).await?;
     Ok(rows.into_iter().map(card).collect())
+}
+
+/// The stories a PostgreSQL statement selects (whole rows of `stories`)
+/// as cards (see [`cards`]), read by position, in its order.
+pub async fn postgres_cards(
+    conn: &impl ConnectionTrait,
+    select: Statement,
+) -> Result<Vec<story::Model>, DbErr> {
+    pg_rows(conn, select, CARD_COLUMNS, |row| {
+        Ok(card((
+            row.try_get_unchecked(0)?,
+            row.try_get_unchecked(1)?,
+            row.try_get_unchecked(2)?,
+            row.try_get_unchecked(3)?,
+            row.try_get_unchecked(4)?,
+            row.try_get_unchecked(5)?,
+            row.try_get_unchecked(6)?,
+            row.try_get_unchecked(7)?,
+            row.try_get_unchecked(8)?,
+        )))
+    })
+    .await
 }
 
 /// A story with only what a card shows; see [`cards`].

@@ -30,7 +30,10 @@ use super::{
     preload::{Preloaded, Wants, read_ahead},
 };
 use crate::{
-    backlog::graphql::{StoryState, backlog_key},
+    backlog::{
+        graphql::{StoryState, backlog_key},
+        packed::NOT_ON_CARDS,
+    },
     error::AppResult,
     page::Page,
 };
@@ -99,9 +102,15 @@ fn asked_page(ctx: &Context<'_>, teams: &Lookahead<'_>) -> Option<(BacklogPage, 
     let backlog = Lookahead::from(*field);
     let count = backlog.field("totalCount").exists();
     let limits = super::page_limits(ctx).ok()?;
-    let (page, key) =
+    let (page, mut key) =
         backlog_key(limits, 0, states, blocked, first, after.as_deref(), count).ok()?;
-    Some((key, page, Wants::of(&backlog.field("edges").field("node"))))
+    let (node, nodes) = (backlog.field("edges").field("node"), backlog.field("nodes"));
+    // A page whose stories are asked nothing that cards leave out is read
+    // as cards (a dashboard's: a third fewer bytes, and no times).
+    key.light = NOT_ON_CARDS
+        .iter()
+        .all(|name| !node.field(name).exists() && !nodes.field(name).exists());
+    Some((key, page, Wants::of(&node)))
 }
 
 /// The fields of a program that read nothing beyond its row, and `teams`.
@@ -158,8 +167,10 @@ pub async fn program<T>(
         let pre = read_ahead(ctx, &shown, ids, wants).await?;
         let mut store = locked(&kept.0);
         for (team, (rows, total)) in read {
+            // Under the key `Team.backlog` looks for: it reads whole rows.
             let key = BacklogPage {
                 team,
+                light: false,
                 ..shape.clone()
             };
             let page = PageAhead {

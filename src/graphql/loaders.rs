@@ -377,6 +377,10 @@ pub struct BacklogPage {
     /// Whether to count the filtered backlog (the query asks `totalCount`);
     /// when not, the count is 0 and one statement fewer is sent.
     pub count: bool,
+    /// Whether the stories may be read as cards (`packed::cards`: without
+    /// what [`crate::backlog::packed::NOT_ON_CARDS`] answers), because the
+    /// query asks none of it. Only pages read ahead are.
+    pub light: bool,
 }
 
 impl BacklogPage {
@@ -395,6 +399,7 @@ impl BacklogPage {
             self.offset,
             self.limit,
             self.count,
+            self.light,
         )
         .await
     }

@@ -867,3 +867,51 @@ async fn rows_read_back_answer_every_column_as_written() {
     assert_eq!(node["feature"], feature);
     assert_eq!(node["clarifications"], json!([answered]));
 }
+
+/// A page read ahead leaves out what its stories are not asked (a
+/// dashboard's read them as cards); what they are asked, directly or through
+/// a fragment, is answered from the whole row.
+#[tokio::test]
+async fn pages_read_ahead_answer_what_cards_leave_out_when_asked() {
+    use crate::helpers::{ADMIN, World};
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let extra = json!({ "description": "The form", "acceptanceCriteria": "Given a card",
+        "points": 3 });
+    let story = app.create_story(&w.team_a, "Card form", extra).await;
+    let one = "query($id: ID!, $s: ID!) { s: node(id: $s) { ... on Story { description
+        acceptanceCriteria createdAt updatedAt readyAt } } program(id: $id) { teams { name
+        backlog(first: 5) { edges { node { id title points ";
+    let read = |selection: &'static str| {
+        let (app, w, story) = (&app, &w, &story);
+        async move {
+            let fragment = if selection.contains("...") {
+                FRAGMENT
+            } else {
+                ""
+            };
+            let query = format!("{one}{selection} }} }} }} }} }} }}{fragment}");
+            let data = app
+                .data(ADMIN, &query, json!({ "id": w.program, "s": story }))
+                .await;
+            let node = data["program"]["teams"][0]["backlog"]["edges"][0]["node"].clone();
+            (data["s"].clone(), node)
+        }
+    };
+    const FRAGMENT: &str = " fragment Texts on Story { acceptanceCriteria createdAt }";
+    // Asked nothing cards leave out: the card's own fields.
+    let (_, node) = read("state").await;
+    assert_eq!(
+        node,
+        json!({ "id": story, "title": "Card form", "points": 3, "state": "DRAFT" })
+    );
+    // Asked directly.
+    let (row, node) = read("description updatedAt readyAt").await;
+    assert_eq!(node["description"], "The form");
+    assert_eq!(node["updatedAt"], row["updatedAt"]);
+    assert_eq!(node["readyAt"], json!(null));
+    // Asked through a fragment.
+    let (row, node) = read("...Texts").await;
+    assert_eq!(node["acceptanceCriteria"], "Given a card");
+    assert_eq!(node["createdAt"], row["createdAt"]);
+}
