@@ -113,27 +113,11 @@ pub struct ObjectivesOfTeam {
     pub increment: i64,
 }
 
-/// Implements `Loader<Key>` for a by-id key over an entity.
+/// Implements `Loader<Key>` for a by-id key over an entity, reading its rows
+/// with `$read`: [`all_rows`] (SeaORM), or [`crate::db::rows`] (by position
+/// on PostgreSQL).
 macro_rules! by_id_loader {
-    ($key:ident, $entity:ident) => {
-        impl Loader<$key> for AppLoader {
-            type Value = $entity::Model;
-            type Error = DbErr;
-
-            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $entity::Model>, DbErr> {
-                let rows = $entity::Entity::find()
-                    .filter(self.one_of($entity::Column::Id, ids(keys, |k| k.0)))
-                    .all(&self.db)
-                    .await?;
-                Ok(rows.into_iter().map(|r| ($key(r.id), r)).collect())
-            }
-        }
-    };
-}
-
-/// The same, decoding rows by position on PostgreSQL ([`crate::db::rows`]).
-macro_rules! by_id_positional_loader {
-    ($key:ident, $entity:ident) => {
+    ($key:ident, $entity:ident, $read:path) => {
         impl Loader<$key> for AppLoader {
             type Value = $entity::Model;
             type Error = DbErr;
@@ -141,22 +125,30 @@ macro_rules! by_id_positional_loader {
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $entity::Model>, DbErr> {
                 let select = $entity::Entity::find()
                     .filter(self.one_of($entity::Column::Id, ids(keys, |k| k.0)));
-                let rows = crate::db::rows(&self.db, select).await?;
+                let rows = $read(&self.db, select).await?;
                 Ok(rows.into_iter().map(|r| ($key(r.id), r)).collect())
             }
         }
     };
 }
 
-by_id_loader!(UserById, user);
-by_id_loader!(ProgramById, program);
-by_id_loader!(TeamById, team);
-by_id_loader!(IncrementById, increment);
-by_id_loader!(IterationById, iteration);
-by_id_positional_loader!(FeatureById, feature);
-by_id_loader!(StoryById, story);
-by_id_positional_loader!(ClarificationById, clarification);
-by_id_loader!(EventById, event);
+/// The rows `select` finds, decoded by SeaORM.
+async fn all_rows<E: EntityTrait>(
+    db: &DatabaseConnection,
+    select: sea_orm::Select<E>,
+) -> Result<Vec<E::Model>, DbErr> {
+    select.all(db).await
+}
+
+by_id_loader!(UserById, user, all_rows);
+by_id_loader!(ProgramById, program, all_rows);
+by_id_loader!(TeamById, team, all_rows);
+by_id_loader!(IncrementById, increment, all_rows);
+by_id_loader!(IterationById, iteration, all_rows);
+by_id_loader!(FeatureById, feature, crate::db::rows);
+by_id_loader!(StoryById, story, all_rows);
+by_id_loader!(ClarificationById, clarification, crate::db::rows);
+by_id_loader!(EventById, event, all_rows);
 
 /// An event by row id (a webhook renders its events as aliased `node`s, in
 /// one read).
