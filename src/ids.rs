@@ -117,7 +117,7 @@ pub fn parse_global(id: &str) -> Option<(Kind, i64)> {
     let (prefix, number) = text.split_once(':')?;
     let kind = Kind::from_name(prefix)?;
     let number: i64 = number.parse().ok()?;
-    (number > 0 && global(kind, number) == id).then_some((kind, number))
+    (number > 0 && Global::new(kind, number).as_str() == id).then_some((kind, number))
 }
 
 /// A row ID that knows its kind.
@@ -146,7 +146,7 @@ macro_rules! typed_ids {
         /// Shows the global ID, as clients know it.
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&global(Kind::$kind, self.0))
+                f.write_str(Global::new(Kind::$kind, self.0).as_str())
             }
         }
     )*};

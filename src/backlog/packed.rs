@@ -186,6 +186,14 @@ pub const NOT_ON_CARDS: [&str; 7] = [
     "updatedAt",
 ];
 
+/// Whether cards answer what these selections of stories ask: none asks a
+/// field of [`NOT_ON_CARDS`] (directly or through a fragment).
+pub fn cards_suffice(selections: &[&async_graphql::Lookahead<'_>]) -> bool {
+    NOT_ON_CARDS
+        .iter()
+        .all(|name| selections.iter().all(|s| !s.field(name).exists()))
+}
+
 fn model(row: Row) -> Result<story::Model, DbErr> {
     Ok(story::Model {
         id: row.0,

@@ -569,11 +569,7 @@ pub async fn board(
     let (dependent, provider) = (asked.field("dependent"), asked.field("provider"));
     let ends_asked = dependent.exists() || provider.exists();
     // Cards leave out what none of these selections shows.
-    let light = crate::backlog::packed::NOT_ON_CARDS.iter().all(|name| {
-        !stories.field(name).exists()
-            && !dependent.field(name).exists()
-            && !provider.field(name).exists()
-    });
+    let light = crate::backlog::packed::cards_suffice(&[&stories, &dependent, &provider]);
     let mut data = super::board::load(
         gql::store(ctx)?.conn(),
         program.id,

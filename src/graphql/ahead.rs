@@ -32,7 +32,7 @@ use super::{
 use crate::{
     backlog::{
         graphql::{StoryState, backlog_key},
-        packed::NOT_ON_CARDS,
+        packed::cards_suffice,
     },
     error::AppResult,
     page::Page,
@@ -107,9 +107,7 @@ fn asked_page(ctx: &Context<'_>, teams: &Lookahead<'_>) -> Option<(BacklogPage, 
     let (node, nodes) = (backlog.field("edges").field("node"), backlog.field("nodes"));
     // A page whose stories are asked nothing that cards leave out is read
     // as cards (a dashboard's: a third fewer bytes, and no times).
-    key.light = NOT_ON_CARDS
-        .iter()
-        .all(|name| !node.field(name).exists() && !nodes.field(name).exists());
+    key.light = cards_suffice(&[&node, &nodes]);
     Some((key, page, Wants::of(&node)))
 }
 

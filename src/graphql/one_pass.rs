@@ -66,11 +66,11 @@ impl Json {
             .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 
-    /// A number; null when not finite, as a value would serialise.
+    /// A number; serde_json writes one that is not finite as null, as a
+    /// value would serialise.
     pub fn float(&mut self, value: f64) {
-        if serde_json::to_writer(&mut self.0, &value).is_err() {
-            self.null();
-        }
+        // Writing to memory cannot fail.
+        let _ = serde_json::to_writer(&mut self.0, &value);
     }
 
     pub fn str(&mut self, value: &str) {
@@ -103,6 +103,15 @@ impl Json {
             Some(item) => self.plain_str(item.name),
             None => self.null(),
         }
+    }
+
+    /// Starts member `n` (0-based) of an object: its key and the colon.
+    fn member(&mut self, n: usize, key: &str) {
+        if n > 0 {
+            self.0.push(b',');
+        }
+        self.plain_str(key);
+        self.0.push(b':');
     }
 
     /// A string known to need no escaping (names, base64).
@@ -230,11 +239,7 @@ impl<T: Plain> OnePass<T> {
         list(&self.0, out, |item, out| {
             out.0.push(b'{');
             for (n, (key, field)) in plan.iter().enumerate() {
-                if n > 0 {
-                    out.0.push(b',');
-                }
-                out.plain_str(key);
-                out.0.push(b':');
+                out.member(n, key);
                 match field {
                     Some(field) => {
                         if !item.write(*field, out) {
@@ -317,11 +322,7 @@ pub fn object(
         if again {
             return out.undo(mark);
         }
-        if n > 0 {
-            out.0.push(b',');
-        }
-        out.plain_str(key);
-        out.0.push(b':');
+        out.member(n, key);
         let written = match selected.name.node.as_str() {
             "__typename" => {
                 out.plain_str(typename);
