@@ -43,6 +43,11 @@ struct DeliveryLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GuessLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatementLabels {
     kind: &'static str,
 }
@@ -59,6 +64,7 @@ pub struct Metrics {
     pool: Family<PoolLabels, Gauge>,
     statements: Family<StatementLabels, Counter>,
     deliveries: Family<DeliveryLabels, Counter>,
+    guesses: Family<GuessLabels, Counter>,
     delivery_delay: Histogram,
     /// Held while the statement counters catch up with the driver's counts,
     /// so two scrapes at once never add the same statements twice.
@@ -122,6 +128,13 @@ impl Metrics {
             "Webhook delivery attempts by outcome (succeeded or failed)",
             deliveries.clone(),
         );
+        let guesses = Family::<GuessLabels, Counter>::default();
+        registry.register(
+            "read_ahead_guesses",
+            "Dashboards that read their stories' relations beside their pages, on the guess \
+             that the pages hold what they last held, by outcome (held, or missed: read again)",
+            guesses.clone(),
+        );
         // 1 ms to about 9 h.
         let delivery_delay = Histogram::new(exponential_buckets(0.001, 2.0, 25));
         registry.register(
@@ -133,6 +146,7 @@ impl Metrics {
             registry,
             statements,
             deliveries,
+            guesses,
             delivery_delay,
             requests,
             latency,
@@ -183,6 +197,12 @@ impl Metrics {
         if delivered {
             self.delivery_delay.observe(delay_seconds.max(0.0));
         }
+    }
+
+    /// Counts one dashboard that read ahead on a guess of its pages.
+    pub fn record_guess(&self, held: bool) {
+        let outcome = if held { "held" } else { "missed" };
+        self.guesses.get_or_create(&GuessLabels { outcome }).inc();
     }
 
     /// A subscription opened (+1) or closed (-1).

@@ -65,7 +65,7 @@ pub async fn postgres_stories(
 }
 
 /// The columns a board card shows, in the order of [`CardRow`].
-const CARD_COLUMNS: &str = "id, team_id, feature_id, title, points, state, iteration_id, \
+pub(crate) const CARD_COLUMNS: &str = "id, team_id, feature_id, title, points, state, iteration_id, \
      rank_key, external_key";
 
 /// One packed card.
@@ -108,20 +108,7 @@ pub async fn postgres_cards(
     conn: &impl ConnectionTrait,
     select: Statement,
 ) -> Result<Vec<story::Model>, DbErr> {
-    pg_rows(conn, select, CARD_COLUMNS, |row| {
-        Ok(card((
-            row.try_get_unchecked(0)?,
-            row.try_get_unchecked(1)?,
-            row.try_get_unchecked(2)?,
-            row.try_get_unchecked(3)?,
-            row.try_get_unchecked(4)?,
-            row.try_get_unchecked(5)?,
-            row.try_get_unchecked(6)?,
-            row.try_get_unchecked(7)?,
-            row.try_get_unchecked(8)?,
-        )))
-    })
-    .await
+    pg_rows(conn, select, CARD_COLUMNS, |row| pg_card_at(row, 0)).await
 }
 
 /// A story with only what a card shows; see [`cards`].
@@ -145,6 +132,22 @@ fn card(row: CardRow) -> story::Model {
         updated_at: epoch,
         external_key: row.8,
     }
+}
+
+/// A card (see [`card`]) from the columns of a row from `at` on, in the
+/// order of [`CARD_COLUMNS`].
+pub(crate) fn pg_card_at(row: &PgRow, at: usize) -> Result<story::Model, sea_orm::sqlx::Error> {
+    Ok(card((
+        row.try_get_unchecked(at)?,
+        row.try_get_unchecked(at + 1)?,
+        row.try_get_unchecked(at + 2)?,
+        row.try_get_unchecked(at + 3)?,
+        row.try_get_unchecked(at + 4)?,
+        row.try_get_unchecked(at + 5)?,
+        row.try_get_unchecked(at + 6)?,
+        row.try_get_unchecked(at + 7)?,
+        row.try_get_unchecked(at + 8)?,
+    )))
 }
 
 /// A whole story from a row of [`COLUMNS`].
@@ -192,6 +195,21 @@ pub fn cards_suffice(selections: &[&async_graphql::Lookahead<'_>]) -> bool {
     NOT_ON_CARDS
         .iter()
         .all(|name| selections.iter().all(|s| !s.field(name).exists()))
+}
+
+/// Whether cards answer every story anywhere under these selections: no
+/// field below them, at any depth, has the name of one of [`NOT_ON_CARDS`]
+/// (another type's field of that name counts too, which only costs whole
+/// rows). For rows that fields further down reach again, as a page's
+/// dependencies reach their providers, and through them the providers'
+/// dependencies.
+pub fn cards_suffice_below(selection: &async_graphql::Lookahead<'_>) -> bool {
+    fn clean(field: async_graphql::SelectionField<'_>) -> bool {
+        field
+            .selection_set()
+            .all(|f| !NOT_ON_CARDS.contains(&f.name()) && clean(f))
+    }
+    selection.selection_fields().into_iter().all(clean)
 }
 
 fn model(row: Row) -> Result<story::Model, DbErr> {

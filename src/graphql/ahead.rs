@@ -16,10 +16,20 @@
 //! program is asked nothing else that reads (its teams, and its own
 //! columns).
 //!
+//! The stories' relations wait for the pages only to learn which stories
+//! they are. A dashboard asks the same again and again, and its pages
+//! change far less often than they are read: so [`Guesses`] remembers, per
+//! program and page shape, which stories and features the last pages held,
+//! and the relations of those are read beside the pages. When the pages
+//! hold exactly those, that read is kept (it started with the pages, so it
+//! is no older than they are); else it is dropped and the relations are
+//! read as before, after the pages. At c=1 the two waves took 0.75 and 1.3
+//! ms one after the other.
+//!
 //! The HTTP handler gives each operation its own [`Ahead`]; without one (a
 //! websocket operation) nothing is read ahead.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, num::NonZeroUsize, sync::Arc};
 
 use async_graphql::{Context, InputType, Lookahead};
 use entity::{story, team};
@@ -27,7 +37,7 @@ use entity::{story, team};
 use super::{
     loaders::{BacklogPage, ProgramPages, TeamsByProgram},
     locked,
-    preload::{Preloaded, Wants, read_ahead},
+    preload::{PagePreload, Preloaded, Wants},
 };
 use crate::{
     backlog::{
@@ -35,6 +45,7 @@ use crate::{
         packed::cards_suffice,
     },
     error::AppResult,
+    metrics::Metrics,
     page::Page,
 };
 
@@ -71,6 +82,51 @@ impl Ahead {
     /// The page of `key`, when read ahead; it is handed out once.
     pub fn take_page(&self, key: &BacklogPage) -> Option<PageAhead> {
         locked(&self.0).pages.remove(key)
+    }
+}
+
+/// What the pages of each program's dashboards last held, so that the next
+/// dashboard of the same shape reads their relations beside its pages (see
+/// the module's documentation). Shared by the requests of a process; the
+/// least recently used shapes are forgotten beyond [`Guesses::MOST`].
+pub struct Guesses {
+    last: std::sync::Mutex<lru::LruCache<Shape, PagePreload>>,
+    metrics: Arc<Metrics>,
+}
+
+/// A program's dashboard: the page it asks of every team (team 0), and
+/// what it asks of the pages' stories.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Shape {
+    program: i64,
+    page: BacklogPage,
+    wants: Wants,
+}
+
+impl Guesses {
+    /// Shapes remembered: each guess holds a few hundred ids.
+    pub const MOST: usize = 1024;
+
+    /// Remembers up to [`Guesses::MOST`] shapes, counting the outcomes in
+    /// `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        let most = NonZeroUsize::new(Self::MOST).unwrap_or(NonZeroUsize::MIN);
+        Self {
+            last: std::sync::Mutex::new(lru::LruCache::new(most)),
+            metrics,
+        }
+    }
+
+    fn get(&self, shape: &Shape) -> Option<PagePreload> {
+        locked(&self.last).get(shape).cloned()
+    }
+
+    /// Remembers what `shape`'s pages held, unless that is what it held.
+    fn keep(&self, shape: Shape, held: &PagePreload) {
+        let mut guesses = locked(&self.last);
+        if guesses.get(&shape) != Some(held) {
+            guesses.put(shape, held.clone());
+        }
     }
 }
 
@@ -136,7 +192,15 @@ pub async fn program<T>(
         return visible.await;
     };
     let asked = asked_page(ctx, &teams_asked);
-    // The program, its teams and their pages, at once.
+    let guesses = ctx.data_opt::<Guesses>();
+    let dashboard = asked.as_ref().map(|(page, _, wants)| Shape {
+        program,
+        page: page.clone(),
+        wants: *wants,
+    });
+    let guess = guesses.zip(dashboard.as_ref()).and_then(|(g, s)| g.get(s));
+    // The program, its teams and their pages, at once; and the relations
+    // of the stories its pages last held.
     let teams = super::load_one(ctx, TeamsByProgram(program));
     let pages = async {
         match &asked {
@@ -147,7 +211,14 @@ pub async fn program<T>(
             None => Ok(None),
         }
     };
-    let (found, teams, pages) = futures_util::try_join!(visible, teams, pages)?;
+    let early = async {
+        let Some(guess) = guess.clone() else {
+            return Ok(None);
+        };
+        // A read that fails is made again below, if still needed.
+        Ok(super::load_one(ctx, guess).await.ok().flatten())
+    };
+    let (found, teams, pages, early) = futures_util::try_join!(visible, teams, pages, early)?;
     if found.is_none() {
         return Ok(found);
     }
@@ -156,13 +227,29 @@ pub async fn program<T>(
         let page_of = |team: i64| pages.get(&team).cloned().unwrap_or_default();
         let read: Vec<(i64, (Vec<story::Model>, u64))> =
             teams.iter().map(|t| (t.id, page_of(t.id))).collect();
-        // Then what the shown stories relate to, in one more wave.
+        // Then what the shown stories relate to: read already when they are
+        // the ones guessed, else in one more wave.
         let shown: Vec<&story::Model> = read
             .iter()
             .flat_map(|(_, (rows, _))| rows.iter().take(page.shown()))
             .collect();
         let ids = teams.iter().map(|t| t.id).collect();
-        let pre = read_ahead(ctx, &shown, ids, wants).await?;
+        let pre = match PagePreload::of(&shown, ids, wants) {
+            None => None,
+            Some(held) => {
+                if let (Some(guesses), Some(dashboard)) = (guesses, dashboard) {
+                    guesses.keep(dashboard, &held);
+                }
+                let guessed = guess.as_ref().map(|guess| *guess == held);
+                if let (Some(guesses), Some(held)) = (guesses, guessed) {
+                    guesses.metrics.record_guess(held);
+                }
+                match early {
+                    Some(pre) if guessed == Some(true) => Some(pre),
+                    _ => super::load_one(ctx, held).await?,
+                }
+            }
+        };
         let mut store = locked(&kept.0);
         for (team, (rows, total)) in read {
             // Under the key `Team.backlog` looks for: it reads whole rows.

@@ -173,11 +173,13 @@ pub fn build_schemas(
     bus: EventBus,
 ) -> Schemas {
     let wake = DeliveryWake::default();
+    let counted = metrics.clone();
     let with_data = |builder: SchemaBuilder<Query, Mutation, Subscription>, delay_us: u64| {
         builder
             .data(store.clone())
             .data(wake.clone())
             .data(shared_loader(&store, delay_us))
+            .data(ahead::Guesses::new(counted.clone()))
             .data(clock.clone())
             .data(bus.clone())
             .finish()

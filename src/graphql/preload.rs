@@ -14,7 +14,7 @@ use async_graphql::{Context, Lookahead, dataloader::Loader};
 use entity::{clarification, dependency, feature, iteration, story, team};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, sea_query::Query};
 
-use crate::{db::Spawned, error::AppResult};
+use crate::{backlog::packed::cards_suffice_below, db::Spawned, error::AppResult};
 
 use super::loaders::{
     AppLoader, ClarificationsOfStory, DependenciesOfStory, FeatureById, StoryBlocked, one_of_rows,
@@ -27,6 +27,11 @@ pub struct Wants {
     pub team: bool,
     pub dependencies: bool,
     pub providers: bool,
+    /// Whether the stories the dependencies reach (their providers, and
+    /// the dependents of the providers' own dependencies) are asked more
+    /// than a card shows, at any depth; else the providers are read as
+    /// cards (see [`cards_suffice_below`]).
+    pub whole_providers: bool,
     pub clarifications: bool,
     pub blocked: bool,
 }
@@ -41,6 +46,7 @@ impl Wants {
             team: story.field("team").exists() || provider.field("team").exists(),
             dependencies: dependencies.exists(),
             providers: provider.exists(),
+            whole_providers: provider.exists() && !cards_suffice_below(&dependencies),
             clarifications: story.field("clarifications").exists(),
             blocked: story.field("blocked").exists(),
         }
@@ -61,6 +67,7 @@ impl Wants {
             team: self.team || other.team,
             dependencies: self.dependencies || other.dependencies,
             providers: self.providers || other.providers,
+            whole_providers: self.whole_providers || other.whole_providers,
             clarifications: self.clarifications || other.clarifications,
             blocked: self.blocked || other.blocked,
         }
@@ -75,16 +82,10 @@ pub async fn read_ahead(
     teams: Vec<i64>,
     wants: Wants,
 ) -> AppResult<Option<Arc<Preloaded>>> {
-    if !wants.any() || stories.is_empty() {
-        return Ok(None);
+    match PagePreload::of(stories, teams, wants) {
+        Some(preload) => super::load_one(ctx, preload).await,
+        None => Ok(None),
     }
-    let preload = PagePreload {
-        stories: stories.iter().map(|s| s.id).collect(),
-        features: stories.iter().filter_map(|s| s.feature_id).collect(),
-        teams,
-        wants,
-    };
-    super::load_one(ctx, preload).await
 }
 
 /// A page's stories, their features and team, and what to read ahead.
@@ -94,6 +95,22 @@ pub struct PagePreload {
     pub features: Vec<i64>,
     pub teams: Vec<i64>,
     pub wants: Wants,
+}
+
+impl PagePreload {
+    /// What to read ahead of `stories` (of `teams`); None when nothing is
+    /// wanted.
+    pub fn of(stories: &[&story::Model], teams: Vec<i64>, wants: Wants) -> Option<Self> {
+        if !wants.any() || stories.is_empty() {
+            return None;
+        }
+        Some(Self {
+            stories: stories.iter().map(|s| s.id).collect(),
+            features: stories.iter().filter_map(|s| s.feature_id).collect(),
+            teams,
+            wants,
+        })
+    }
 }
 
 /// Rows read ahead for the pages of one batch. The maps by story hold an
@@ -221,6 +238,7 @@ impl AppLoader {
             apart({
                 let db = db.clone();
                 let joined = joined.then(|| stories.clone());
+                let light = !wants.whole_providers;
                 let providers = (wants.providers && joined.is_none()).then(|| {
                     story::Entity::find().filter(one_of_rows(
                         backend,
@@ -230,14 +248,15 @@ impl AppLoader {
                 });
                 async move {
                     if let Some(stories) = joined {
-                        let rows = crate::dependency::service::with_providers_pg(&db, stories);
+                        let rows =
+                            crate::dependency::service::with_providers_pg(&db, stories, light);
                         let (dependencies, providers) = rows.await?.into_iter().unzip();
                         return Ok((dependencies, providers));
                     }
                     match providers {
                         Some(providers) => Ok((
                             Vec::new(),
-                            crate::backlog::packed::stories(&db, providers).await?,
+                            crate::backlog::packed::cards(&db, providers, light).await?,
                         )),
                         None => Ok((Vec::new(), Vec::new())),
                     }

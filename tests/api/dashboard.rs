@@ -915,3 +915,150 @@ async fn pages_read_ahead_answer_what_cards_leave_out_when_asked() {
     assert_eq!(node["acceptanceCriteria"], "Given a card");
     assert_eq!(node["createdAt"], row["createdAt"]);
 }
+
+/// The answers of a program's `shape` read ahead (`program(id:)`) and
+/// field by field (through `node`, which reads nothing ahead), as the admin.
+async fn ahead_and_by_field(app: &TestApp, program: &str, shape: &str) -> (Value, Value) {
+    use crate::helpers::ADMIN;
+    let vars = json!({ "id": program });
+    let ahead = format!("query($id: ID!) {{ program(id: $id) {{ {shape} }} }}");
+    let by_field =
+        format!("query($id: ID!) {{ node(id: $id) {{ ... on Program {{ {shape} }} }} }}");
+    let ahead = app.data(ADMIN, &ahead, vars.clone()).await;
+    let by_field = app.data(ADMIN, &by_field, vars).await;
+    (ahead["program"].clone(), by_field["node"].clone())
+}
+
+/// A dependency from `dependent` on `provider`, requested by the admin.
+async fn depend(app: &TestApp, dependent: &str, provider: &str) {
+    use crate::helpers::ADMIN;
+    app.data(
+        ADMIN,
+        "mutation($input: RequestDependencyInput!) { requestDependency(input: $input) {
+            dependency { id } } }",
+        json!({ "input": { "dependentStoryId": dependent, "providerStoryId": provider } }),
+    )
+    .await;
+}
+
+/// A page's dependencies read their providers as cards when the query asks
+/// nothing cards leave out of the stories the dependencies reach, at any
+/// depth (`graphql::preload`); asked for more, directly or through the
+/// providers' own dependencies, they answer it as field by field.
+#[tokio::test]
+async fn providers_read_as_cards_answer_what_cards_leave_out_when_asked() {
+    use crate::helpers::World;
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let text = |t: &str| json!({ "description": format!("{t} text"), "points": 2 });
+    let a1 = app.create_story(&w.team_a, "A one", text("A one")).await;
+    let a2 = app.create_story(&w.team_a, "A two", text("A two")).await;
+    let b1 = app.create_story(&w.team_b, "B one", text("B one")).await;
+    // A one needs B one, which needs A two: B one is a provider, and on a page.
+    depend(&app, &a1, &b1).await;
+    depend(&app, &b1, &a2).await;
+    let page = |story: &str| {
+        format!("teams {{ name backlog(first: 5) {{ edges {{ node {{ id {story} }} }} }} }}")
+    };
+    let shapes = [
+        "dependencies { provider { id title points state team { name } } }",
+        "dependencies { provider { title description createdAt } }",
+        "dependencies { provider { ... on Story { acceptanceCriteria updatedAt } } }",
+        "dependencies { provider { dependencies { dependent { title description } } } }",
+        "dependencies { dependent { description } provider { title } }",
+    ];
+    for shape in shapes {
+        let (ahead, by_field) = ahead_and_by_field(&app, &w.program, &page(shape)).await;
+        assert_eq!(ahead, by_field, "{shape}");
+    }
+    let (ahead, _) = ahead_and_by_field(&app, &w.program, &page(shapes[1])).await;
+    let first = &ahead["teams"][0]["backlog"]["edges"][0]["node"];
+    assert_eq!(
+        first["dependencies"][0]["provider"]["description"], "B one text",
+        "{ahead:#}"
+    );
+    // Two levels down: A one's provider B one, and B one as the dependent of
+    // its own dependency, which the page of team B read.
+    let (ahead, _) = ahead_and_by_field(&app, &w.program, &page(shapes[3])).await;
+    let first = &ahead["teams"][0]["backlog"]["edges"][0]["node"];
+    let deep = &first["dependencies"][0]["provider"]["dependencies"][0]["dependent"];
+    assert_eq!(
+        deep,
+        &json!({ "title": "B one", "description": "B one text" }),
+        "{ahead:#}"
+    );
+}
+
+/// How many dashboards' guesses of their pages held, and how many missed
+/// (`portfolio_read_ahead_guesses_total`).
+async fn guesses(app: &TestApp) -> (u64, u64) {
+    let text = app.metrics_text().await;
+    let count = |outcome: &str| {
+        let series = format!("portfolio_read_ahead_guesses_total{{outcome=\"{outcome}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .map_or(0, |n| n.trim().parse().unwrap())
+    };
+    (count("held"), count("missed"))
+}
+
+/// A dashboard reads its stories' relations beside its pages, on the guess
+/// that its pages hold what they held the last time (`graphql::ahead`).
+/// Whether the guess holds or not, it answers as field by field: after a
+/// dependency and a clarification are added (it holds; what was read beside
+/// the pages is no older than they are), and after a story moves into a
+/// page and pushes another out (it does not).
+#[tokio::test]
+async fn dashboards_answer_as_field_by_field_whether_their_guess_holds_or_not() {
+    use crate::helpers::{ADMIN, World};
+    let app = TestApp::spawn_with(|s| s.response_cache_entries = 0).await;
+    let w = World::build(&app).await;
+    let feature = app.create_feature(&w.program, "Checkout", json!({})).await;
+    let a1 = app.create_story(&w.team_a, "A one", json!({})).await;
+    app.create_story(&w.team_a, "A two", json!({ "featureId": feature }))
+        .await;
+    let a3 = app.create_story(&w.team_a, "A three", json!({})).await;
+    let b1 = app.create_story(&w.team_b, "B one", json!({})).await;
+    let shape = "teams { name backlog(first: 2) { edges { node { id title feature { title }
+        dependencies { id state provider { id title team { name } } }
+        clarifications { id question blocking status } } } } }";
+    let titles = |data: &Value| -> Vec<Value> {
+        data["teams"][0]["backlog"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["title"].clone())
+            .collect()
+    };
+    let (first, by_field) = ahead_and_by_field(&app, &w.program, shape).await;
+    assert_eq!(first, by_field);
+    assert_eq!(titles(&first), ["A one", "A two"]);
+    assert_eq!(guesses(&app).await, (0, 0), "nothing to guess from yet");
+    // The same stories: what the guess read beside the pages is kept.
+    depend(&app, &a1, &b1).await;
+    let (ahead, by_field) = ahead_and_by_field(&app, &w.program, shape).await;
+    assert_eq!(ahead, by_field);
+    let node = &ahead["teams"][0]["backlog"]["edges"][0]["node"];
+    assert_eq!(node["dependencies"][0]["provider"]["title"], "B one");
+    assert_eq!(guesses(&app).await, (1, 0));
+    // A three moves to the top: the pages no longer hold what was guessed.
+    app.data(
+        ADMIN,
+        "mutation($input: RankStoryInput!) { rankStory(input: $input) { story { id } } }",
+        json!({ "input": { "storyId": a3, "beforeId": a1 } }),
+    )
+    .await;
+    let (ahead, by_field) = ahead_and_by_field(&app, &w.program, shape).await;
+    assert_eq!(ahead, by_field);
+    assert_eq!(titles(&ahead), ["A three", "A one"]);
+    let node = &ahead["teams"][0]["backlog"]["edges"][1]["node"];
+    assert_eq!(node["dependencies"][0]["provider"]["title"], "B one");
+    assert_eq!(guesses(&app).await, (1, 1));
+    // And the guess is the new pages again.
+    app.ask_about_story(ADMIN, &a3, "Which card?", true).await;
+    let (ahead, by_field) = ahead_and_by_field(&app, &w.program, shape).await;
+    assert_eq!(ahead, by_field);
+    let node = &ahead["teams"][0]["backlog"]["edges"][0]["node"];
+    assert_eq!(node["clarifications"][0]["question"], "Which card?");
+    assert_eq!(guesses(&app).await, (2, 1));
+}
