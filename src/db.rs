@@ -569,6 +569,42 @@ pub(crate) async fn postgres_rows<T>(
         .collect()
 }
 
+/// Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01 UTC.
+const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// A `timestamptz` column of a row read by position (see
+/// [`postgres_rows`]). sqlx's decoder adds the microseconds PostgreSQL sends
+/// to its epoch with chrono's calendar arithmetic, and converts the result
+/// twice (about 700 instructions a time; a dashboard reads hundreds). This
+/// reads them as the integer they are in the binary format sqlx asks
+/// for, and counts from the Unix epoch.
+pub(crate) fn pg_time(
+    row: &sea_orm::sqlx::postgres::PgRow,
+    at: usize,
+) -> Result<DateTime<Utc>, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::Row as _;
+    from_postgres_micros(row.try_get_unchecked(at)?)
+}
+
+/// A nullable `timestamptz` column; see [`pg_time`].
+pub(crate) fn pg_opt_time(
+    row: &sea_orm::sqlx::postgres::PgRow,
+    at: usize,
+) -> Result<Option<DateTime<Utc>>, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::Row as _;
+    let micros: Option<i64> = row.try_get_unchecked(at)?;
+    micros.map(from_postgres_micros).transpose()
+}
+
+fn from_postgres_micros(micros: i64) -> Result<DateTime<Utc>, sea_orm::sqlx::Error> {
+    micros
+        .checked_add(POSTGRES_EPOCH_MICROS)
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(|| {
+            sea_orm::sqlx::Error::Decode(format!("a time out of range: {micros}").into())
+        })
+}
+
 /// An entity whose PostgreSQL rows can be decoded by position (see
 /// [`postgres_rows`]): its columns, and the decoder reading them in that
 /// order.
@@ -639,6 +675,20 @@ pub(crate) fn packed_time(text: &str) -> Result<DateTime<Utc>, DbErr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_times_count_microseconds_from_2000() {
+        let at = |micros| from_postgres_micros(micros).unwrap().to_rfc3339();
+        assert_eq!(at(0), "2000-01-01T00:00:00+00:00");
+        assert_eq!(at(-1), "1999-12-31T23:59:59.999999+00:00");
+        // 2026-12-07 10:40:07.123456 UTC.
+        let micros = (DateTime::parse_from_rfc3339("2026-12-07T10:40:07.123456Z")
+            .unwrap()
+            .timestamp_micros())
+            - POSTGRES_EPOCH_MICROS;
+        assert_eq!(at(micros), "2026-12-07T10:40:07.123456+00:00");
+        assert!(from_postgres_micros(i64::MAX).is_err());
+    }
 
     #[test]
     fn loopback_databases_go_without_tls_unless_the_url_says() {

@@ -170,10 +170,10 @@ pub(crate) fn pg_model_at(row: &PgRow, at: usize) -> Result<story::Model, sea_or
         iteration_id: row.try_get_unchecked(at + 8)?,
         rank_key: row.try_get_unchecked(at + 9)?,
         rejection_reason: row.try_get_unchecked(at + 10)?,
-        ready_at: row.try_get_unchecked(at + 11)?,
-        accepted_at: row.try_get_unchecked(at + 12)?,
-        created_at: row.try_get_unchecked(at + 13)?,
-        updated_at: row.try_get_unchecked(at + 14)?,
+        ready_at: crate::db::pg_opt_time(row, at + 11)?,
+        accepted_at: crate::db::pg_opt_time(row, at + 12)?,
+        created_at: crate::db::pg_time(row, at + 13)?,
+        updated_at: crate::db::pg_time(row, at + 14)?,
         external_key: row.try_get_unchecked(at + 15)?,
     })
 }

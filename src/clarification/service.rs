@@ -320,11 +320,11 @@ impl crate::db::ByPosition for clarification::Entity {
             assignee_id: row.try_get_unchecked(7)?,
             status: row.try_get_unchecked(8)?,
             blocking: row.try_get_unchecked(9)?,
-            asked_at: row.try_get_unchecked(10)?,
-            answered_at: row.try_get_unchecked(11)?,
+            asked_at: crate::db::pg_time(row, 10)?,
+            answered_at: crate::db::pg_opt_time(row, 11)?,
             answered_by_id: row.try_get_unchecked(12)?,
-            resolved_at: row.try_get_unchecked(13)?,
-            updated_at: row.try_get_unchecked(14)?,
+            resolved_at: crate::db::pg_opt_time(row, 13)?,
+            updated_at: crate::db::pg_time(row, 14)?,
         })
     }
 }

@@ -299,8 +299,8 @@ pub(crate) fn pg_row(
         requested_by_id: r.try_get_unchecked(8)?,
         at_risk: r.try_get_unchecked(9)?,
         risk_reasons: r.try_get_unchecked(10)?,
-        created_at: r.try_get_unchecked(11)?,
-        updated_at: r.try_get_unchecked(12)?,
+        created_at: crate::db::pg_time(r, 11)?,
+        updated_at: crate::db::pg_time(r, 12)?,
     })
 }
 

@@ -423,8 +423,8 @@ impl crate::db::ByPosition for feature::Entity {
             wsjf_score: row.try_get_unchecked(9)?,
             target_increment_id: row.try_get_unchecked(10)?,
             rank_key: row.try_get_unchecked(11)?,
-            created_at: row.try_get_unchecked(12)?,
-            updated_at: row.try_get_unchecked(13)?,
+            created_at: crate::db::pg_time(row, 12)?,
+            updated_at: crate::db::pg_time(row, 13)?,
             external_key: row.try_get_unchecked(14)?,
         })
     }
