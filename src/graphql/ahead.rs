@@ -121,12 +121,18 @@ impl Guesses {
         locked(&self.last).get(shape).cloned()
     }
 
-    /// Remembers what `shape`'s pages held, unless that is what it held.
-    fn keep(&self, shape: Shape, held: &PagePreload) {
-        let mut guesses = locked(&self.last);
-        if guesses.get(&shape) != Some(held) {
-            guesses.put(shape, held.clone());
+    /// Whether `guess`, read for `shape` when its request came, is what the
+    /// pages `held`: counted when there was a guess, and `held` remembered
+    /// as the next guess when it differs.
+    fn settle(&self, shape: Shape, guess: Option<&PagePreload>, held: &PagePreload) -> bool {
+        let right = guess == Some(held);
+        if guess.is_some() {
+            self.metrics.record_guess(right);
         }
+        if !right {
+            locked(&self.last).put(shape, held.clone());
+        }
+        right
     }
 }
 
@@ -237,15 +243,11 @@ pub async fn program<T>(
         let pre = match PagePreload::of(&shown, ids, wants) {
             None => None,
             Some(held) => {
-                if let (Some(guesses), Some(dashboard)) = (guesses, dashboard) {
-                    guesses.keep(dashboard, &held);
-                }
-                let guessed = guess.as_ref().map(|guess| *guess == held);
-                if let (Some(guesses), Some(held)) = (guesses, guessed) {
-                    guesses.metrics.record_guess(held);
-                }
+                let right = guesses
+                    .zip(dashboard)
+                    .is_some_and(|(g, shape)| g.settle(shape, guess.as_ref(), &held));
                 match early {
-                    Some(pre) if guessed == Some(true) => Some(pre),
+                    Some(pre) if right => Some(pre),
                     _ => super::load_one(ctx, held).await?,
                 }
             }
