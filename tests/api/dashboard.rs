@@ -929,18 +929,6 @@ async fn ahead_and_by_field(app: &TestApp, program: &str, shape: &str) -> (Value
     (ahead["program"].clone(), by_field["node"].clone())
 }
 
-/// A dependency from `dependent` on `provider`, requested by the admin.
-async fn depend(app: &TestApp, dependent: &str, provider: &str) {
-    use crate::helpers::ADMIN;
-    app.data(
-        ADMIN,
-        "mutation($input: RequestDependencyInput!) { requestDependency(input: $input) {
-            dependency { id } } }",
-        json!({ "input": { "dependentStoryId": dependent, "providerStoryId": provider } }),
-    )
-    .await;
-}
-
 /// A page's dependencies read their providers as cards when the query asks
 /// nothing cards leave out of the stories the dependencies reach, at any
 /// depth (`graphql::preload`); asked for more, directly or through the
@@ -955,8 +943,8 @@ async fn providers_read_as_cards_answer_what_cards_leave_out_when_asked() {
     let a2 = app.create_story(&w.team_a, "A two", text("A two")).await;
     let b1 = app.create_story(&w.team_b, "B one", text("B one")).await;
     // A one needs B one, which needs A two: B one is a provider, and on a page.
-    depend(&app, &a1, &b1).await;
-    depend(&app, &b1, &a2).await;
+    app.request_dependency(&a1, &b1).await;
+    app.request_dependency(&b1, &a2).await;
     let page = |story: &str| {
         format!("teams {{ name backlog(first: 5) {{ edges {{ node {{ id {story} }} }} }} }}")
     };
@@ -1035,7 +1023,7 @@ async fn dashboards_answer_as_field_by_field_whether_their_guess_holds_or_not() 
     assert_eq!(titles(&first), ["A one", "A two"]);
     assert_eq!(guesses(&app).await, (0, 0), "nothing to guess from yet");
     // The same stories: what the guess read beside the pages is kept.
-    depend(&app, &a1, &b1).await;
+    app.request_dependency(&a1, &b1).await;
     let (ahead, by_field) = ahead_and_by_field(&app, &w.program, shape).await;
     assert_eq!(ahead, by_field);
     let node = &ahead["teams"][0]["backlog"]["edges"][0]["node"];

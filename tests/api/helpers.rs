@@ -492,6 +492,19 @@ impl TestApp {
         str_at(&asked, "/askClarification/clarification/id")
     }
 
+    /// A dependency of `dependent` on `provider`, requested by the admin;
+    /// its id.
+    pub async fn request_dependency(&self, dependent: &str, provider: &str) -> String {
+        let requested = self
+            .data(
+                ADMIN,
+                "mutation($input: RequestDependencyInput!) { requestDependency(input: $input) { dependency { id } } }",
+                json!({ "input": { "dependentStoryId": dependent, "providerStoryId": provider } }),
+            )
+            .await;
+        str_at(&requested, "/requestDependency/dependency/id")
+    }
+
     /// The cursor of the program's latest event (of its first 100), read
     /// by the admin: a subscription `after` it misses nothing that follows.
     pub async fn last_event_cursor(&self, program: &str) -> Value {

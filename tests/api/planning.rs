@@ -333,14 +333,7 @@ async fn a_commitment_that_overloads_the_provider_says_so() {
     let provider = app
         .create_story(&w.team_b, "Payments API", json!({ "points": 5 }))
         .await;
-    let dep = app
-        .data(
-            ADMIN,
-            "mutation($input: RequestDependencyInput!) { requestDependency(input: $input) { dependency { id } } }",
-            json!({ "input": { "dependentStoryId": dependent, "providerStoryId": provider } }),
-        )
-        .await;
-    let dep = str_at(&dep, "/requestDependency/dependency/id");
+    let dep = app.request_dependency(&dependent, &provider).await;
     let committed = app
         .data(
             &w.po_b.token,

@@ -95,14 +95,7 @@ impl World {
         app.walk_story(&a_done, &["READY", "IN_PROGRESS", "DONE"])
             .await;
         let b1 = app.create_story(&team_b, "b1", ready).await;
-        let dep = app
-            .data(
-                ADMIN,
-                "mutation($input: RequestDependencyInput!) { requestDependency(input: $input) { dependency { id } } }",
-                json!({ "input": { "dependentStoryId": a1, "providerStoryId": b1 } }),
-            )
-            .await;
-        let dependency = str_at(&dep, "/requestDependency/dependency/id");
+        let dependency = app.request_dependency(&a1, &b1).await;
         let token_of = |role: Role| {
             tokens
                 .iter()
