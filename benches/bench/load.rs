@@ -578,6 +578,8 @@ pub struct DashboardOptions {
     pub cache_off: bool,
     pub writes_per_second: f64,
     pub writes_elsewhere: bool,
+    /// Rounds of windows without and with the writes, on one server.
+    pub alternate: usize,
 }
 
 /// Loads a demo program with `portfolio demo`: its id and the PM's token.
@@ -672,6 +674,11 @@ async fn rank_moves(
 }
 
 pub async fn dashboard(database: &str, o: &DashboardOptions) -> Result<(), BoxError> {
+    if o.alternate > 0 && o.writes_per_second <= 0.0 {
+        return Err(
+            "--alternate compares windows with and without writes: give --writes-per-second".into(),
+        );
+    }
     let dir = super::tempfile_dir::Dir::new("dashboard")?;
     let db_args = database_args(database, &dir.path, "dash");
     let seeded = Instant::now();
@@ -709,40 +716,118 @@ pub async fn dashboard(database: &str, o: &DashboardOptions) -> Result<(), BoxEr
     );
     // Warm up.
     load(&server.base, &token, dashboard.clone(), 2, 1).await?;
+    let writer = (o.writes_per_second > 0.0).then_some((written.as_str(), o.writes_per_second));
     for (label, body, c) in [
         ("dashboard", &dashboard, 1),
         ("dashboard", &dashboard, o.clients),
         ("__typename", &typename, o.clients),
     ] {
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mover = (o.writes_per_second > 0.0).then(|| {
-            tokio::spawn(rank_moves(
-                server.base.clone(),
-                written.clone(),
-                o.writes_per_second,
-                stop.clone(),
-            ))
-        });
-        let before = statements(&server.base).await?;
-        let r = load(&server.base, &token, body.clone(), c, o.seconds).await?;
-        let after = statements(&server.base).await?;
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let moved = match mover {
-            Some(task) => {
-                let (moves, failed) = task.await??;
-                format!("  ({moves} moves, {failed} failed)")
-            }
+        let w = window(&server.base, &token, body, c, o.seconds, writer).await?;
+        let moved = match w.moves {
+            Some((moves, failed)) => format!("  ({moves} moves, {failed} failed)"),
             None => String::new(),
         };
         println!(
             "{label:>12} {c:>8} {:>9} {:>10.1} {:>9.2} {:>9.2} {:>12.1}{moved}",
-            r.requests,
-            r.requests as f64 / r.seconds,
-            percentile(&r.latencies, 50.0),
-            percentile(&r.latencies, 99.0),
-            (after - before) as f64 / r.requests.max(1) as f64
+            w.load.requests,
+            w.rate(),
+            percentile(&w.load.latencies, 50.0),
+            percentile(&w.load.latencies, 99.0),
+            w.statements as f64 / w.load.requests.max(1) as f64
         );
     }
+    if let Some(writer) = writer.filter(|_| o.alternate > 0) {
+        alternate(&server.base, &token, &dashboard, o, writer).await?;
+    }
+    Ok(())
+}
+
+/// One measured window: the load, the statements the server ran meanwhile,
+/// and the rank moves made meanwhile, if any.
+struct Window {
+    load: LoadResult,
+    statements: u64,
+    moves: Option<(u64, u64)>,
+}
+
+impl Window {
+    fn rate(&self) -> f64 {
+        self.load.requests as f64 / self.load.seconds
+    }
+}
+
+/// `body` from `clients` clients for `seconds`, while `writer` (a program,
+/// moves per second) ranks stories, when given.
+async fn window(
+    base: &str,
+    token: &str,
+    body: &Value,
+    clients: usize,
+    seconds: u64,
+    writer: Option<(&str, f64)>,
+) -> Result<Window, BoxError> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mover = writer.map(|(program, rate)| {
+        tokio::spawn(rank_moves(
+            base.to_owned(),
+            program.to_owned(),
+            rate,
+            stop.clone(),
+        ))
+    });
+    let before = statements(base).await?;
+    let load = load(base, token, body.clone(), clients, seconds).await?;
+    let after = statements(base).await?;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let moves = match mover {
+        Some(task) => Some(task.await??),
+        None => None,
+    };
+    Ok(Window {
+        load,
+        statements: after - before,
+        moves,
+    })
+}
+
+/// What the writes cost the dashboards, apart from the machine's drift:
+/// windows without and with them, one after the other on the same server,
+/// each round compared on its own.
+async fn alternate(
+    base: &str,
+    token: &str,
+    dashboard: &Value,
+    o: &DashboardOptions,
+    writer: (&str, f64),
+) -> Result<(), BoxError> {
+    println!(
+        "alternating on this server, {} clients, {} s windows: dashboards/s without writes, with them, and their ratio",
+        o.clients, o.seconds
+    );
+    println!(
+        "{:>6} {:>10} {:>10} {:>7}",
+        "round", "without", "with", "ratio"
+    );
+    let mut ratios = Vec::with_capacity(o.alternate);
+    for round in 1..=o.alternate {
+        let without = window(base, token, dashboard, o.clients, o.seconds, None).await?;
+        let with = window(base, token, dashboard, o.clients, o.seconds, Some(writer)).await?;
+        let ratio = with.rate() / without.rate();
+        ratios.push(ratio);
+        println!(
+            "{round:>6} {:>10.1} {:>10.1} {ratio:>7.3}",
+            without.rate(),
+            with.rate()
+        );
+    }
+    let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "ratio with writes / without: mean {mean:.3}, median {:.3}, range {:.3} to {:.3}",
+        percentile(&ratios, 50.0),
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
     Ok(())
 }
 

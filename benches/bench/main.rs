@@ -11,7 +11,8 @@
 //!   for `{ __typename }` as the ceiling of the HTTP + GraphQL layer; with
 //!   the response cache off (`--cache-off`), and with rank moves at a rate
 //!   (`--writes-per-second`) in the same program or another one
-//!   (`--writes-elsewhere`).
+//!   (`--writes-elsewhere`); `--alternate N` then measures the writes' cost
+//!   on one server, N windows without them each followed by one with them.
 //! - `board-page`: the live board in headless Chromium on a demo program
 //!   (by default 20 teams x 500 stories): navigation to the whole board, and
 //!   one change from the event's arrival to its card patched.
@@ -134,6 +135,11 @@ enum Command {
         /// Make the rank moves in a second program of the same size instead.
         #[arg(long)]
         writes_elsewhere: bool,
+        /// Then this many rounds, on the same server, of a window without
+        /// the writes and one with them, each round's ratio printed: the
+        /// writes' cost apart from the machine's drift over the run.
+        #[arg(long, default_value_t = 0)]
+        alternate: usize,
     },
     /// The live board page in headless Chromium: first render, one change.
     BoardPage {
@@ -471,6 +477,7 @@ async fn main() -> Result<(), BoxError> {
             cache_off,
             writes_per_second,
             writes_elsewhere,
+            alternate,
         } => {
             let options = load::DashboardOptions {
                 teams,
@@ -480,6 +487,7 @@ async fn main() -> Result<(), BoxError> {
                 cache_off,
                 writes_per_second,
                 writes_elsewhere,
+                alternate,
             };
             dashboard(&cli.database, &options).await
         }
