@@ -409,13 +409,25 @@ async fn graphql(
             Err(()) => Ok(Viewer::InvalidToken),
         }
     };
+    // So is the data version, for a query the cache may answer: a read
+    // that starts now, after the request came, may serve it.
+    let single = matches!(&request, BatchRequest::Single(_));
     let inspect = async {
         if too_many {
-            return None;
+            return (None, None);
         }
-        Some(inspect_all(&state, documents).await)
+        let inspected = inspect_all(&state, documents).await;
+        let cacheable = single
+            && state.cache.enabled()
+            && matches!(&inspected, Ok(docs) if docs.first().is_some_and(|d| d.is_query));
+        let versions = if cacheable {
+            Some(state.versions.read(state.store.conn()).await)
+        } else {
+            None
+        };
+        (Some(inspected), versions)
     };
-    let (viewer, inspected) = tokio::join!(viewer, inspect);
+    let (viewer, (inspected, versions)) = tokio::join!(viewer, inspect);
     let viewer = match viewer {
         Ok(viewer) => viewer,
         Err(err) => {
@@ -461,16 +473,13 @@ async fn graphql(
     let scope = ReadScope::default();
     let request = request.data(mark.clone()).data(scope.clone());
     // A query may be answered from the cache while what it read has not changed.
-    let cached = if state.cache.enabled() && document.is_query {
-        match state.versions.read(state.store.conn()).await {
-            Ok(at) => Some((Key::new(viewer_key(&viewer), &request), at)),
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot read the data versions; not caching");
-                None
-            }
+    let cached = match versions {
+        Some(Ok(at)) => Some((Key::new(viewer_key(&viewer), &request), at)),
+        Some(Err(err)) => {
+            tracing::warn!(error = %err, "cannot read the data versions; not caching");
+            None
         }
-    } else {
-        None
+        None => None,
     };
     let Some((key, at)) = cached else {
         let response = execute(&state, request.data(viewer), &operation).await;
