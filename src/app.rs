@@ -20,7 +20,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower_http::{cors::CorsLayer, trace::TraceLayer};
 
 use crate::{
-    auth::{Viewer, token, watch::TokenWatch},
+    auth::{Viewer, known::KnownViewers, token, watch::TokenWatch},
     clock::{Clock, SystemClock},
     config::Settings,
     db::Store,
@@ -55,6 +55,9 @@ pub struct AppState {
     limits: DocumentLimits,
     /// Documents lately inspected, not parsed again.
     inspections: Arc<guard::Inspections>,
+    /// Whom tokens presented lately were, for queries that start early
+    /// (only with the response cache off; see `auth::known`).
+    known: Arc<KnownViewers>,
     max_batch: usize,
     max_response_bytes: usize,
     clock: Arc<dyn Clock>,
@@ -128,6 +131,7 @@ fn router_and_schemas(
             max_fields: settings.max_query_fields,
         },
         inspections: Arc::default(),
+        known: Arc::default(),
         max_batch: settings.max_batch.max(1),
         max_response_bytes: settings.max_response_bytes,
         clock,
@@ -392,6 +396,16 @@ async fn graphql(
             );
         }
     };
+    // A query by a token seen lately starts beside the token's lookup.
+    let request = match (request, bearer(&headers)) {
+        (BatchRequest::Single(single), Ok(Some(presented))) if !state.cache.enabled() => {
+            match state.known.get(presented) {
+                Some(guessed) => return early(&state, presented, single, guessed, &body).await,
+                None => BatchRequest::Single(single),
+            }
+        }
+        (request, _) => request,
+    };
     let too_many = matches!(&request, BatchRequest::Batch(rs) if rs.len() > state.max_batch);
     let documents: Vec<(String, Option<String>)> = match &request {
         _ if too_many => Vec::new(),
@@ -405,7 +419,15 @@ async fn graphql(
     // the lookup's round trip costs no time of its own.
     let viewer = async {
         match bearer(&headers) {
-            Ok(presented) => state.viewer(presented).await.map(|(viewer, _)| viewer),
+            Ok(presented) => {
+                let found = state.viewer(presented).await.map(|(viewer, _)| viewer);
+                if let (Some(presented), Ok(viewer)) = (presented, &found)
+                    && !state.cache.enabled()
+                {
+                    state.known.learn(presented, viewer);
+                }
+                found
+            }
             Err(()) => Ok(Viewer::InvalidToken),
         }
     };
@@ -448,11 +470,7 @@ async fn graphql(
     };
     let inspected = match inspected {
         Ok(inspected) => inspected,
-        Err(err) => {
-            let code = err.code();
-            let err = async_graphql::Error::from(err);
-            return graphql_error(StatusCode::OK, code, &err.message);
-        }
+        Err(err) => return refused(err),
     };
     let request = match request {
         BatchRequest::Single(request) => request,
@@ -531,6 +549,110 @@ async fn graphql(
             "internal error",
         ),
     }
+}
+
+/// The reply to a document the limits or the parser refuse.
+fn refused(err: AppError) -> Response {
+    let code = err.code();
+    let err = async_graphql::Error::from(err);
+    graphql_error(StatusCode::OK, code, &err.message)
+}
+
+/// What a request by a token seen lately came to before its lookup ended.
+enum Early {
+    /// A query, run as the viewer the token was last time.
+    Ran(async_graphql::Response),
+    /// Not a query: it waits for the lookup.
+    Later(async_graphql::Request),
+    /// Refused by the limits or the parser.
+    Refused(AppError),
+}
+
+/// A single request whose token (`presented`) was `guessed` when last looked
+/// up, with the response cache off: a query runs as that viewer while the
+/// token is looked up, and its answer is sent only when the lookup finds the
+/// same viewer; else it runs again as the viewer found (see `auth::known`).
+async fn early(
+    state: &AppState,
+    presented: &str,
+    request: async_graphql::Request,
+    guessed: Viewer,
+    body: &Bytes,
+) -> Response {
+    let lookup = async {
+        let found = state
+            .viewer(Some(presented))
+            .await
+            .map(|(viewer, _)| viewer);
+        if let Ok(viewer) = &found {
+            state.known.learn(presented, viewer);
+        }
+        found
+    };
+    let run = async {
+        let documents = vec![(request.query.clone(), request.operation_name.clone())];
+        let mut document = match inspect_all(state, documents).await {
+            Ok(inspected) => inspected.into_iter().next().unwrap_or_default(),
+            Err(err) => return Early::Refused(err),
+        };
+        if !document.is_query {
+            return Early::Later(request);
+        }
+        let operation = operation_name(&request, &document).to_owned();
+        let request = parsed(request, document.document.take());
+        Early::Ran(execute(state, as_viewer(request, guessed.clone()), &operation).await)
+    };
+    let (viewer, outcome) = tokio::join!(lookup, run);
+    let viewer = match viewer {
+        Ok(viewer) => viewer,
+        Err(err) => {
+            let err = async_graphql::Error::from(err);
+            return graphql_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", &err.message);
+        }
+    };
+    match outcome {
+        Early::Ran(response) if viewer == guessed => {
+            state.metrics.record_early(true);
+            respond(state, &response)
+        }
+        Early::Ran(_) => match serde_json::from_slice::<BatchRequest>(body) {
+            Ok(BatchRequest::Single(request)) => {
+                state.metrics.record_early(false);
+                run_as(state, request, viewer).await
+            }
+            _ => graphql_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error",
+            ),
+        },
+        Early::Later(request) => run_as(state, request, viewer).await,
+        Early::Refused(err) => refused(err),
+    }
+}
+
+/// Runs a single request as `viewer`, without the response cache.
+async fn run_as(state: &AppState, request: async_graphql::Request, viewer: Viewer) -> Response {
+    let documents = vec![(request.query.clone(), request.operation_name.clone())];
+    let mut document = match inspect_all(state, documents).await {
+        Ok(inspected) => inspected.into_iter().next().unwrap_or_default(),
+        Err(err) => return refused(err),
+    };
+    let operation = operation_name(&request, &document).to_owned();
+    let request = parsed(request, document.document.take());
+    respond(
+        state,
+        &execute(state, as_viewer(request, viewer), &operation).await,
+    )
+}
+
+/// The request as `viewer`'s, with what a request carries that the cache
+/// does not answer.
+fn as_viewer(request: async_graphql::Request, viewer: Viewer) -> async_graphql::Request {
+    request
+        .data(Uncacheable::default())
+        .data(ReadScope::default())
+        .data(viewer)
 }
 
 /// The response's (or batch's) bytes, or the reply refusing it (too large,

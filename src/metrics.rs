@@ -65,6 +65,7 @@ pub struct Metrics {
     statements: Family<StatementLabels, Counter>,
     deliveries: Family<DeliveryLabels, Counter>,
     guesses: Family<GuessLabels, Counter>,
+    early: Family<GuessLabels, Counter>,
     delivery_delay: Histogram,
     /// Held while the statement counters catch up with the driver's counts,
     /// so two scrapes at once never add the same statements twice.
@@ -135,6 +136,13 @@ impl Metrics {
              that the pages hold what they last held, by outcome (held, or missed: read again)",
             guesses.clone(),
         );
+        let early = Family::<GuessLabels, Counter>::default();
+        registry.register(
+            "early_queries",
+            "Queries run beside their token's lookup as the viewer the token was last time \
+             (response cache off), by outcome (kept, or ran_again: the viewer had changed)",
+            early.clone(),
+        );
         // 1 ms to about 9 h.
         let delivery_delay = Histogram::new(exponential_buckets(0.001, 2.0, 25));
         registry.register(
@@ -147,6 +155,7 @@ impl Metrics {
             statements,
             deliveries,
             guesses,
+            early,
             delivery_delay,
             requests,
             latency,
@@ -203,6 +212,12 @@ impl Metrics {
     pub fn record_guess(&self, held: bool) {
         let outcome = if held { "held" } else { "missed" };
         self.guesses.get_or_create(&GuessLabels { outcome }).inc();
+    }
+
+    /// Counts one query run beside its token's lookup.
+    pub fn record_early(&self, kept: bool) {
+        let outcome = if kept { "kept" } else { "ran_again" };
+        self.early.get_or_create(&GuessLabels { outcome }).inc();
     }
 
     /// A subscription opened (+1) or closed (-1).

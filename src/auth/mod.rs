@@ -1,6 +1,7 @@
 //! Who is asking: the viewer, resolved once at the edge (HTTP header or the
 //! websocket's `connection_init` payload), and the rules of who may do what.
 
+pub mod known;
 pub mod policy;
 pub mod token;
 pub mod watch;
@@ -15,7 +16,7 @@ use crate::{
 };
 
 /// The viewer of one request or websocket connection.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Viewer {
     /// No token was presented.
     Anonymous,

@@ -980,14 +980,10 @@ async fn providers_read_as_cards_answer_what_cards_leave_out_when_asked() {
 /// How many dashboards' guesses of their pages held, and how many missed
 /// (`portfolio_read_ahead_guesses_total`).
 async fn guesses(app: &TestApp) -> (u64, u64) {
-    let text = app.metrics_text().await;
-    let count = |outcome: &str| {
-        let series = format!("portfolio_read_ahead_guesses_total{{outcome=\"{outcome}\"}} ");
-        text.lines()
-            .find_map(|line| line.strip_prefix(&series))
-            .map_or(0, |n| n.trim().parse().unwrap())
-    };
-    (count("held"), count("missed"))
+    let [held, missed] = app
+        .outcomes("portfolio_read_ahead_guesses", ["held", "missed"])
+        .await;
+    (held, missed)
 }
 
 /// A dashboard reads its stories' relations beside its pages, on the guess

@@ -189,6 +189,18 @@ impl TestApp {
             .expect("metrics are text")
     }
 
+    /// A counter's value by outcome, from /metrics: `name` is the series
+    /// without `_total`; an outcome not yet counted is 0.
+    pub async fn outcomes<const N: usize>(&self, name: &str, outcomes: [&str; N]) -> [u64; N] {
+        let text = self.metrics_text().await;
+        outcomes.map(|outcome| {
+            let series = format!("{name}_total{{outcome=\"{outcome}\"}} ");
+            text.lines()
+                .find_map(|line| line.strip_prefix(&series))
+                .map_or(0, |n| n.trim().parse().expect("a counter is a number"))
+        })
+    }
+
     /// SQL statements this process has sent so far (reads and writes, not
     /// transaction control), from /metrics.
     pub async fn statements(&self) -> u64 {

@@ -161,6 +161,89 @@ async fn the_cli_revokes_every_token_of_a_user() {
     );
 }
 
+/// How many queries ran beside their token's lookup and were kept, and how
+/// many ran again as the viewer the lookup found
+/// (`portfolio_early_queries_total`).
+async fn early(app: &TestApp) -> (u64, u64) {
+    let [kept, again] = app
+        .outcomes("portfolio_early_queries", ["kept", "ran_again"])
+        .await;
+    (kept, again)
+}
+
+/// With the response cache off, a query by a token seen lately runs beside
+/// the token's lookup, as the viewer the token was (`auth::known`). It is
+/// answered only when the lookup finds that viewer again: revoked through
+/// another process, which this one hears nothing of, or expired, the token
+/// is refused at once. Mutations and refused documents answer as before.
+#[tokio::test]
+async fn a_query_started_before_its_token_lookup_never_answers_for_a_token_gone() {
+    let a = TestApp::spawn_with(|s| s.response_cache_entries = 0).await;
+    let b = a.another_process(|_| {}).await;
+    let (me, first) = a.create_user("Tia Token").await;
+    let issued = a
+        .data(
+            &first,
+            ISSUE,
+            json!({ "input": { "userId": me, "label": "CI" } }),
+        )
+        .await;
+    let second = str_at(&issued, "/issueToken/token");
+    let me_by = |data: Value| str_at(&data, "/viewer/id");
+    // Looked up first, then started early.
+    assert_eq!(
+        me_by(a.data(&second, "{ viewer { id } }", json!({})).await),
+        me
+    );
+    assert_eq!(early(&a).await, (0, 0));
+    assert_eq!(
+        me_by(a.data(&second, "{ viewer { id } }", json!({})).await),
+        me
+    );
+    assert_eq!(early(&a).await, (1, 0));
+    // A mutation by a known token waits for the lookup, and a document the
+    // parser refuses is refused as before.
+    let listed = tokens(&a.data(&first, MINE, json!({})).await);
+    let ci = listed.iter().find(|t| t["label"] == "CI").unwrap()["id"].clone();
+    let refused = a.gql(Some(&first), "{ viewer { id ", json!({})).await;
+    assert_eq!(code(&refused), "BAD_USER_INPUT", "{refused}");
+    // Revoked through the other process: the early answer is dropped.
+    b.data(&first, REVOKE, json!({ "input": { "tokenId": ci } }))
+        .await;
+    assert_eq!(
+        a.error_code(Some(&second), "{ viewer { id } }", json!({}))
+            .await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(early(&a).await.1, 1);
+    // Forgotten since: looked up first again.
+    assert_eq!(
+        a.error_code(Some(&second), "{ viewer { id } }", json!({}))
+            .await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(early(&a).await.1, 1);
+    // Expired while known: refused at once too.
+    let now = a.clock_now();
+    let soon = a
+        .data(
+            &first,
+            ISSUE,
+            json!({ "input": { "userId": me, "expiresAt": (now + chrono::Duration::hours(1)).to_rfc3339() } }),
+        )
+        .await;
+    let soon = str_at(&soon, "/issueToken/token");
+    a.data(&soon, "{ viewer { id } }", json!({})).await;
+    a.clock.advance(chrono::Duration::hours(2));
+    assert_eq!(
+        a.error_code(Some(&soon), "{ viewer { id } }", json!({}))
+            .await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(early(&a).await.1, 2);
+    b.stop().await;
+}
+
 const BOARD_TOKEN: &str = "mutation($input: CreateBoardTokenInput!) { createBoardToken(input: $input) { secret token { id label program { id } } } }";
 
 #[tokio::test]
