@@ -230,9 +230,13 @@ pub async fn program<T>(
     }
     let teams = teams.unwrap_or_default();
     if let (Some((shape, page, wants)), Some(pages)) = (asked, pages) {
-        let page_of = |team: i64| pages.get(&team).cloned().unwrap_or_default();
-        let read: Vec<(i64, (Vec<story::Model>, u64))> =
-            teams.iter().map(|t| (t.id, page_of(t.id))).collect();
+        // The pages are this request's alone unless a concurrent request
+        // of another program was read with them: only then are they copied.
+        let mut pages = Arc::try_unwrap(pages).unwrap_or_else(|shared| (*shared).clone());
+        let read: Vec<(i64, (Vec<story::Model>, u64))> = teams
+            .iter()
+            .map(|t| (t.id, pages.remove(&t.id).unwrap_or_default()))
+            .collect();
         // Then what the shown stories relate to: read already when they are
         // the ones guessed, else in one more wave.
         let shown: Vec<&story::Model> = read

@@ -22,14 +22,14 @@ use std::{borrow::Cow, io};
 
 use async_graphql::{
     ContextSelectionSet, EnumType, OutputType, Positioned, ServerError, ServerResult, Value,
-    connection::{Edge, EmptyFields, PageInfo},
+    connection::{CursorType, Edge, EmptyFields, PageInfo},
     parser::types::{Field, Selection, SelectionSet},
     registry::Registry,
     resolver_utils::resolve_list,
 };
 use axum::body::Bytes;
 
-use super::pagination::KeyedConnection;
+use super::pagination::{Cursor, KeyedConnection};
 use crate::ids::{Global, Kind};
 
 /// Marks an operation whose response is serialised by [`to_json`]: its
@@ -386,8 +386,8 @@ impl<T: Answer + Sync + Send> Answer for KeyedConnection<T> {
                 &PageInfo {
                     has_previous_page: self.has_previous_page,
                     has_next_page: self.has_next_page,
-                    start_cursor: self.edges.first().map(|e| e.cursor.clone()),
-                    end_cursor: self.edges.last().map(|e| e.cursor.clone()),
+                    start_cursor: self.edges.first().map(|e| e.cursor.encode_cursor()),
+                    end_cursor: self.edges.last().map(|e| e.cursor.encode_cursor()),
                 },
                 set,
                 out,
@@ -401,11 +401,11 @@ impl<T: Answer + Sync + Send> Answer for KeyedConnection<T> {
     }
 }
 
-impl<T: Answer + Sync + Send> Answer for Edge<String, T, EmptyFields> {
+impl<T: Answer + Sync + Send> Answer for Edge<Cursor, T, EmptyFields> {
     fn field(&self, name: &str, set: &SelectionSet, out: &mut Json) -> bool {
         match name {
             "cursor" => {
-                out.str(&self.cursor);
+                out.str(&self.cursor.encode_cursor());
                 true
             }
             "node" => answer(&self.node, set, out),

@@ -6,7 +6,7 @@ use async_graphql::{
     connection::{Connection, Edge},
 };
 
-pub use crate::page::{Page, PageLimits, cursor};
+pub use crate::page::{Cursor, Page, PageLimits, cursor};
 
 /// Fields every connection has beyond Relay's.
 #[derive(SimpleObject, Clone, Copy, Debug)]
@@ -16,7 +16,7 @@ pub struct ConnectionTotals {
 }
 
 /// A connection whose cursors are opaque strings.
-pub type KeyedConnection<T> = Connection<String, T, ConnectionTotals>;
+pub type KeyedConnection<T> = Connection<Cursor, T, ConnectionTotals>;
 
 /// Builds a connection from `rows` fetched with [`Page::fetch`] as the limit.
 pub fn connection<R, T>(
@@ -38,7 +38,7 @@ where
     );
     conn.edges = rows
         .into_iter()
-        .map(|row| Edge::new(cursor(key(&row)), node(row)))
+        .map(|row| Edge::new(Cursor(key(&row)), node(row)))
         .collect();
     conn
 }
@@ -62,7 +62,7 @@ where
     conn.edges = rows
         .into_iter()
         .zip(start + 1..)
-        .map(|(row, position)| Edge::new(cursor(position), node(row)))
+        .map(|(row, position)| Edge::new(Cursor(position), node(row)))
         .collect();
     conn
 }
