@@ -201,8 +201,7 @@ async fn a_query_started_before_its_token_lookup_never_answers_for_a_token_gone(
         me
     );
     assert_eq!(early(&a).await, (1, 0));
-    // A mutation by a known token waits for the lookup, and a document the
-    // parser refuses is refused as before.
+    // A document the parser refuses is refused as before.
     let listed = tokens(&a.data(&first, MINE, json!({})).await);
     let ci = listed.iter().find(|t| t["label"] == "CI").unwrap()["id"].clone();
     let refused = a.gql(Some(&first), "{ viewer { id ", json!({})).await;
@@ -223,7 +222,8 @@ async fn a_query_started_before_its_token_lookup_never_answers_for_a_token_gone(
         "UNAUTHENTICATED"
     );
     assert_eq!(early(&a).await.1, 1);
-    // Expired while known: refused at once too.
+    // Expired while known: refused at once too. (The mutation issuing it,
+    // by a known token, waits for the lookup.)
     let now = a.clock_now();
     let soon = a
         .data(
