@@ -46,7 +46,8 @@ pub struct AppState {
     live: AppSchema,
     store: Store,
     metrics: Arc<Metrics>,
-    admin_token: Option<Arc<str>>,
+    /// The hash of the built-in administrator's token, when set.
+    admin_hash: Option<Arc<str>>,
     max_message_bytes: usize,
     cache: Arc<ResponseCache>,
     /// The counters a cached answer is checked against, read once for the
@@ -67,15 +68,29 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The viewer of a presented token, and the stored token's id.
-    async fn viewer(&self, presented: Option<&str>) -> Result<(Viewer, Option<i64>), AppError> {
+    /// The viewer of a presented token, by the token's hash
+    /// ([`token::hash`]), and the stored token's id.
+    async fn viewer(&self, hashed: Option<&str>) -> Result<(Viewer, Option<i64>), AppError> {
         Viewer::authenticate(
             &self.store,
-            self.admin_token.as_deref(),
-            presented,
+            self.admin_hash.as_deref(),
+            hashed,
             self.clock.now(),
         )
         .await
+    }
+
+    /// The viewer of an HTTP request's token (by its hash), remembered for
+    /// the token's next query when the response cache is off (see
+    /// `auth::known`).
+    async fn look_up(&self, hashed: Option<&str>) -> Result<Viewer, AppError> {
+        let found = self.viewer(hashed).await.map(|(viewer, _)| viewer);
+        if let (Some(hashed), Ok(viewer)) = (hashed, &found)
+            && !self.cache.enabled()
+        {
+            self.known.learn(hashed, viewer);
+        }
+        found
     }
 }
 
@@ -119,7 +134,10 @@ fn router_and_schemas(
         live: schemas.live.clone(),
         store,
         metrics: metrics.clone(),
-        admin_token: settings.admin_token.as_deref().map(Arc::from),
+        admin_hash: settings
+            .admin_token
+            .as_deref()
+            .map(|admin| Arc::from(token::hash(admin))),
         max_message_bytes: settings.max_body_bytes,
         cache: Arc::new(ResponseCache::new(
             settings.response_cache_entries,
@@ -280,14 +298,16 @@ fn graphql_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ()> {
+/// The hash of the request's bearer token ([`token::hash`]), hashed once
+/// for its lookups; `Err` for an `Authorization` header that is not one.
+fn bearer(headers: &HeaderMap) -> Result<Option<String>, ()> {
     match headers.get(header::AUTHORIZATION) {
         None => Ok(None),
         Some(value) => value
             .to_str()
             .ok()
             .and_then(token::from_authorization)
-            .map(Some)
+            .map(|presented| Some(token::hash(presented)))
             .ok_or(()),
     }
 }
@@ -396,11 +416,12 @@ async fn graphql(
             );
         }
     };
+    let presented = bearer(&headers);
     // A query by a token seen lately starts beside the token's lookup.
-    let request = match (request, bearer(&headers)) {
-        (BatchRequest::Single(single), Ok(Some(presented))) if !state.cache.enabled() => {
-            match state.known.get(presented) {
-                Some(guessed) => return early(&state, presented, single, guessed, &body).await,
+    let request = match (request, &presented) {
+        (BatchRequest::Single(single), Ok(Some(hashed))) if !state.cache.enabled() => {
+            match state.known.get(hashed) {
+                Some(guessed) => return early(&state, hashed, single, guessed, &body).await,
                 None => BatchRequest::Single(single),
             }
         }
@@ -418,16 +439,8 @@ async fn graphql(
     // The token is looked up while the documents are parsed and checked:
     // the lookup's round trip costs no time of its own.
     let viewer = async {
-        match bearer(&headers) {
-            Ok(presented) => {
-                let found = state.viewer(presented).await.map(|(viewer, _)| viewer);
-                if let (Some(presented), Ok(viewer)) = (presented, &found)
-                    && !state.cache.enabled()
-                {
-                    state.known.learn(presented, viewer);
-                }
-                found
-            }
+        match &presented {
+            Ok(hashed) => state.look_up(hashed.as_deref()).await,
             Err(()) => Ok(Viewer::InvalidToken),
         }
     };
@@ -485,24 +498,21 @@ async fn graphql(
         }
     };
     let mut document = inspected.into_iter().next().unwrap_or_default();
+    // A query may be answered from the cache while what it read has not changed.
+    let at = match versions {
+        Some(Ok(at)) => at,
+        Some(Err(err)) => {
+            tracing::warn!(error = %err, "cannot read the data versions; not caching");
+            return run_inspected(&state, request, document, viewer).await;
+        }
+        None => return run_inspected(&state, request, document, viewer).await,
+    };
     let operation = operation_name(&request, &document).to_owned();
     let request = parsed(request, document.document.take());
     let mark = Uncacheable::default();
     let scope = ReadScope::default();
     let request = request.data(mark.clone()).data(scope.clone());
-    // A query may be answered from the cache while what it read has not changed.
-    let cached = match versions {
-        Some(Ok(at)) => Some((Key::new(viewer_key(&viewer), &request), at)),
-        Some(Err(err)) => {
-            tracing::warn!(error = %err, "cannot read the data versions; not caching");
-            None
-        }
-        None => None,
-    };
-    let Some((key, at)) = cached else {
-        let response = execute(&state, request.data(viewer), &operation).await;
-        return respond(&state, &response);
-    };
+    let key = Key::new(viewer_key(&viewer), &request);
     let served_from_cache = |bytes: Bytes| {
         state
             .metrics
@@ -561,46 +571,37 @@ fn refused(err: AppError) -> Response {
 /// What a request by a token seen lately came to before its lookup ended.
 enum Early {
     /// A query, run as the viewer the token was last time.
-    Ran(async_graphql::Response),
+    Ran(Ran),
     /// Not a query: it waits for the lookup.
     Later(async_graphql::Request),
     /// Refused by the limits or the parser.
     Refused(AppError),
 }
 
-/// A single request whose token (`presented`) was `guessed` when last looked
-/// up, with the response cache off: a query runs as that viewer while the
-/// token is looked up, and its answer is sent only when the lookup finds the
-/// same viewer; else it runs again as the viewer found (see `auth::known`).
+/// A single request whose token (hashed as `hashed`) was `guessed` when
+/// last looked up, with the response cache off: a query runs as that viewer
+/// while the token is looked up, and its answer is sent only when the
+/// lookup finds the same viewer; else it runs again as the viewer found (see
+/// `auth::known`).
 async fn early(
     state: &AppState,
-    presented: &str,
+    hashed: &str,
     request: async_graphql::Request,
     guessed: Viewer,
     body: &Bytes,
 ) -> Response {
-    let lookup = async {
-        let found = state
-            .viewer(Some(presented))
-            .await
-            .map(|(viewer, _)| viewer);
-        if let Ok(viewer) = &found {
-            state.known.learn(presented, viewer);
-        }
-        found
-    };
+    let lookup = state.look_up(Some(hashed));
     let run = async {
         let documents = vec![(request.query.clone(), request.operation_name.clone())];
-        let mut document = match inspect_all(state, documents).await {
+        let document = match inspect_all(state, documents).await {
             Ok(inspected) => inspected.into_iter().next().unwrap_or_default(),
             Err(err) => return Early::Refused(err),
         };
         if !document.is_query {
             return Early::Later(request);
         }
-        let operation = operation_name(&request, &document).to_owned();
-        let request = parsed(request, document.document.take());
-        Early::Ran(execute(state, as_viewer(request, guessed.clone()), &operation).await)
+        let (request, operation) = ready(request, document, guessed.clone());
+        Early::Ran(run(state, request, &operation).await)
     };
     let (viewer, outcome) = tokio::join!(lookup, run);
     let viewer = match viewer {
@@ -611,9 +612,9 @@ async fn early(
         }
     };
     match outcome {
-        Early::Ran(response) if viewer == guessed => {
+        Early::Ran(ran) if viewer == guessed => {
             state.metrics.record_early(true);
-            respond(state, &response)
+            respond(state, &ran.finish(&state.metrics))
         }
         Early::Ran(_) => match serde_json::from_slice::<BatchRequest>(body) {
             Ok(BatchRequest::Single(request)) => {
@@ -634,25 +635,41 @@ async fn early(
 /// Runs a single request as `viewer`, without the response cache.
 async fn run_as(state: &AppState, request: async_graphql::Request, viewer: Viewer) -> Response {
     let documents = vec![(request.query.clone(), request.operation_name.clone())];
-    let mut document = match inspect_all(state, documents).await {
-        Ok(inspected) => inspected.into_iter().next().unwrap_or_default(),
-        Err(err) => return refused(err),
-    };
-    let operation = operation_name(&request, &document).to_owned();
-    let request = parsed(request, document.document.take());
-    respond(
-        state,
-        &execute(state, as_viewer(request, viewer), &operation).await,
-    )
+    match inspect_all(state, documents).await {
+        Ok(inspected) => {
+            let document = inspected.into_iter().next().unwrap_or_default();
+            run_inspected(state, request, document, viewer).await
+        }
+        Err(err) => refused(err),
+    }
 }
 
-/// The request as `viewer`'s, with what a request carries that the cache
-/// does not answer.
-fn as_viewer(request: async_graphql::Request, viewer: Viewer) -> async_graphql::Request {
-    request
+/// Runs a single request, already inspected as `document`, as `viewer`,
+/// without the response cache.
+async fn run_inspected(
+    state: &AppState,
+    request: async_graphql::Request,
+    document: Inspected,
+    viewer: Viewer,
+) -> Response {
+    let (request, operation) = ready(request, document, viewer);
+    respond(state, &execute(state, request, &operation).await)
+}
+
+/// The request with the document its inspection parsed, as `viewer`'s,
+/// with what a request carries that the cache does not answer; and its
+/// operation's name.
+fn ready(
+    request: async_graphql::Request,
+    mut document: Inspected,
+    viewer: Viewer,
+) -> (async_graphql::Request, String) {
+    let operation = operation_name(&request, &document).to_owned();
+    let request = parsed(request, document.document.take())
         .data(Uncacheable::default())
         .data(ReadScope::default())
-        .data(viewer)
+        .data(viewer);
+    (request, operation)
 }
 
 /// The response's (or batch's) bytes, or the reply refusing it (too large,
@@ -703,6 +720,29 @@ async fn execute(
     request: async_graphql::Request,
     operation: &str,
 ) -> async_graphql::Response {
+    run(state, request, operation).await.finish(&state.metrics)
+}
+
+/// An operation that ran, not yet observed: a query that started before its
+/// token's lookup ended is observed only when its answer is sent.
+struct Ran {
+    response: async_graphql::Response,
+    span: tracing::Span,
+    operation: String,
+    started: std::time::Instant,
+}
+
+impl Ran {
+    /// The response, with the operation's log line and request metrics.
+    fn finish(mut self, metrics: &Metrics) -> async_graphql::Response {
+        let (span, operation) = (&self.span, &self.operation);
+        observe::finish(metrics, span, operation, self.started, &mut self.response);
+        self.response
+    }
+}
+
+/// Runs one operation on the HTTP schema; see [`Ran`].
+async fn run(state: &AppState, request: async_graphql::Request, operation: &str) -> Ran {
     use tracing::Instrument;
     let started = std::time::Instant::now();
     let span = observe::span();
@@ -712,9 +752,13 @@ async fn execute(
     let request = request
         .data(crate::graphql::ahead::Ahead::default())
         .data(crate::graphql::one_pass::RawJson);
-    let mut response = state.schema.execute(request).instrument(span.clone()).await;
-    observe::finish(&state.metrics, &span, operation, started, &mut response);
-    response
+    let response = state.schema.execute(request).instrument(span.clone()).await;
+    Ran {
+        response,
+        span,
+        operation: operation.to_owned(),
+        started,
+    }
 }
 
 fn json_bytes(bytes: Bytes) -> Response {
@@ -770,10 +814,10 @@ async fn graphql_ws(
                     .get("authorization")
                     .or_else(|| payload.get("Authorization"))
                     .and_then(|v| v.as_str())
-                    .map(|v| token::from_authorization(v).ok_or(()))
+                    .map(|v| token::from_authorization(v).map(token::hash).ok_or(()))
                     .transpose();
                 let (viewer, token_id) = match presented {
-                    Ok(presented) => state.viewer(presented).await?,
+                    Ok(hashed) => state.viewer(hashed.as_deref()).await?,
                     Err(()) => (Viewer::InvalidToken, None),
                 };
                 if matches!(viewer, Viewer::InvalidToken) {

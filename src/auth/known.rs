@@ -15,10 +15,11 @@ use std::{num::NonZeroUsize, sync::Mutex};
 
 use lru::LruCache;
 
-use super::{Viewer, token};
+use super::Viewer;
 use crate::graphql::locked;
 
-/// Viewers by token hash, the least recently presented forgotten first.
+/// Viewers by token hash ([`super::token::hash`]), the least recently presented
+/// forgotten first.
 pub struct KnownViewers(Mutex<LruCache<String, Viewer>>);
 
 impl KnownViewers {
@@ -30,23 +31,22 @@ impl KnownViewers {
         Self(Mutex::new(LruCache::new(most)))
     }
 
-    /// Whom `presented` was when last looked up.
-    pub fn get(&self, presented: &str) -> Option<Viewer> {
-        let key = token::hash(presented);
-        locked(&self.0).get(&key).cloned()
+    /// Whom the token hashed as `hashed` ([`super::token::hash`]) was when last
+    /// looked up.
+    pub fn get(&self, hashed: &str) -> Option<Viewer> {
+        locked(&self.0).get(hashed).cloned()
     }
 
-    /// Remembers what a lookup of `presented` found; a token that is not
-    /// valid (any more) is forgotten.
-    pub fn learn(&self, presented: &str, viewer: &Viewer) {
-        let key = token::hash(presented);
+    /// Remembers what a lookup of the token hashed as `hashed` found; a
+    /// token that is not valid (any more) is forgotten.
+    pub fn learn(&self, hashed: &str, viewer: &Viewer) {
         let mut known = locked(&self.0);
         match viewer {
             Viewer::User(_) | Viewer::Board { .. } | Viewer::BuiltinAdmin => {
-                known.put(key, viewer.clone());
+                known.put(hashed.to_owned(), viewer.clone());
             }
             Viewer::Anonymous | Viewer::InvalidToken => {
-                known.pop(&key);
+                known.pop(hashed);
             }
         }
     }

@@ -62,24 +62,23 @@ impl Actor {
 }
 
 impl Viewer {
-    /// Resolves a token text (already stripped of `Bearer `) at time `now`:
-    /// the viewer, and the stored token's id when it is a user's. An expired
-    /// token is not valid. A token's `last_used_at` is brought up to date
-    /// when it is more than five minutes old, so a request costs a write at
-    /// most that often per token.
+    /// Resolves a presented token by its hash ([`token::hash`] of the text
+    /// stripped of `Bearer `) at time `now`: the viewer, and the stored
+    /// token's id when it is a user's. `admin_hash` is the hash of the
+    /// built-in administrator's token, when there is one. An expired token
+    /// is not valid. A token's `last_used_at` is brought up to date when it
+    /// is more than five minutes old, so a request costs a write at most
+    /// that often per token.
     pub async fn authenticate(
         store: &Store,
-        admin_token: Option<&str>,
-        presented: Option<&str>,
+        admin_hash: Option<&str>,
+        hashed: Option<&str>,
         now: DateTime<Utc>,
     ) -> AppResult<(Self, Option<i64>)> {
-        let Some(presented) = presented else {
+        let Some(hashed) = hashed else {
             return Ok((Self::Anonymous, None));
         };
-        let hashed = token::hash(presented);
-        if let Some(admin) = admin_token
-            && token::hash(admin) == hashed
-        {
+        if admin_hash == Some(hashed) {
             return Ok((Self::BuiltinAdmin, None));
         }
         let found = token_row::Entity::find()

@@ -206,15 +206,25 @@ async fn a_query_started_before_its_token_lookup_never_answers_for_a_token_gone(
     let ci = listed.iter().find(|t| t["label"] == "CI").unwrap()["id"].clone();
     let refused = a.gql(Some(&first), "{ viewer { id ", json!({})).await;
     assert_eq!(code(&refused), "BAD_USER_INPUT", "{refused}");
-    // Revoked through the other process: the early answer is dropped.
+    // Revoked through the other process: the early answer is dropped, and
+    // only the answer sent is counted.
     b.data(&first, REVOKE, json!({ "input": { "tokenId": ci } }))
         .await;
     assert_eq!(
-        a.error_code(Some(&second), "{ viewer { id } }", json!({}))
+        a.error_code(Some(&second), "query Revoked { viewer { id } }", json!({}))
             .await,
         "UNAUTHENTICATED"
     );
     assert_eq!(early(&a).await.1, 1);
+    let counted = a.metrics_text().await;
+    let revoked = |outcome: &str| {
+        format!("portfolio_graphql_requests_total{{operation=\"Revoked\",outcome=\"{outcome}\"}}")
+    };
+    assert!(
+        counted.contains(&format!("{} 1", revoked("UNAUTHENTICATED"))),
+        "{counted}"
+    );
+    assert!(!counted.contains(&revoked("ok")), "{counted}");
     // Forgotten since: looked up first again.
     assert_eq!(
         a.error_code(Some(&second), "{ viewer { id } }", json!({}))
