@@ -469,7 +469,7 @@ pub async fn team_backlog(
         None => {
             // Not the row read past the page to learn whether more follow.
             let stories: Vec<&story::Model> = rows.iter().take(page.shown()).collect();
-            preload::read_ahead(ctx, &stories, vec![team.id], wants).await?
+            preload::read_ahead(ctx, &stories, vec![team.program_id], wants).await?
         }
     };
     let start = page.after.unwrap_or(0);

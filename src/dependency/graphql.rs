@@ -583,8 +583,7 @@ pub async fn board(
     let card_pre = {
         let cards: Vec<&entity::story::Model> =
             data.planned.iter().chain(&data.unplanned).collect();
-        let teams = data.teams.iter().map(|t| t.id).collect();
-        preload::read_ahead(ctx, &cards, teams, Wants::of(&stories)).await?
+        preload::read_ahead(ctx, &cards, vec![program.id], Wants::of(&stories)).await?
     };
     let ends = ends_asked.then(|| {
         Arc::new(Preloaded {

@@ -206,8 +206,16 @@ pub async fn program<T>(
     });
     let guess = guesses.zip(dashboard.as_ref()).and_then(|(g, s)| g.get(s));
     // The program, its teams and their pages, at once; and the relations
-    // of the stories its pages last held.
-    let teams = super::load_one(ctx, TeamsByProgram(program));
+    // of the stories its pages last held. Those read the program's teams
+    // when they want the providers' teams: then the teams are taken from
+    // there, one statement fewer.
+    let teams_guessed = guess.as_ref().is_some_and(|g| g.wants.team);
+    let teams = async {
+        if teams_guessed {
+            return Ok(None);
+        }
+        super::load_one(ctx, TeamsByProgram(program)).await
+    };
     let pages = async {
         match &asked {
             Some((shape, ..)) => {
@@ -228,7 +236,17 @@ pub async fn program<T>(
     if found.is_none() {
         return Ok(found);
     }
-    let teams = teams.unwrap_or_default();
+    let guessed_teams = early
+        .as_ref()
+        .and_then(|pre| pre.program_teams.get(&program).cloned());
+    let teams = match (teams, guessed_teams) {
+        (Some(teams), _) | (None, Some(teams)) => teams,
+        // Not read: the guessed read failed.
+        (None, None) if teams_guessed => super::load_one(ctx, TeamsByProgram(program))
+            .await?
+            .unwrap_or_default(),
+        (None, None) => Vec::new(),
+    };
     if let (Some((shape, page, wants)), Some(pages)) = (asked, pages) {
         // The pages are this request's alone unless a concurrent request
         // of another program was read with them: only then are they copied.
@@ -243,8 +261,7 @@ pub async fn program<T>(
             .iter()
             .flat_map(|(_, (rows, _))| rows.iter().take(page.shown()))
             .collect();
-        let ids = teams.iter().map(|t| t.id).collect();
-        let pre = match PagePreload::of(&shown, ids, wants) {
+        let pre = match PagePreload::of(&shown, vec![program], wants) {
             None => None,
             Some(held) => {
                 let right = guesses

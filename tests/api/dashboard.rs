@@ -1025,6 +1025,15 @@ async fn dashboards_answer_as_field_by_field_whether_their_guess_holds_or_not() 
     let node = &ahead["teams"][0]["backlog"]["edges"][0]["node"];
     assert_eq!(node["dependencies"][0]["provider"]["title"], "B one");
     assert_eq!(guesses(&app).await, (1, 0));
+    // A team added since: its page is empty, so the guess still holds, and
+    // the teams it read with the pages (which the program's teams are taken
+    // from) hold the new team.
+    let (po, _) = app.create_user("Zed Zeta").await;
+    app.create_team(&w.program, "Zeta", &po).await;
+    let (ahead, by_field) = ahead_and_by_field(&app, &w.program, shape).await;
+    assert_eq!(ahead, by_field);
+    assert_eq!(ahead["teams"].as_array().map(Vec::len), Some(3), "{ahead}");
+    assert_eq!(guesses(&app).await, (2, 0));
     // A three moves to the top: the pages no longer hold what was guessed.
     app.data(
         ADMIN,
@@ -1037,12 +1046,12 @@ async fn dashboards_answer_as_field_by_field_whether_their_guess_holds_or_not() 
     assert_eq!(titles(&ahead), ["A three", "A one"]);
     let node = &ahead["teams"][0]["backlog"]["edges"][1]["node"];
     assert_eq!(node["dependencies"][0]["provider"]["title"], "B one");
-    assert_eq!(guesses(&app).await, (1, 1));
+    assert_eq!(guesses(&app).await, (2, 1));
     // And the guess is the new pages again.
     app.ask_about_story(ADMIN, &a3, "Which card?", true).await;
     let (ahead, by_field) = ahead_and_by_field(&app, &w.program, shape).await;
     assert_eq!(ahead, by_field);
     let node = &ahead["teams"][0]["backlog"]["edges"][0]["node"];
     assert_eq!(node["clarifications"][0]["question"], "Which card?");
-    assert_eq!(guesses(&app).await, (2, 1));
+    assert_eq!(guesses(&app).await, (3, 1));
 }
