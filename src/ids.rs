@@ -106,7 +106,13 @@ impl Global {
 
     pub fn as_str(&self) -> &str {
         // base64 is ASCII.
-        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// The ID's ASCII bytes, for writers that need no `str` (and so no
+    /// check that they are UTF-8; an answer writes hundreds).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.text[..self.len]
     }
 }
 

@@ -94,7 +94,10 @@ impl Json {
 
     /// The global ID of row `id` of `kind`.
     pub fn id(&mut self, kind: Kind, id: i64) {
-        self.plain_str(Global::new(kind, id).as_str());
+        // base64 needs no escaping.
+        self.0.push(b'"');
+        self.0.extend_from_slice(Global::new(kind, id).as_bytes());
+        self.0.push(b'"');
     }
 
     /// The name of an enum item, as the schema spells it.
