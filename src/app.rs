@@ -359,6 +359,16 @@ async fn inspect_all(
     outcome.map_err(|err| AppError::Internal(Box::new(err)))?
 }
 
+/// The document of a single request, inspected as [`inspect_all`] does.
+async fn inspect_one(
+    state: &AppState,
+    request: &async_graphql::Request,
+) -> Result<Inspected, AppError> {
+    let documents = vec![(request.query.clone(), request.operation_name.clone())];
+    let inspected = inspect_all(state, documents).await?;
+    Ok(inspected.into_iter().next().unwrap_or_default())
+}
+
 /// The most text of a request's documents inspected on the request's own
 /// task (see [`inspect_all`]).
 const INSPECT_IN_PLACE_BYTES: usize = 16 * 1024;
@@ -592,9 +602,8 @@ async fn early(
 ) -> Response {
     let lookup = state.look_up(Some(hashed));
     let run = async {
-        let documents = vec![(request.query.clone(), request.operation_name.clone())];
-        let document = match inspect_all(state, documents).await {
-            Ok(inspected) => inspected.into_iter().next().unwrap_or_default(),
+        let document = match inspect_one(state, &request).await {
+            Ok(document) => document,
             Err(err) => return Early::Refused(err),
         };
         if !document.is_query {
@@ -634,12 +643,8 @@ async fn early(
 
 /// Runs a single request as `viewer`, without the response cache.
 async fn run_as(state: &AppState, request: async_graphql::Request, viewer: Viewer) -> Response {
-    let documents = vec![(request.query.clone(), request.operation_name.clone())];
-    match inspect_all(state, documents).await {
-        Ok(inspected) => {
-            let document = inspected.into_iter().next().unwrap_or_default();
-            run_inspected(state, request, document, viewer).await
-        }
+    match inspect_one(state, &request).await {
+        Ok(document) => run_inspected(state, request, document, viewer).await,
         Err(err) => refused(err),
     }
 }

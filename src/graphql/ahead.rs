@@ -236,16 +236,18 @@ pub async fn program<T>(
     if found.is_none() {
         return Ok(found);
     }
-    let guessed_teams = early
-        .as_ref()
-        .and_then(|pre| pre.program_teams.get(&program).cloned());
-    let teams = match (teams, guessed_teams) {
-        (Some(teams), _) | (None, Some(teams)) => teams,
+    let guessed_teams = || {
+        early
+            .as_ref()
+            .and_then(|pre| pre.program_teams.get(&program).cloned())
+    };
+    let teams = match teams.or_else(guessed_teams) {
+        Some(teams) => teams,
         // Not read: the guessed read failed.
-        (None, None) if teams_guessed => super::load_one(ctx, TeamsByProgram(program))
+        None if teams_guessed => super::load_one(ctx, TeamsByProgram(program))
             .await?
             .unwrap_or_default(),
-        (None, None) => Vec::new(),
+        None => Vec::new(),
     };
     if let (Some((shape, page, wants)), Some(pages)) = (asked, pages) {
         // The pages are this request's alone unless a concurrent request
